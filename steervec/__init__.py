@@ -1,0 +1,56 @@
+"""steervec: steering vectors for mechanistic-interpretability research on subliminal learning.
+
+Layer convention everywhere: layer ``L`` is the output of decoder block ``L`` (0-based).
+"""
+
+from .chat import TEMPLATE_DEFAULT, ChatBatch, TemplateInfo, encode_chat, render_chat, template_info
+from .errors import CorruptFileError, MissingPackageError, ModelMismatchError, SteervecError
+from .fingerprint import Fingerprint
+from .hooks import (
+    Intervention,
+    Recording,
+    add_operator,
+    intervene,
+    project_out_operator,
+    record,
+    replace_operator,
+)
+from .mean_diff import mean_activations, mean_difference_vector
+from .model import LanguageModel, cache_dir, load_model, wrap_model
+from .steering_vector import SteeringVector
+from .trait import TraitScore, spellings, target_sequences, trait_logprob
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TEMPLATE_DEFAULT",
+    "ChatBatch",
+    "CorruptFileError",
+    "Fingerprint",
+    "Intervention",
+    "LanguageModel",
+    "MissingPackageError",
+    "ModelMismatchError",
+    "Recording",
+    "SteeringVector",
+    "SteervecError",
+    "TemplateInfo",
+    "TraitScore",
+    "__version__",
+    "add_operator",
+    "cache_dir",
+    "encode_chat",
+    "intervene",
+    "load_model",
+    "mean_activations",
+    "mean_difference_vector",
+    "project_out_operator",
+    "record",
+    "render_chat",
+    "replace_operator",
+    "spellings",
+    "target_sequences",
+    "template_info",
+    "trait_logprob",
+    "wrap_model",
+]

@@ -1,0 +1,19 @@
+"""Exceptions raised by steervec. Each message says what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class SteervecError(Exception):
+    """Base class of steervec's own errors."""
+
+
+class ModelMismatchError(SteervecError, ValueError):
+    """An object (vector, student, dataset) belongs to another model than the one given."""
+
+
+class MissingPackageError(SteervecError, ImportError):
+    """An optional package is not installed; the message gives the install command."""
+
+
+class CorruptFileError(SteervecError, OSError):
+    """A file steervec wrote earlier is truncated or damaged."""
