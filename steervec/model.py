@@ -4,8 +4,9 @@ The loaded model is wrapped in :class:`LanguageModel`, which names the decoder l
 their width and a :class:`~steervec.fingerprint.Fingerprint` of the weights.
 
 Layer convention used everywhere in steervec: **layer ``L`` is the output of decoder
-block ``L`` (0-based)**, i.e. ``hidden_states[L + 1]`` of a HuggingFace forward with
-``output_hidden_states=True``.
+block ``L`` (0-based)**, before any final norm: ``hidden_states[L + 1]`` of a HuggingFace
+forward with ``output_hidden_states=True``, except for the last layer, whose HF entry has
+the final norm applied.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """SteeringVector: per-layer residual-stream directions tied to the model they came from.
 
 Layer convention (stored in every file as ``layer_convention``): **layer ``L`` is the
-output of decoder block ``L``, 0-based** — ``hidden_states[L + 1]`` of a HuggingFace
-forward with ``output_hidden_states=True``. llama.cpp numbers control-vector layers from
+output of decoder block ``L``, 0-based**, before any final norm — ``hidden_states[L + 1]``
+of a HuggingFace forward with ``output_hidden_states=True`` (except the last layer, whose
+HF entry is normed). llama.cpp numbers control-vector layers from
 1: its loader puts ``direction.N`` (N >= 1) in slot N and adds slot ``il`` after the
 0-based block ``il``, so the file's ``direction.N`` *is* steervec's layer ``N`` and layer 0
 (the first block's output) cannot be expressed; :meth:`SteeringVector.to_gguf` refuses it.
@@ -27,7 +28,7 @@ from .fingerprint import Fingerprint
 from .hooks import Intervention, add_operator, intervene, project_out_operator
 from .positions import PositionSpec
 
-LAYER_CONVENTION = "output of decoder block L, 0-based (hidden_states[L+1] in HF)"
+LAYER_CONVENTION = "output of decoder block L, 0-based, before any final norm (HF hidden_states[L+1] except the last, which HF returns normed)"
 FORMAT = "steervec.steering_vector/1"
 
 
