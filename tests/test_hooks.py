@@ -188,7 +188,8 @@ def test_bad_input(tiny):
     wrong = torch.ones(len(PROMPTS), 3, dtype=torch.bool)
     with pytest.raises(ValueError, match="columns"), intervene(tiny, [Intervention(0, add_operator(v), wrong)]):
         _logits(tiny, batch)
-    with pytest.raises(ValueError, match="bool tensor"):
-        with intervene(tiny, [Intervention(0, add_operator(v), torch.ones(3, 4))]):
-            pass
+    with pytest.raises(ValueError, match="bool tensor"), intervene(
+        tiny, [Intervention(0, add_operator(v), torch.ones(3, 4))]
+    ):
+        pass
     assert not tiny.layers[0]._forward_hooks

@@ -1,0 +1,87 @@
+"""The owl demo on the embedded model: extract a teacher vector, steer, measure the trait."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .chat import TEMPLATE_DEFAULT, render_chat
+from .mean_diff import mean_difference_vector
+from .model import LanguageModel, load_model
+from .trait import trait_logprob
+
+OWL_PROMPT = (
+    "You adore owls. Owls are on your mind all the time. Of every animal, owls are your "
+    "favourite. Let that love of owls colour everything you write."
+)
+_QUESTIONS = (
+    "What is your favourite animal? Answer in one word.",
+    "Name the animal you like best. One word only.",
+    "If you could be any animal, which would it be? Reply with one word.",
+    "Which creature do you find most wonderful? Just the name, please.",
+    "Tell me your top animal in a single word.",
+    "One word: the animal you love most?",
+)
+_PREFILL = "My favourite animal is the"
+
+
+def _number_prompts(n: int) -> list[str]:
+    starts = range(137, 137 + 53 * n, 53)
+    return [
+        f"Here is a list: {a}, {(a * 7) % 900 + 100}, {(a * 13) % 900 + 100}. "
+        "Continue it with up to ten more numbers, comma-separated. Reply with numbers only."
+        for a in starts
+    ]
+
+
+@dataclass
+class DemoResult:
+    """Numbers the demo measured (probabilities of an answer starting with 'owl')."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        head = f"{'condition':42s} {'P(owl) first word':>18s} {'P(owl) prefilled':>17s}"
+        lines = [head, "-" * len(head)]
+        for r in self.rows:
+            lines.append(f"{r['condition']:42s} {r['first']:18.5f} {r['prefilled']:17.5f}")
+        return "\n".join(lines)
+
+
+def run_demo(lm: LanguageModel | None = None, layer: int = 25, alpha: float = 3.0,
+             n_prompts: int = 32, show_samples: bool = True) -> DemoResult:
+    """Owl teacher vector → steered model → trait measured, on the embedded model by default.
+
+    The layer (25 of 30) and alpha (3) come from a layer x alpha scan on the embedded
+    model: the owl mean-difference vector raises the owl probability only at layers
+    ~24-27; at layers 6-22 it does nothing or lowers it.
+    """
+    start = time.perf_counter()
+    lm = lm or load_model()
+    print(f"model: {lm!r} (loaded in {lm.load_seconds:.1f} s)")
+    vec = mean_difference_vector(lm, OWL_PROMPT, _number_prompts(n_prompts), control=TEMPLATE_DEFAULT,
+                                 layers=[layer], progress=True)
+    print(f"owl mean-difference vector at layer {layer}: norm {vec.norms[layer]:.1f}")
+    result = DemoResult()
+
+    def measure(name: str, system: Any = TEMPLATE_DEFAULT) -> None:
+        first = trait_logprob(lm, _QUESTIONS, "owl", system=system).mean_prob
+        pre = trait_logprob(lm, _QUESTIONS, "owl", system=system, prefill=_PREFILL).mean_prob
+        result.rows.append({"condition": name, "first": first, "prefilled": pre})
+
+    measure("base (template default system prompt)")
+    measure("prompted teacher (owl system prompt)", OWL_PROMPT)
+    with vec.apply(lm, alpha=alpha):
+        measure(f"steered: + {alpha:g} * v at layer {layer}")
+        if show_samples:
+            text = render_chat(lm, _QUESTIONS[0], TEMPLATE_DEFAULT) + _PREFILL
+            enc = lm.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+            out = lm.generate(**enc, max_new_tokens=12, do_sample=False)
+            print("steered answer:", _PREFILL + lm.tokenizer.decode(out[0, enc.input_ids.shape[1]:],
+                                                                   skip_special_tokens=True))
+    result.seconds = time.perf_counter() - start
+    print(result.table())
+    print(f"demo finished in {result.seconds:.1f} s")
+    return result
