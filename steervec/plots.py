@@ -1,0 +1,222 @@
+"""Paper figures (plotly). Every function returns a ``go.Figure`` and never shows it.
+
+One template for all: Okabe–Ito colour-blind-safe palette, serif-free 14 pt text, white
+background, axis titles with units. :func:`save_figure` writes HTML, PNG, SVG or PDF.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .atomic import atomic_path
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+FORMATS = ("html", "png", "svg", "pdf")
+
+
+def paper_layout(fig: go.Figure, title: str, x: str, y: str, width: int = 720, height: int = 440) -> go.Figure:
+    """Apply the steervec paper template."""
+    fig.update_layout(
+        title={"text": title, "x": 0.02, "font": {"size": 17}},
+        template="simple_white", width=width, height=height, colorway=list(PALETTE),
+        font={"family": "Helvetica, Arial, sans-serif", "size": 14},
+        legend={"bgcolor": "rgba(255,255,255,0.7)", "font": {"size": 12}},
+        margin={"l": 70, "r": 20, "t": 60, "b": 60},
+    )
+    fig.update_xaxes(title_text=x, showgrid=True, gridcolor="#eeeeee")
+    fig.update_yaxes(title_text=y, showgrid=True, gridcolor="#eeeeee")
+    return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def cosine_by_layer(curves: Mapping[str, Sequence[Mapping[int, float]]], title: str = "Alignment with v_teacher") -> go.Figure:
+    """One line per condition: mean cosine by layer across seeds, with a 95 % CI band.
+
+    Args:
+        curves: ``{condition: [ {layer: cosine}, ... one dict per seed ]}``.
+    """
+    from .evaluate import mean_ci
+
+    if not curves:
+        raise ValueError("no curves to draw")
+    fig = go.Figure()
+    for i, (name, seeds) in enumerate(curves.items()):
+        if not seeds:
+            raise ValueError(f"condition {name!r} has no seeds")
+        colour = PALETTE[i % len(PALETTE)]
+        layers = sorted(seeds[0])
+        stats = [mean_ci([s[x] for s in seeds]) for x in layers]
+        mean = [s[0] for s in stats]
+        if len(seeds) > 1:
+            fig.add_trace(go.Scatter(x=layers + layers[::-1], y=[s[2] for s in stats] + [s[1] for s in stats][::-1],
+                                     fill="toself", fillcolor=_rgba(colour, 0.18), line={"width": 0},
+                                     hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=layers, y=mean, mode="lines+markers", name=f"{name} (n={len(seeds)})",
+                                 line={"color": colour, "width": 2.5}))
+    fig.add_hline(y=0, line={"color": "#888888", "width": 1, "dash": "dot"})
+    return paper_layout(fig, title, "layer (output of decoder block, 0-based)", "cosine(v_student, v_teacher)")
+
+
+def alignment_heatmap(steps: Sequence[int], layers: Sequence[int], values: Sequence[Sequence[float]],
+                      title: str = "Alignment over training") -> go.Figure:
+    """Heatmap of cosine, layers × training steps (``values[layer_index][step_index]``)."""
+    if not steps:
+        raise ValueError("no checkpoints to draw: train with checkpoint_every > 0")
+    fig = go.Figure(go.Heatmap(x=list(steps), y=list(layers), z=[list(r) for r in values], colorscale="RdBu",
+                               zmid=0, colorbar={"title": "cosine"}))
+    return paper_layout(fig, title, "training step", "layer")
+
+
+def alignment_over_training(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], layer: int,
+                            title: str | None = None) -> go.Figure:
+    """Cosine at one layer over training steps, one line per condition (trait vs control)."""
+    if not curves:
+        raise ValueError("no checkpoints to draw")
+    fig = go.Figure()
+    for name, (steps, cos) in curves.items():
+        if not steps:
+            raise ValueError(f"condition {name!r} has an empty checkpoint list")
+        fig.add_trace(go.Scatter(x=list(steps), y=list(cos), mode="lines+markers", name=name))
+    fig.add_hline(y=0, line={"color": "#888888", "width": 1, "dash": "dot"})
+    return paper_layout(fig, title or f"Alignment with v_teacher at layer {layer}", "training step",
+                        "cosine(v_student, v_teacher)")
+
+
+def trait_bars(rows: Sequence[Mapping[str, Any]], metric: str = "delta_logp",
+               title: str = "Trait transfer") -> go.Figure:
+    """Bars with 95 % CI whiskers, e.g. ``aggregate(evals).to_dict('records')``.
+
+    Each row needs ``label``, ``metric`` and optionally ``{metric}_low`` / ``{metric}_high``.
+    """
+    if not rows:
+        raise ValueError("no rows to draw")
+    labels = [str(r["label"]) for r in rows]
+    vals = [float(r[metric]) for r in rows]
+    plus = [float(r.get(f"{metric}_high", v)) - v for r, v in zip(rows, vals, strict=True)]
+    minus = [v - float(r.get(f"{metric}_low", v)) for r, v in zip(rows, vals, strict=True)]
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
+    fig = go.Figure(go.Bar(x=labels, y=vals, marker_color=colours,
+                           error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True}))
+    names = {"delta_logp": "Δ log P(target) vs base (nats)", "rate": "target rate (fraction of answers)",
+             "mean_prob": "P(answer starts with target)"}
+    return paper_layout(fig, title, "condition", names.get(metric, metric))
+
+
+def sweep_heatmap(layers: Sequence[int], alphas: Sequence[float], positive: Sequence[Sequence[float]],
+                  passed: Sequence[Sequence[bool]] | None = None, best: tuple[int, float] | None = None,
+                  title: str = "Layer × α sweep", colorbar: str = "P(target), positive questions") -> go.Figure:
+    """Heatmap ``positive[layer_index][alpha_index]``; cells failing the gates are crossed out."""
+    fig = go.Figure(go.Heatmap(x=[str(a) for a in alphas], y=list(layers), z=[list(r) for r in positive],
+                               colorscale="Viridis", colorbar={"title": colorbar}))
+    if passed is not None:
+        xs, ys = [], []
+        for i, layer in enumerate(layers):
+            for j, a in enumerate(alphas):
+                if not passed[i][j]:
+                    xs.append(str(a))
+                    ys.append(layer)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="fails gates",
+                                 marker={"symbol": "x", "size": 10, "color": "white", "line": {"width": 1}}))
+    if best is not None:
+        fig.add_trace(go.Scatter(x=[str(best[1])], y=[best[0]], mode="markers", name="accepted",
+                                 marker={"symbol": "star", "size": 16, "color": PALETTE[1]}))
+    return paper_layout(fig, title, "α (multiple of v_teacher)", "layer")
+
+
+def kl_explained_by_layer(per_layer: Mapping[str, Mapping[int, float]],
+                          title: str = "KL explained by a fitted vector") -> go.Figure:
+    """``{prompt set: {layer: fraction of KL explained}}``."""
+    fig = go.Figure()
+    for name, vals in per_layer.items():
+        xs = sorted(vals)
+        fig.add_trace(go.Scatter(x=xs, y=[vals[x] for x in xs], mode="lines+markers", name=name))
+    fig.update_yaxes(range=[0, 1])
+    return paper_layout(fig, title, "layer", "fraction of KL explained")
+
+
+def lora_rank_curve(ranks: Sequence[int], values: Sequence[Sequence[float]], full_ft: Sequence[float] | None = None,
+                    title: str = "Trait transfer vs LoRA rank", y: str = "Δ log P(target) vs base (nats)") -> go.Figure:
+    """Mean ± 95 % CI over seeds per rank (log x axis); full fine-tuning as a dashed line."""
+    from .evaluate import mean_ci
+
+    stats = [mean_ci(v) for v in values]
+    fig = go.Figure(go.Scatter(
+        x=list(ranks), y=[s[0] for s in stats], mode="lines+markers", name="LoRA (α = r)",
+        error_y={"type": "data", "array": [s[2] - s[0] for s in stats],
+                 "arrayminus": [s[0] - s[1] for s in stats]}))
+    if full_ft:
+        mean, _, _ = mean_ci(full_ft)
+        fig.add_hline(y=mean, line={"dash": "dash", "color": PALETTE[3]}, annotation_text="full fine-tuning")
+    fig.update_xaxes(type="log")
+    return paper_layout(fig, title, "LoRA rank r (log scale)", y)
+
+
+def gradient_alignment_distributions(groups: Mapping[str, Sequence[float]],
+                                     title: str = "Per-row gradient alignment") -> go.Figure:
+    """Box + points of per-row cos(dL/dh, v_teacher), one box per optimiser or dataset."""
+    fig = go.Figure()
+    for name, vals in groups.items():
+        fig.add_trace(go.Box(y=list(vals), name=name, boxpoints="outliers", boxmean=True))
+    fig.add_hline(y=0, line={"color": "#888888", "width": 1, "dash": "dot"})
+    return paper_layout(fig, title, "condition", "cos(dL/dh, v_teacher)")
+
+
+def divergence_html(tokens: Sequence[str], mask: Sequence[bool], title: str = "") -> str:
+    """Tokens of one completion as HTML, divergence tokens highlighted."""
+    if len(tokens) != len(mask):
+        raise ValueError(f"{len(tokens)} tokens but {len(mask)} mask entries")
+    spans = [f'<span style="background:{_rgba(PALETTE[1], 0.55)};border-radius:3px">{html.escape(t)}</span>'
+             if m else html.escape(t) for t, m in zip(tokens, mask, strict=True)]
+    head = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    return f'{head}<div style="font-family:monospace;white-space:pre-wrap">{"".join(spans)}</div>'
+
+
+def find_chrome() -> str | None:
+    """A Chrome/Chromium for kaleido: ``$BROWSER_PATH`` or one on PATH."""
+    env = os.environ.get("BROWSER_PATH")
+    if env and Path(env).exists():
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def save_figure(fig: go.Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as HTML, PNG, SVG or PDF, chosen by the extension, atomically.
+
+    Static formats use kaleido, which drives a headless Chrome/Chromium; on Debian
+    ``apt-get install chromium`` provides one (``make`` installs it when missing).
+    """
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        raise ValueError(f"unknown figure extension {path.suffix!r}: use one of {['.' + f for f in FORMATS]}")
+    if ext == "html":
+        with atomic_path(path) as tmp:
+            fig.write_html(str(tmp), include_plotlyjs="cdn")
+        return path
+    chrome = find_chrome()
+    if chrome is None:
+        raise RuntimeError(
+            "PNG/SVG/PDF export needs Chrome or Chromium for kaleido: run `apt-get install chromium` "
+            "(or set BROWSER_PATH), or save as .html"
+        )
+    os.environ.setdefault("BROWSER_PATH", chrome)
+    with atomic_path(path) as tmp:
+        data = fig.to_image(format=ext)
+        tmp.write_bytes(data)
+    return path

@@ -1,0 +1,64 @@
+"""Figures are returned (never shown) and saved offline as HTML, PNG, SVG and PDF."""
+
+from __future__ import annotations
+
+import pytest
+
+from steervec import plots
+
+
+def _fig():
+    return plots.cosine_by_layer({
+        "owl teacher": [{0: 0.1, 1: 0.2, 2: 0.15}, {0: 0.12, 1: 0.25, 2: 0.1}],
+        "control": [{0: 0.0, 1: 0.05, 2: 0.02}, {0: 0.01, 1: 0.02, 2: 0.0}],
+    })
+
+
+def test_every_figure_builds():
+    import plotly.graph_objects as go
+
+    figs = [
+        _fig(),
+        plots.alignment_heatmap([0, 10], [1, 2], [[0.1, 0.2], [0.0, 0.3]]),
+        plots.alignment_over_training({"owl": ([0, 10], [0.0, 0.2]), "control": ([0, 10], [0.0, 0.05])}, 2),
+        plots.trait_bars([{"label": "base", "delta_logp": 0.0}, {"label": "student", "delta_logp": 0.3,
+                                                                  "delta_logp_low": 0.1, "delta_logp_high": 0.5}]),
+        plots.sweep_heatmap([6, 24], [1, 2], [[0.0, 0.1], [0.2, 0.3]], [[True, False], [True, True]], (24, 2)),
+        plots.kl_explained_by_layer({"numbers": {3: 0.5, 6: 0.7}}),
+        plots.lora_rank_curve([1, 8, 64], [[0.1, 0.2], [0.3, 0.4], [0.0, 0.1]], full_ft=[0.0, 0.05]),
+        plots.gradient_alignment_distributions({"adamw": [0.1, 0.2, -0.1], "sgd": [0.0, 0.5]}),
+    ]
+    assert all(isinstance(f, go.Figure) for f in figs)
+    cos = figs[0]
+    assert len(cos.data) == 4  # a CI band and a line per condition
+    assert cos.layout.xaxis.title.text.startswith("layer")
+
+
+def test_divergence_html_highlights_only_marked_tokens():
+    out = plots.divergence_html(["1", "<", "2"], [False, True, False])
+    assert out.count("<span") == 1 and "&lt;" in out
+    with pytest.raises(ValueError, match="mask"):
+        plots.divergence_html(["1"], [True, False])
+
+
+def test_save_html_and_unknown_extension(tmp_path):
+    path = plots.save_figure(_fig(), tmp_path / "f.html")
+    assert "<html>" in path.read_text() and "plotly" in path.read_text()
+    with pytest.raises(ValueError, match="unknown figure extension"):
+        plots.save_figure(_fig(), tmp_path / "f.bmp")
+
+
+def test_missing_chrome_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setattr(plots, "find_chrome", lambda: None)
+    with pytest.raises(RuntimeError, match="apt-get install chromium"):
+        plots.save_figure(_fig(), tmp_path / "f.png")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(plots.find_chrome() is None, reason="no Chrome/Chromium (make installs Debian's chromium)")
+@pytest.mark.parametrize("ext", ["png", "svg", "pdf"])
+def test_static_export(tmp_path, ext):
+    path = plots.save_figure(_fig(), tmp_path / f"f.{ext}")
+    head = path.read_bytes()[:8]
+    assert {"png": b"\x89PNG", "svg": b"<svg", "pdf": b"%PDF"}[ext] in head or ext == "svg"
+    assert path.stat().st_size > 1000
