@@ -61,7 +61,7 @@ def cosine_by_layer(curves: Mapping[str, Sequence[Mapping[int, float]]], title: 
         mean = [s[0] for s in stats]
         if len(seeds) > 1:
             fig.add_trace(go.Scatter(x=layers + layers[::-1], y=[s[2] for s in stats] + [s[1] for s in stats][::-1],
-                                     fill="toself", fillcolor=_rgba(colour, 0.18), line={"width": 0},
+                                     mode="lines", fill="toself", fillcolor=_rgba(colour, 0.18), line={"width": 0},
                                      hoverinfo="skip", showlegend=False))
         fig.add_trace(go.Scatter(x=layers, y=mean, mode="lines+markers", name=f"{name} (n={len(seeds)})",
                                  line={"color": colour, "width": 2.5}))
@@ -116,23 +116,26 @@ def trait_bars(rows: Sequence[Mapping[str, Any]], metric: str = "delta_logp",
 
 def sweep_heatmap(layers: Sequence[int], alphas: Sequence[float], positive: Sequence[Sequence[float]],
                   passed: Sequence[Sequence[bool]] | None = None, best: tuple[int, float] | None = None,
-                  title: str = "Layer × α sweep", colorbar: str = "P(target), positive questions") -> go.Figure:
+                  title: str = "Layer × α sweep", colorbar: str = "P(target)") -> go.Figure:
     """Heatmap ``positive[layer_index][alpha_index]``; cells failing the gates are crossed out."""
-    fig = go.Figure(go.Heatmap(x=[str(a) for a in alphas], y=list(layers), z=[list(r) for r in positive],
-                               colorscale="Viridis", colorbar={"title": colorbar}))
+    fig = go.Figure(go.Heatmap(x=[str(a) for a in alphas], y=[str(x) for x in layers], z=[list(r) for r in positive],
+                               colorscale="Viridis", colorbar={"title": {"text": colorbar, "side": "right"}}))
     if passed is not None:
         xs, ys = [], []
         for i, layer in enumerate(layers):
             for j, a in enumerate(alphas):
                 if not passed[i][j]:
                     xs.append(str(a))
-                    ys.append(layer)
+                    ys.append(str(layer))
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="fails gates",
                                  marker={"symbol": "x", "size": 10, "color": "white", "line": {"width": 1}}))
     if best is not None:
-        fig.add_trace(go.Scatter(x=[str(best[1])], y=[best[0]], mode="markers", name="accepted",
+        fig.add_trace(go.Scatter(x=[str(best[1])], y=[str(best[0])], mode="markers", name="accepted",
                                  marker={"symbol": "star", "size": 16, "color": PALETTE[1]}))
-    return paper_layout(fig, title, "α (multiple of v_teacher)", "layer")
+    fig = paper_layout(fig, title, "α (multiple of v_teacher)", "layer")
+    fig.update_yaxes(type="category")
+    fig.update_layout(legend={"orientation": "h", "y": -0.22, "x": 0})
+    return fig
 
 
 def kl_explained_by_layer(per_layer: Mapping[str, Mapping[int, float]],
