@@ -193,6 +193,8 @@ class Attachment:
             p.copy_(tensors[name].to(p.device, p.dtype))
 
     def remove(self) -> None:
+        for p in self.params.values():
+            p.grad = None
         for n, p in self.lm.model.named_parameters():
             p.requires_grad_(self._flags.get(n, p.requires_grad))
 
