@@ -40,12 +40,12 @@ from .chat import (
     render_chat,
 )
 from .errors import SteervecError
-from .fit_report import FitReport, TraitRecovery
+from .fit_report import FitReport
 from .hooks import Intervention, add_operator, intervene
 from .mean_diff import mean_difference_vector
 from .steering_vector import SteeringVector
 from .suffix_forward import SuffixForward, SuffixModules, max_error
-from .trait import trait_logprob
+from .trait_recovery import TraitReference, trait_recovery, trait_reference
 
 DEFAULT_LAYER = 24
 DEFAULT_LR = 0.05
@@ -236,6 +236,7 @@ def fit_steering_vector(
     heldout_completions: Sequence[str | None] | None = None,
     target: str | Sequence[str] | None = None,
     trait_questions: Sequence[str] | None = None,
+    trait_ref: TraitReference | None = None,
     dtype: torch.dtype | None = None,
     cached: bool = True,
     progress: bool = True,
@@ -268,6 +269,9 @@ def fit_steering_vector(
         heldout_prompts / heldout_completions: prompts scored but not fitted.
         target / trait_questions: trait metric for the report (questions default to
             :data:`~steervec.questions.FAVOURITE_ANIMAL_QUESTIONS`; pass held-out ones).
+        trait_ref: base and teacher trait scores computed earlier with
+            :func:`~steervec.trait_recovery.trait_reference` (saves two passes per fit in
+            sweeps); replaces ``target`` and ``trait_questions``.
         dtype: compute dtype of the optimisation steps (``torch.bfloat16`` for speed);
             teacher log-probs and every KL in the report are float32.
         cached: run only the blocks above the lowest fitted layer per step (checked
@@ -377,9 +381,11 @@ def fit_steering_vector(
     out = SteeringVector({x: v.cpu() for x, v in vectors.items()}, lm.fingerprint, positions,
                          {"method": "fit_steering_vector", "system_prompt": system_prompt, **settings})
     trait = None
-    if target is not None:
-        with_teacher = (teacher_system, teacher_vector, teacher_alpha)
-        trait = _trait_recovery(lm, out, with_teacher, control, target, trait_questions, prompts, positions)
+    if trait_ref is None and target is not None:
+        trait_ref = trait_reference(lm, system_prompt, target, trait_questions, control,
+                                    teacher_vector, teacher_alpha)
+    if trait_ref is not None:
+        trait = trait_recovery(lm, out, trait_ref, positions, fit_prompts=prompts)
     report = FitReport(
         chosen, _describe_teacher(system_prompt, teacher_vector, teacher_alpha), describe_system(control), len(prompts), len(heldout_prompts or ()),
         sum(int(c.loss_mask.sum()) for c in train), sum(int(c.loss_mask.sum()) for c in held),
@@ -393,20 +399,3 @@ def fit_steering_vector(
 def _describe_teacher(system_prompt: str | None, vector: SteeringVector | None, alpha: float) -> str:
     text = system_prompt if system_prompt is not None else "(control)"
     return text if vector is None else f"{text} + {alpha:g} x vector at layers {vector.layers}"
-
-
-def _trait_recovery(lm: Any, vector: SteeringVector, teacher: tuple[System, SteeringVector | None, float],
-                    control: System,
-                    target: str | Sequence[str], questions: Sequence[str] | None,
-                    prompts: Sequence[Prompt], positions: str) -> TraitRecovery:
-    from .questions import FAVOURITE_ANIMAL_QUESTIONS
-
-    qs = list(questions) if questions is not None else list(FAVOURITE_ANIMAL_QUESTIONS)
-    base = trait_logprob(lm, qs, target, system=control)
-    with _teacher_context(lm, teacher[1], teacher[2]):
-        teacher_score = trait_logprob(lm, qs, target, system=teacher[0])
-    with vector.apply(lm, positions=positions):
-        steered = trait_logprob(lm, qs, target, system=control)
-    in_train = len(set(qs) & {p for p in prompts if isinstance(p, str)})
-    return TraitRecovery(base.target, len(qs), in_train, base.mean_prob, teacher_score.mean_prob,
-                         steered.mean_prob, base.mean_logp, teacher_score.mean_logp, steered.mean_logp)
