@@ -4,8 +4,10 @@ Layer convention everywhere: layer ``L`` is the output of decoder block ``L`` (0
 """
 
 from .chat import TEMPLATE_DEFAULT, ChatBatch, TemplateInfo, encode_chat, render_chat, template_info
+from .divergence import DivergenceResult, TeacherCondition, attach_teacher_topk, divergence_masks
 from .errors import CorruptFileError, MissingPackageError, ModelMismatchError, SteervecError
 from .fingerprint import Fingerprint
+from .fragility import mix_rows, paraphrase_prompt, paraphrase_rows
 from .hooks import (
     Intervention,
     Recording,
@@ -17,7 +19,10 @@ from .hooks import (
 )
 from .mean_diff import mean_activations, mean_difference_vector
 from .model import LanguageModel, cache_dir, load_model, wrap_model
+from .optim import OptimizerConfig, SignSGD, make_optimizer, optimizer_ablation
 from .steering_vector import SteeringVector
+from .students import FullFinetune, LoRA, Student, VectorStudent
+from .train import CheckpointEvent, NonFiniteLossError, train_student
 from .trait import TraitScore, spellings, target_sequences, trait_logprob
 
 __version__ = "0.1.0"
@@ -53,4 +58,22 @@ __all__ = [
     "template_info",
     "trait_logprob",
     "wrap_model",
+    "DivergenceResult",
+    "TeacherCondition",
+    "attach_teacher_topk",
+    "divergence_masks",
+    "mix_rows",
+    "paraphrase_prompt",
+    "paraphrase_rows",
+    "OptimizerConfig",
+    "SignSGD",
+    "make_optimizer",
+    "optimizer_ablation",
+    "FullFinetune",
+    "LoRA",
+    "Student",
+    "VectorStudent",
+    "CheckpointEvent",
+    "NonFiniteLossError",
+    "train_student",
 ]
