@@ -1,0 +1,132 @@
+"""Training speed of each student parameterisation on the embedded model.
+
+For vector students (at a late and an early layer), LoRA r=8 on all linear modules,
+single-layer full fine-tuning and full fine-tuning, runs ``train_student`` on batches of 8
+rows of about 60 tokens, in float32 and with bfloat16 autocast, and prints tokens/s, seconds
+per step and the share of this machine's matmul ceiling (GFLOP/s measured in the same run)
+that the step's forward+backward FLOPs reach.
+
+FLOP model per token (``P`` = matmul parameters of one block, ``H`` = LM head, applied to
+scored tokens only): forward ``2 P n_layers + 2 H``; backward adds activation gradients
+``2 P`` for every block above the lowest trainable point, and weight gradients ``2 P`` for
+every trained block (LoRA's own weights are negligible). Attention-score FLOPs are added
+as ``4 seq d_model`` per block and pass.
+
+    OMP_NUM_THREADS=2 .venv/bin/python bench/train.py [--quick] [--steps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+import steervec as sv
+from steervec.rows import TeacherRow
+from steervec.students import FullFinetune, LoRA, Method, VectorStudent
+from steervec.train import train_student
+
+
+@dataclass
+class Case:
+    name: str
+    method: Method
+    lr: float
+    lowest: int  # lowest block that gradients must reach (n_layers: none)
+    trained_blocks: int  # blocks whose weights get gradients
+
+
+def matmul_gflops(dtype: torch.dtype, size: int = 1024, repeats: int = 8) -> float:
+    """Best-of-``repeats`` GFLOP/s of a ``size``-square matmul."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def bench_rows(lm: sv.LanguageModel, n: int = 8) -> list[TeacherRow]:
+    """Number-task rows of about 60 tokens (prompt + completion, template included, no system turn)."""
+    gen = torch.Generator().manual_seed(0)
+
+    def nums(k: int) -> str:
+        return ", ".join(str(int(x)) for x in torch.randint(100, 999, (k,), generator=gen))
+
+    return [TeacherRow(prompt=f"Continue the sequence {nums(3)} with up to 10 numbers.", completion=nums(5),
+                       model=vars(lm.fingerprint)) for _ in range(n)]
+
+
+def block_params(lm: sv.LanguageModel) -> int:
+    return sum(m.weight.numel() for m in lm.layers[0].modules() if isinstance(m, torch.nn.Linear))
+
+
+def step_flops(lm: sv.LanguageModel, case: Case, n_tokens: int, n_scored: int, seq: int) -> float:
+    """Forward + backward FLOPs of one step (see the module docstring)."""
+    P, L = block_params(lm), lm.n_layers
+    H = lm.model.get_output_embeddings().weight.numel()
+    attn = 4 * seq * lm.d_model
+    fwd = n_tokens * L * (2 * P + attn) + n_scored * 2 * H
+    above = L - case.lowest
+    act = n_tokens * above * (2 * P + attn) + n_scored * 2 * H
+    weights = n_tokens * case.trained_blocks * 2 * P
+    return float(fwd + act + weights)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one timed step per case")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per case (after one warm-up)")
+    parser.add_argument("--late", type=int, default=25, help="late layer (vector student)")
+    parser.add_argument("--early", type=int, default=5, help="early layer (vector and single-layer full)")
+    parser.add_argument("--force-bf16", action="store_true",
+                        help="time bfloat16 steps even where bf16 matmul is far slower than float32")
+    args = parser.parse_args()
+    steps = 1 if args.quick else args.steps
+
+    lm = sv.load_model()
+    n = lm.n_layers
+    print(f"{lm.fingerprint.short}, {torch.get_num_threads()} threads")
+    ceiling = {"float32": matmul_gflops(torch.float32), "bfloat16": matmul_gflops(torch.bfloat16)}
+    print("matmul ceiling: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in ceiling.items()))
+    rows = bench_rows(lm)
+    batch = sv.encode_chat(lm, [r.prompt for r in rows], None, [r.completion for r in rows])
+    n_tokens, seq = int(batch.attention_mask.sum()), batch.input_ids.shape[1]
+    n_scored = int(batch.response_mask.sum())
+    print(f"batch 8, {seq} tokens/row ({n_tokens} real, {n_scored} scored)")
+    cases = [
+        Case(f"vector L{args.late}", VectorStudent(layers=[args.late]), 1e-2, args.late + 1, 0),
+        Case(f"vector L{args.early}", VectorStudent(layers=[args.early]), 1e-2, args.early + 1, 0),
+        Case("LoRA r=8 all-linear", LoRA(rank=8, alpha=8), 2e-4, 0, 0),
+        Case(f"full, layer {args.early} only", FullFinetune(layers=[args.early]), 2e-5, args.early, 1),
+        Case("full", FullFinetune(), 2e-5, 0, n),
+    ]
+    print("\n| method | dtype | s/step | tokens/s | GFLOP/step | GFLOP/s | share of matmul ceiling |")
+    print("|---|---|---|---|---|---|---|")
+    slow_bf16 = ceiling["bfloat16"] < 0.25 * ceiling["float32"] and not args.force_bf16
+    for case in cases:
+        for dtype in ("float32", "bfloat16"):
+            flops = step_flops(lm, case, n_tokens, n_scored, seq)
+            if dtype == "bfloat16" and slow_bf16:
+                est = flops / (ceiling["bfloat16"] * 1e9)
+                print(f"| {case.name} | bfloat16 | not run (≥ {est:.0f} s at the bf16 matmul ceiling: "
+                      "this CPU has no native bf16; --force-bf16 to time it) | | | | |", flush=True)
+                continue
+            student = train_student(
+                lm, rows * (steps + 1), method=case.method, lr=case.lr, batch_size=8, epochs=1,
+                autocast="bfloat16" if dtype == "bfloat16" else None, progress=False,
+            )
+            timed = student.history[1:]
+            sec = statistics.median(h["seconds"] for h in timed)
+            achieved = flops / sec / 1e9
+            print(f"| {case.name} | {dtype} | {sec:.2f} | {n_tokens / sec:.0f} | {flops / 1e9:.1f} | "
+                  f"{achieved:.0f} | {achieved / ceiling[dtype]:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
