@@ -368,6 +368,21 @@ class Student:
     def kind(self) -> str:
         return method_kind(self.method)
 
+    @property
+    def system(self) -> Any:
+        """The system condition the student was trained under (evaluate under the same one).
+
+        ``None`` (no system turn), ``TEMPLATE_DEFAULT`` or the system prompt text.
+        """
+        from .chat import TEMPLATE_DEFAULT
+
+        label = self.info.get("system")
+        if label is None or label == "none":
+            return None
+        if label == "template_default":
+            return TEMPLATE_DEFAULT
+        return str(label).removeprefix("prompt:")
+
     # ------------------------------------------------------------ applying
     def attach(self, lm: Any, allow_other_model: bool = False) -> Any:
         """Apply the student to ``lm`` in place until :meth:`unload`; returns ``lm``."""

@@ -315,6 +315,7 @@ def train_student(
     torch.manual_seed(seed)
     was_training = lm.model.training
     att = attach_method(lm, method, trainable=True)
+    log = None
     try:
         params = list(att.params.values())
         opt = cfg.build(params)
@@ -370,12 +371,12 @@ def train_student(
                 if callbacks:
                     _run_callbacks(callbacks, lm, att, method, done, epoch, last_loss, written, history)
         bar.close()
-        if log is not None:
-            log.close()
         info = {"args": args, "system": describe_system(system), "steps": total,
                 "final_loss": last_loss, "tokens": sum(h["tokens"] for h in history)}
         return Student(method, att.state(), lm.fingerprint, info, history)
     finally:
+        if log is not None:
+            log.close()
         detach_method(lm, att)
         lm.model.train(was_training)
 

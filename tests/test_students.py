@@ -155,8 +155,8 @@ def test_load_rejects_foreign_file(tmp_path, lm):
 @pytest.mark.embedded
 def test_embedded_students_train_and_unload_exactly(embedded, tmp_path):
     rows = number_rows(4, model=vars(embedded.fingerprint))
-    base = {k: v.clone() for k, v in embedded.model.state_dict().items() if ".layers.0." in k or ".layers.25." in k}
-    for method, lr in [(LoRA(rank=2, layers=[0], modules=["q_proj", "v_proj"]), 1e-3),
+    base = {k: v.clone() for k, v in embedded.model.state_dict().items() if ".layers.28." in k or ".layers.25." in k}
+    for method, lr in [(LoRA(rank=2, layers=[28], modules=["q_proj", "v_proj"]), 1e-3),
                        (VectorStudent(layers=[25]), 1e-2)]:
         student = train_student(embedded, rows, method=method, lr=lr, batch_size=4, max_steps=1, progress=False)
         assert student.history[0]["loss"] > 0
