@@ -19,7 +19,14 @@ from .hooks import (
 )
 from .mean_diff import mean_activations, mean_difference_vector
 from .model import LanguageModel, cache_dir, load_model, wrap_model
-from .optim import OptimizerConfig, SignSGD, make_optimizer, optimizer_ablation
+from .optim import (
+    OptimizerConfig,
+    PreconditionedSGD,
+    SignSGD,
+    frozen_adam_preconditioner,
+    make_optimizer,
+    optimizer_ablation,
+)
 from .steering_vector import SteeringVector
 from .students import FullFinetune, LoRA, Student, VectorStudent
 from .train import CheckpointEvent, NonFiniteLossError, train_student
@@ -69,6 +76,8 @@ __all__ = [
     "SignSGD",
     "make_optimizer",
     "optimizer_ablation",
+    "PreconditionedSGD",
+    "frozen_adam_preconditioner",
     "FullFinetune",
     "LoRA",
     "Student",

@@ -14,8 +14,10 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import torch
@@ -75,6 +77,77 @@ class SignSGD(Optimizer):
                     p.mul_(1 - lr * decay)
                 p.add_(torch.sign(grad), alpha=-lr)
         return loss
+
+
+class PreconditionedSGD(Optimizer):
+    """SGD preconditioned by frozen Adam second moments: ``p -= lr * g / (sqrt(v) + eps)``.
+
+    The steering-vector distillation study's control between SGD and Adam: Adam's
+    per-coordinate scaling without its momentum or its adaptation during the run.
+
+    Args:
+        params: parameters, in the same order as ``second_moments``.
+        lr: step size (> 0).
+        second_moments: one ``exp_avg_sq`` tensor per parameter (see
+            :func:`frozen_adam_preconditioner` to read them from a checkpoint).
+        eps: added to ``sqrt(v)``.
+    """
+
+    def __init__(
+        self, params: Iterable[Any], lr: float, second_moments: Sequence[Tensor], eps: float = 1e-8
+    ) -> None:
+        check_lr(lr)
+        super().__init__(params, {"lr": lr, "eps": eps})
+        flat = [p for g in self.param_groups for p in g["params"]]
+        if len(flat) != len(second_moments):
+            raise ValueError(
+                f"{len(second_moments)} second moments for {len(flat)} parameters: build them from "
+                "a run of the same method (same parameters, same order)"
+            )
+        for p, v in zip(flat, second_moments, strict=True):
+            if tuple(v.shape) != tuple(p.shape):
+                raise ValueError(f"second moment of shape {tuple(v.shape)} for a parameter of shape {tuple(p.shape)}")
+            self.state[p]["denominator"] = v.detach().to(p.device, p.dtype).sqrt()
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.addcdiv_(p.grad, self.state[p]["denominator"] + group["eps"], value=-group["lr"])
+        return loss
+
+
+def frozen_adam_preconditioner(optimizer_state: str | os.PathLike[str] | dict[str, Any]) -> OptimizerFactory:
+    """A factory for :class:`PreconditionedSGD` with the second moments of an Adam(W) run.
+
+    Args:
+        optimizer_state: a checkpoint folder written by ``train_student`` (its
+            ``optimizer.pt``), that file, or an Adam ``state_dict()``.
+
+    Example:
+        >>> factory = frozen_adam_preconditioner("runs/owl_adamw/step-00000100")  # doctest: +SKIP
+        >>> student = train_student(lm, rows, method=LoRA(), optimizer=factory, lr=1e-4)
+    """
+    if isinstance(optimizer_state, dict):
+        state = optimizer_state
+    else:
+        path = Path(optimizer_state)
+        state = torch.load(path / "optimizer.pt" if path.is_dir() else path, weights_only=True)
+    order = [i for g in state["param_groups"] for i in g["params"]]
+    missing = [i for i in order if "exp_avg_sq" not in state["state"].get(i, {})]
+    if missing:
+        raise ValueError("the optimizer state has no Adam second moments (exp_avg_sq): pass an Adam/AdamW run")
+    moments = [state["state"][i]["exp_avg_sq"] for i in order]
+
+    def factory(params: Iterable[Any], lr: float, **kwargs: Any) -> Optimizer:
+        return PreconditionedSGD(params, lr, moments, **kwargs)
+
+    return factory
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -262,8 +335,9 @@ def optimizer_ablation(
 ) -> list[OptimizerConfig]:
     """The optimiser ablation of the steering-vector distillation study as a list of configs.
 
-    AdamW, RMSprop, SGD, SGD with momentum 0.9 and SignSGD (the study's SGD preconditioned
-    with frozen Adam moments is not included). Plain SGD needs a far larger step size than
+    AdamW, RMSprop, SGD, SGD with momentum 0.9 and SignSGD. The study's SGD preconditioned
+    with frozen Adam moments needs a finished AdamW run: add
+    ``OptimizerConfig(frozen_adam_preconditioner(checkpoint), lr)`` to the list. Plain SGD needs a far larger step size than
     adaptive optimisers: pass ``sgd_lr`` (default ``1000 * lr``).
 
     Example:

@@ -33,12 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .attachments import attach_method, detach_method
 from .chat import System, describe_system, encode_chat, response_suffix
 from .checkpoints import latest_checkpoint, read_checkpoint, write_checkpoint
 from .errors import ModelMismatchError, SteervecError
 from .optim import OptimizerConfig, OptimizerSpec, clip_gradients
 from .rows import TeacherRow
-from .students import Method, Student, attach_method, detach_method, method_to_dict
+from .students import Method, Student, method_to_dict
 
 LossKind = Literal["ce", "kl"]
 TOPK_KEY = "teacher_topk"

@@ -109,3 +109,27 @@ def test_ablation_is_a_list_of_configs():
         assert math.isfinite(cfg.lr_at(99, 100))
     with pytest.raises(ValueError, match="unknown optimizer"):
         OptimizerConfig("lion", 1e-3)
+
+
+def test_preconditioned_sgd_uses_frozen_adam_moments(tmp_path):
+    from steervec.optim import PreconditionedSGD, frozen_adam_preconditioner
+
+    p = _param()
+    adam = torch.optim.Adam([p], lr=0.1)
+    for _ in range(3):
+        adam.zero_grad()
+        (p**2).sum().backward()
+        adam.step()
+    v = adam.state[p]["exp_avg_sq"].clone()
+    torch.save(adam.state_dict(), tmp_path / "optimizer.pt")
+    q = _param((1.0, 1.0, 1.0))
+    opt = frozen_adam_preconditioner(tmp_path)([q], lr=0.5)
+    assert isinstance(opt, PreconditionedSGD)
+    q.grad = torch.tensor([1.0, 2.0, -3.0])
+    opt.step()
+    expected = torch.ones(3) - 0.5 * torch.tensor([1.0, 2.0, -3.0]) / (v.sqrt() + 1e-8)
+    assert torch.allclose(q.detach(), expected)
+    with pytest.raises(ValueError, match="second moments for"):
+        PreconditionedSGD([q, _param()], lr=0.1, second_moments=[v])
+    with pytest.raises(ValueError, match="exp_avg_sq"):
+        frozen_adam_preconditioner(torch.optim.SGD([_param()], lr=0.1).state_dict())

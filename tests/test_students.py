@@ -7,18 +7,11 @@ import torch
 from _rows import number_rows
 from conftest import INJECTING_TEMPLATE, PLAIN_TEMPLATE, make_tiny
 
+from steervec.attachments import attach_method, detach_method, linear_module_names
 from steervec.chat import encode_chat
 from steervec.errors import ModelMismatchError, SteervecError
 from steervec.steering_vector import SteeringVector
-from steervec.students import (
-    FullFinetune,
-    LoRA,
-    Student,
-    VectorStudent,
-    attach_method,
-    detach_method,
-    linear_module_names,
-)
+from steervec.students import FullFinetune, LoRA, Student, VectorStudent
 from steervec.train import train_student
 
 METHODS = {
