@@ -4,6 +4,8 @@ Layer convention everywhere: layer ``L`` is the output of decoder block ``L`` (0
 """
 
 from .chat import TEMPLATE_DEFAULT, ChatBatch, TemplateInfo, encode_chat, render_chat, template_info
+from .constrained import NumberListConstraint
+from .datasets import DatasetReport, dedup, generate_dataset, heldout_split, load_dataset
 from .divergence import DivergenceResult, TeacherCondition, attach_teacher_topk, divergence_masks
 from .errors import CorruptFileError, MissingPackageError, ModelMismatchError, SteervecError
 from .fingerprint import Fingerprint
@@ -19,6 +21,8 @@ from .hooks import (
 )
 from .mean_diff import mean_activations, mean_difference_vector
 from .model import LanguageModel, cache_dir, load_model, wrap_model
+from .number_filter import FilterConfig, FilterReport, FilterResult, check_numbers, filter_report
+from .numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
 from .optim import (
     OptimizerConfig,
     PreconditionedSGD,
@@ -27,8 +31,17 @@ from .optim import (
     make_optimizer,
     optimizer_ablation,
 )
+from .sampler import Sample, SamplingParams, sample
 from .steering_vector import SteeringVector
 from .students import FullFinetune, LoRA, Student, VectorStudent
+from .teachers import (
+    Teacher,
+    animal_lover_prompt,
+    animal_teacher,
+    control_teacher,
+    projected_teacher,
+    steered_teacher,
+)
 from .train import CheckpointEvent, NonFiniteLossError, train_student
 from .trait import TraitScore, spellings, target_sequences, trait_logprob
 
@@ -85,4 +98,28 @@ __all__ = [
     "CheckpointEvent",
     "NonFiniteLossError",
     "train_student",
+    "NumberListConstraint",
+    "DatasetReport",
+    "dedup",
+    "generate_dataset",
+    "heldout_split",
+    "load_dataset",
+    "FilterConfig",
+    "FilterReport",
+    "FilterResult",
+    "check_numbers",
+    "filter_report",
+    "NumberPrompt",
+    "NumberPromptConfig",
+    "number_prompts",
+    "prompt_capacity",
+    "Sample",
+    "SamplingParams",
+    "sample",
+    "Teacher",
+    "animal_lover_prompt",
+    "animal_teacher",
+    "control_teacher",
+    "projected_teacher",
+    "steered_teacher",
 ]
