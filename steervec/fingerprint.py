@@ -15,9 +15,11 @@ from torch import nn
 class Fingerprint:
     """Identity of a model: architecture, sizes, vocabulary and a hash of a few weights.
 
-    The weight hash is taken over bfloat16 roundings of a few slices (first rows of
-    the token embedding, of the first decoder block's first weight and of the final
-    norm), so the same weights loaded in float32 or bfloat16 give the same fingerprint.
+    The weight hash is taken over bfloat16 roundings of a few slices (first rows of the
+    token embedding and of every weight of the first and last decoder blocks, combined
+    in an order that does not depend on module names), so the same weights loaded in
+    float32 or bfloat16, or wrapped by TransformerLens or nnsight, give the same
+    fingerprint.
     """
 
     architecture: str
@@ -46,25 +48,26 @@ class Fingerprint:
         return cls(**data)
 
 
-def _hash_tensor(hasher: Any, name: str, tensor: torch.Tensor, rows: int = 64) -> None:
-    if tensor.device.type == "meta":  # offloaded weights cannot be read; name them only
-        hasher.update(f"{name}:meta{tuple(tensor.shape)}".encode())
-        return
+def _digest(tensor: torch.Tensor, rows: int = 64) -> str:
+    if tensor.device.type == "meta":  # offloaded weights cannot be read; use the shape only
+        return f"meta{tuple(tensor.shape)}"
     part = tensor.detach()[:rows] if tensor.dim() > 0 else tensor.detach()
     part = part.to("cpu", torch.bfloat16).contiguous().view(torch.int16)
-    hasher.update(name.encode())
-    hasher.update(part.numpy().tobytes())
+    return f"{tuple(tensor.shape)}:" + hashlib.sha256(part.numpy().tobytes()).hexdigest()
+
+
+def _block_digest(block: nn.Module) -> str:
+    unique = {id(p): p for p in block.parameters()}.values()
+    return ",".join(sorted(_digest(p) for p in unique))
 
 
 def fingerprint_model(model: nn.Module, layers: nn.ModuleList, d_model: int) -> Fingerprint:
     """Compute the :class:`Fingerprint` of a loaded causal LM."""
     hasher = hashlib.sha256()
     embed = model.get_input_embeddings()
-    _hash_tensor(hasher, "embed", embed.weight)
-    first_block = next(iter(layers[0].parameters()))
-    _hash_tensor(hasher, "block0", first_block)
-    last_block = list(layers[-1].parameters())[-1]
-    _hash_tensor(hasher, "blockN", last_block)
+    hasher.update(_digest(embed.weight).encode())
+    hasher.update(_block_digest(layers[0]).encode())
+    hasher.update(_block_digest(layers[-1]).encode())
     vocab = int(embed.weight.shape[0])
     return Fingerprint(
         architecture=type(model).__name__,

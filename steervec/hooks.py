@@ -90,9 +90,14 @@ class Intervention:
 
 @dataclass
 class _Tracker:
-    """Cache length, prompt length and padding of the forward call in flight."""
+    """Cache length, prompt length and padding of the forward call in flight.
+
+    ``fixed_prompt_length`` serves generation without a KV cache, where every call
+    starts at position 0 and the prompt length cannot be read off the first call.
+    """
 
     view: StepView | None = None
+    fixed_prompt_length: int | None = None
 
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
@@ -112,6 +117,8 @@ class _Tracker:
         else:
             real = torch.ones(batch, length, dtype=torch.bool, device=ref.device)
         prompt_length = length if offset == 0 or self.view is None else self.view.prompt_length
+        if self.fixed_prompt_length is not None:
+            prompt_length = self.fixed_prompt_length
         self.view = StepView(offset, length, prompt_length, real)
 
     def current(self, hidden: Tensor) -> StepView:
@@ -137,8 +144,8 @@ def _split(output: Any) -> tuple[Tensor, Callable[[Tensor], Any]]:
 
 
 @contextlib.contextmanager
-def _tracked(lm: Any) -> Iterator[_Tracker]:
-    tracker = _Tracker()
+def _tracked(lm: Any, prompt_length: int | None = None) -> Iterator[_Tracker]:
+    tracker = _Tracker(fixed_prompt_length=prompt_length)
     handle = lm.decoder.register_forward_pre_hook(tracker.pre_hook, with_kwargs=True)
     try:
         yield tracker

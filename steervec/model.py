@@ -102,8 +102,14 @@ class LanguageModel:
         return layer
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
-        """``model.generate`` with the tokenizer's pad token filled in."""
+        """``model.generate`` with the tokenizer's pad token filled in.
+
+        Runs without the KV cache when ``info["kv_cache_broken"]`` says why (set when a
+        TransformerLens bridge wraps the model's modules).
+        """
         kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
+        if self.info.get("kv_cache_broken"):
+            kwargs["use_cache"] = False
         return self.model.generate(*args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

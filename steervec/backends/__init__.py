@@ -1,0 +1,89 @@
+"""Backends: the same interventions through plain torch hooks, TransformerLens 4 or nnsight 0.8.
+
+One contract (:class:`Backend`) with one small module per backend. Each can
+
+* ``run`` a forward pass with interventions, recording layer outputs (under autograd
+  when asked, so learnable vectors receive gradients), and
+* ``generate`` with interventions, positions staying correct across decode steps.
+
+Interventions are the same :class:`~steervec.hooks.Intervention` objects everywhere, so a
+:class:`~steervec.steering_vector.SteeringVector` applies unchanged on each backend.
+:func:`as_language_model` turns a TransformerLens bridge or an nnsight model into a
+steervec :class:`~steervec.model.LanguageModel` over the same modules, so every public
+steervec function accepts any of the three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from torch import Tensor
+
+from ..hooks import Intervention
+
+
+@dataclass
+class RunOutput:
+    """Logits ``[batch, seq, vocab]`` and recorded layer outputs ``{layer: [batch, seq, d_model]}``."""
+
+    logits: Tensor
+    recorded: dict[int, Tensor] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend provides; ``lm`` is the steervec LanguageModel it serves."""
+
+    name: str
+    lm: Any
+
+    def run(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),
+            record_layers: Sequence[int] = (), grad: bool = False) -> RunOutput:
+        """One forward pass with interventions; records the (edited) outputs of ``record_layers``."""
+        ...
+
+    def generate(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),
+                 **generate_kwargs: Any) -> Tensor:
+        """Token ids ``[batch, prompt + new]`` generated with interventions."""
+        ...
+
+
+def get_backend(name: str, lm: Any) -> Backend:
+    """``"torch"``, ``"transformer_lens"`` or ``"nnsight"`` backend over a steervec model."""
+    if name == "torch":
+        from .torch_backend import TorchBackend
+
+        return TorchBackend(lm)
+    if name in ("transformer_lens", "tlens"):
+        from .tlens_backend import TransformerLensBackend
+
+        return TransformerLensBackend.boot(lm)
+    if name == "nnsight":
+        from .nnsight_backend import NNsightBackend
+
+        return NNsightBackend.wrap(lm)
+    raise ValueError(f"unknown backend {name!r}: use 'torch', 'transformer_lens' or 'nnsight'")
+
+
+def as_language_model(obj: Any) -> Any:
+    """A steervec LanguageModel for ``obj``: itself, a TransformerLens bridge or an nnsight model."""
+    from ..model import LanguageModel, wrap_model
+
+    if isinstance(obj, LanguageModel):
+        return obj
+    cls = type(obj).__name__
+    if cls == "TransformerBridge":
+        hf = obj.original_model
+        return wrap_model(hf, obj.tokenizer, name=f"TransformerBridge({type(hf).__name__})")
+    inner = vars(obj).get("_module") if hasattr(obj, "trace") else None
+    if inner is not None:  # nnsight LanguageModel / TransformersModel
+        return wrap_model(inner, obj.tokenizer, name=f"nnsight({type(inner).__name__})")
+    if hasattr(obj, "config") and hasattr(obj, "generate"):
+        raise TypeError("a bare transformers model has no tokenizer: use steervec.wrap_model(model, tokenizer)")
+    raise TypeError(f"cannot use a {cls} as a model: pass a steervec LanguageModel, a TransformerBridge "
+                    "or an nnsight LanguageModel")
+
+
+__all__ = ["Backend", "RunOutput", "as_language_model", "get_backend"]
