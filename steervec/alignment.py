@@ -25,6 +25,7 @@ from .chat import System, encode_chat, render_chat
 from .evaluate import TraitEval, evaluate_trait
 from .hooks import Intervention, intervene, record, replace_operator
 from .mean_diff import MeanPositions, mean_activations
+from .model import as_language_model
 from .rows import TeacherRow
 from .steering_vector import SteeringVector, check_same_model
 
@@ -52,6 +53,7 @@ def student_shift(
             ``"last_prompt"``.
         base_means: precomputed base means (from :func:`mean_activations`) to save time.
     """
+    lm = as_language_model(lm)
     kw = dict(layers=layers, positions=positions, batch_size=batch_size)
     base = base_means if base_means is not None else mean_activations(lm, prompts, system, **kw)  # type: ignore[arg-type]
     with _student_context(lm, student):
@@ -146,6 +148,7 @@ def sufficiency(lm: Any, v_student: SteeringVector, target: str, questions: Sequ
                 alpha: float = 1.0, system: System = None, base: TraitEval | None = None,
                 prefill: str = "") -> TraitEval:
     """The trait of the base model with ``alpha * v_student`` added at its layers (all positions)."""
+    lm = as_language_model(lm)
     with v_student.apply(lm, alpha=alpha):
         return evaluate_trait(lm, target, questions, "base + v_student", system, base, prefill=prefill)
 
@@ -160,6 +163,7 @@ def necessity(lm: Any, student: Any, v_student: SteeringVector, target: str, que
     for multi-token spellings of the target, such as "O" + "wl") keep the student's
     component, so the test is exact for single-token spellings only.
     """
+    lm = as_language_model(lm)
     texts = [render_chat(lm, q, system) + prefill for q in questions]
     enc = lm.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
     layers = v_student.layers
@@ -178,6 +182,7 @@ def necessity(lm: Any, student: Any, v_student: SteeringVector, target: str, que
 def row_projections(lm: Any, rows: Sequence[TeacherRow], teacher: SteeringVector, layer: int,
                     system: System = None, batch_size: int = 16) -> Tensor:
     """``[n_rows]``: each row's mean response activation at ``layer`` projected on the unit teacher vector."""
+    lm = as_language_model(lm)
     check_same_model(teacher.fingerprint, lm, "the teacher vector")
     u = teacher[layer].float()
     u = (u / u.norm()).to(lm.device)
@@ -248,6 +253,7 @@ def gradient_alignment(lm: Any, rows: Sequence[TeacherRow], teacher: SteeringVec
     Rows in a batch do not interact, so one backward pass of the summed per-row losses gives
     every row's own gradient.
     """
+    lm = as_language_model(lm)
     if not rows:
         raise ValueError("no rows given")
     check_same_model(teacher.fingerprint, lm, "the teacher vector")

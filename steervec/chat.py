@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .errors import SteervecError
-from .model import LanguageModel
+from .model import LanguageModel, as_language_model
 
 
 class _TemplateDefault(enum.Enum):
@@ -231,6 +231,7 @@ def encode_chat(
             they are followed by the template's end-of-turn text.
         device: where to put the tensors (the model's device by default).
     """
+    lm = as_language_model(lm)
     tokenizer = lm.tokenizer
     if len(prompts) == 0:
         raise ValueError("no prompts given: pass at least one user message")

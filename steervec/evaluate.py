@@ -26,6 +26,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .chat import TEMPLATE_DEFAULT, System, describe_system, encode_chat
+from .model import as_language_model
 from .trait import trait_logprob
 
 HitRule = Literal["substring", "first_word"]
@@ -61,6 +62,7 @@ def sample_answers(
     progress: bool = False,
 ) -> list[list[str]]:
     """``k`` sampled answers per question (seeded)."""
+    lm = as_language_model(lm)
     torch.manual_seed(seed)
     out: list[list[str]] = []
     for start in tqdm(range(0, len(questions), batch_size), desc="sampling", disable=not progress):
@@ -175,6 +177,7 @@ def evaluate_trait(
         ...     steered = evaluate_trait(lm, "owl", questions, label="steered", base=base)
         >>> steered.delta_logp
     """
+    lm = as_language_model(lm)
     if not target or not target.strip():
         raise ValueError("no target word given: pass e.g. target='owl'")
     if not questions:

@@ -23,6 +23,7 @@ from typing import Any, TypeAlias
 import torch
 from torch import Tensor, nn
 
+from .model import as_language_model
 from .positions import PositionSpec, StepView, resolve_positions, validate_positions
 
 Operator: TypeAlias = Callable[[Tensor, Tensor], Tensor]
@@ -159,6 +160,7 @@ def intervene(lm: Any, interventions: Sequence[Intervention]) -> Iterator[None]:
 
     Several interventions at the same layer are applied in the order given.
     """
+    lm = as_language_model(lm)
     checked = []
     for item in interventions:
         lm.check_layer(item.layer)
@@ -230,6 +232,7 @@ def record(lm: Any, layers: Sequence[int] | None = None, detach: bool = True) ->
         >>> rec[20].shape
         torch.Size([8, 61, 576])
     """
+    lm = as_language_model(lm)
     chosen = list(range(lm.n_layers)) if layers is None else [lm.check_layer(x) for x in layers]
     rec = Recording({layer: [] for layer in chosen})
     with contextlib.ExitStack() as stack:

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from .chat import TEMPLATE_DEFAULT, Prompt, System, describe_system, encode_chat
 from .hooks import record
+from .model import as_language_model
 from .steering_vector import SteeringVector
 
 MeanPositions = Literal["last_prompt", "prompt", "response"]
@@ -34,6 +35,7 @@ def mean_activations(
             turn opens), ``"prompt"`` (every prompt token, template included) or
             ``"response"`` (teacher-forced ``completions`` tokens).
     """
+    lm = as_language_model(lm)
     if positions not in ("last_prompt", "prompt", "response"):
         raise ValueError(f"unknown positions {positions!r}: use 'last_prompt', 'prompt' or 'response'")
     if positions == "response" and completions is None:
@@ -93,6 +95,7 @@ def mean_difference_vector(
     Example:
         >>> vec = mean_difference_vector(lm, "You love owls.", prompts, layers=[20, 25])  # doctest: +SKIP
     """
+    lm = as_language_model(lm)
     if control == system_prompt:
         raise ValueError("the system prompt equals the control: the difference would be zero")
     common = dict(layers=layers, positions=positions, batch_size=batch_size, progress=progress)

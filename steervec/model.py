@@ -11,6 +11,7 @@ the final norm applied.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import time
@@ -170,6 +171,36 @@ def wrap_model(
     model.eval()
     fp = fingerprint_model(model, layers, _d_model(model))
     return LanguageModel(model, tokenizer, name, layers, fp, load_seconds)
+
+
+def as_language_model(obj: Any) -> LanguageModel:
+    """A steervec :class:`LanguageModel` for ``obj``.
+
+    Accepts a LanguageModel (returned as is), a TransformerLens ``TransformerBridge`` or an
+    nnsight ``LanguageModel``/``TransformersModel``; the wrapper uses the same modules and
+    is cached on ``obj``. Every public steervec function that takes a model calls this.
+    """
+    if isinstance(obj, LanguageModel):
+        return obj
+    cached = getattr(obj, "_steervec_lm", None)
+    if isinstance(cached, LanguageModel):
+        return cached
+    cls = type(obj).__name__
+    if cls == "TransformerBridge":
+        hf = obj.original_model
+        lm = wrap_model(hf, obj.tokenizer, name=f"TransformerBridge({type(hf).__name__})")
+        lm.info["kv_cache_broken"] = "a TransformerBridge wraps this model's modules"
+    elif hasattr(obj, "trace") and vars(obj).get("_module") is not None:  # nnsight
+        inner = vars(obj)["_module"]
+        lm = wrap_model(inner, obj.tokenizer, name=f"nnsight({type(inner).__name__})")
+    elif hasattr(obj, "config") and hasattr(obj, "generate"):
+        raise TypeError("a bare transformers model has no tokenizer: use steervec.wrap_model(model, tokenizer)")
+    else:
+        raise TypeError(f"cannot use a {cls} as a model: pass a steervec LanguageModel, a "
+                        "TransformerBridge or an nnsight model")
+    with contextlib.suppress(AttributeError, TypeError):  # else wrapped anew each call
+        object.__setattr__(obj, "_steervec_lm", lm)
+    return lm
 
 
 def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:

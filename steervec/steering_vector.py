@@ -26,6 +26,7 @@ from .atomic import atomic_path
 from .errors import CorruptFileError, ModelMismatchError
 from .fingerprint import Fingerprint
 from .hooks import Intervention, add_operator, intervene, project_out_operator
+from .model import as_language_model
 from .positions import PositionSpec
 
 LAYER_CONVENTION = "output of decoder block L, 0-based, before any final norm (HF hidden_states[L+1] except the last, which HF returns normed)"
@@ -191,6 +192,7 @@ class SteeringVector:
         layers: Sequence[int] | None = None, allow_other_model: bool = False,
     ) -> list[Intervention]:
         """The add interventions :meth:`apply` uses (to combine with others)."""
+        lm = as_language_model(lm)
         self._check_model(lm, allow_other_model)
         chosen = self.layers if layers is None else list(layers)
         return [
@@ -204,6 +206,7 @@ class SteeringVector:
         layers: Sequence[int] | None = None, allow_other_model: bool = False,
     ) -> Iterator[None]:
         """Add ``alpha * vector`` at each of its layers (or ``layers``) inside the block."""
+        lm = as_language_model(lm)
         with intervene(lm, self.interventions(lm, alpha, positions, layers, allow_other_model)):
             yield
 
@@ -217,6 +220,7 @@ class SteeringVector:
         With a one-layer vector and ``layers`` given, that one direction is projected
         out at every layer listed (the reference necessity test uses all layers).
         """
+        lm = as_language_model(lm)
         self._check_model(lm, allow_other_model)
         chosen = self.layers if layers is None else list(layers)
         items = []

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .chat import TEMPLATE_DEFAULT, System, render_chat
+from .model import as_language_model
 
 
 def spellings(word: str) -> list[str]:
@@ -88,6 +89,7 @@ def trait_logprob(
     Example:
         >>> trait_logprob(lm, ["Name your favourite animal in one word."], "owl", system="You love owls.")  # doctest: +SKIP
     """
+    lm = as_language_model(lm)
     if not questions:
         raise ValueError("no questions given: pass at least one question")
     words = (target,) if isinstance(target, str) else tuple(target)

@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from torch import Tensor
 
 from ..hooks import Intervention
+from ..model import as_language_model
 
 
 @dataclass
@@ -65,25 +66,6 @@ def get_backend(name: str, lm: Any) -> Backend:
 
         return NNsightBackend.wrap(lm)
     raise ValueError(f"unknown backend {name!r}: use 'torch', 'transformer_lens' or 'nnsight'")
-
-
-def as_language_model(obj: Any) -> Any:
-    """A steervec LanguageModel for ``obj``: itself, a TransformerLens bridge or an nnsight model."""
-    from ..model import LanguageModel, wrap_model
-
-    if isinstance(obj, LanguageModel):
-        return obj
-    cls = type(obj).__name__
-    if cls == "TransformerBridge":
-        hf = obj.original_model
-        return wrap_model(hf, obj.tokenizer, name=f"TransformerBridge({type(hf).__name__})")
-    inner = vars(obj).get("_module") if hasattr(obj, "trace") else None
-    if inner is not None:  # nnsight LanguageModel / TransformersModel
-        return wrap_model(inner, obj.tokenizer, name=f"nnsight({type(inner).__name__})")
-    if hasattr(obj, "config") and hasattr(obj, "generate"):
-        raise TypeError("a bare transformers model has no tokenizer: use steervec.wrap_model(model, tokenizer)")
-    raise TypeError(f"cannot use a {cls} as a model: pass a steervec LanguageModel, a TransformerBridge "
-                    "or an nnsight LanguageModel")
 
 
 __all__ = ["Backend", "RunOutput", "as_language_model", "get_backend"]
