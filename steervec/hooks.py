@@ -34,7 +34,7 @@ def add_operator(vector: Tensor, alpha: float = 1.0) -> Operator:
     """Add ``alpha * vector`` to the residual stream (``vector`` may be an ``nn.Parameter``)."""
 
     def op(hidden: Tensor, positions: Tensor) -> Tensor:
-        return hidden + (alpha * vector).to(hidden.dtype)
+        return hidden + (alpha * vector).to(device=hidden.device, dtype=hidden.dtype)
 
     return op
 
@@ -51,7 +51,7 @@ def project_out_operator(direction: Tensor) -> Operator:
     unit = _unit(direction.detach().float())
 
     def op(hidden: Tensor, positions: Tensor) -> Tensor:
-        u = unit.to(hidden.dtype)
+        u = unit.to(device=hidden.device, dtype=hidden.dtype)
         return hidden - (hidden @ u).unsqueeze(-1) * u
 
     return op
@@ -68,10 +68,11 @@ def replace_operator(direction: Tensor, value: float | Tensor) -> Operator:
     unit = _unit(direction.detach().float())
 
     def op(hidden: Tensor, positions: Tensor) -> Tensor:
-        u = unit.to(hidden.dtype)
+        u = unit.to(device=hidden.device, dtype=hidden.dtype)
         current = hidden @ u
         if isinstance(value, Tensor) and value.dim() == 2:
-            target = value[:, positions.clamp(max=value.shape[1] - 1)].to(hidden)
+            value_here = value.to(hidden.device)
+            target = value_here[:, positions.clamp(max=value.shape[1] - 1)].to(hidden)
             target = torch.where(positions < value.shape[1], target, current)
         else:
             target = torch.as_tensor(value, dtype=hidden.dtype, device=hidden.device)

@@ -141,3 +141,13 @@ def test_parity_on_the_embedded_model(name):
     kw = dict(max_new_tokens=4, do_sample=False)
     assert torch.equal(ref.generate(batch.input_ids, batch.attention_mask, items, **kw),
                        other.generate(batch.input_ids, batch.attention_mask, items, **kw))
+
+
+def test_remote_registration_ships_steervec_code_by_value():
+    from cloudpickle.cloudpickle import _PICKLE_BY_VALUE_MODULES
+
+    from steervec.backends.nnsight_backend import register_for_remote
+
+    names = register_for_remote()
+    assert {"steervec.hooks", "steervec.positions"} <= set(names) <= _PICKLE_BY_VALUE_MODULES | set(names)
+    assert "steervec.hooks" in _PICKLE_BY_VALUE_MODULES

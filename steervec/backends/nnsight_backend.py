@@ -41,6 +41,23 @@ def check_remote(remote: bool) -> None:
         )
 
 
+def register_for_remote() -> list[str]:
+    """Ship steervec's intervention code by value with NDIF requests (``nnsight.register``).
+
+    NDIF's servers do not have steervec installed; the operators and position logic that
+    run inside a remote trace must travel with the request. Returns the registered names.
+    """
+    import nnsight
+
+    from .. import hooks, positions
+
+    names = []
+    for module in (hooks, positions):
+        nnsight.register(module)
+        names.append(module.__name__)
+    return names
+
+
 def _apply(items: Sequence[Intervention], layer: int, hidden: Tensor, view: StepView) -> Tensor:
     for item in items:
         if item.layer != layer:
@@ -64,6 +81,8 @@ class NNsightBackend:
     @classmethod
     def wrap(cls, lm: Any, nn_model: Any = None, remote: bool = False) -> NNsightBackend:
         check_remote(remote)
+        if remote:
+            register_for_remote()
         nn_model = nn_model if nn_model is not None else wrap_nnsight(lm)
         if vars(nn_model).get("_module") is not lm.model:
             from ..fingerprint import fingerprint_model
