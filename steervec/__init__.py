@@ -3,12 +3,28 @@
 Layer convention everywhere: layer ``L`` is the output of decoder block ``L`` (0-based).
 """
 
+from .alignment import (
+    AlignmentTracker,
+    GradientAlignment,
+    LayerAlignment,
+    gradient_alignment,
+    layer_alignment,
+    necessity,
+    pooled_difference,
+    row_projections,
+    student_shift,
+    sufficiency,
+)
+from .backends import Backend, RunOutput, get_backend
 from .chat import TEMPLATE_DEFAULT, ChatBatch, TemplateInfo, encode_chat, render_chat, template_info
 from .constrained import NumberListConstraint
 from .datasets import DatasetReport, dedup, generate_dataset, heldout_split, load_dataset
 from .divergence import DivergenceResult, TeacherCondition, attach_teacher_topk, divergence_masks
+from .evaluate import TraitEval, aggregate, evaluate_trait, is_hit, mean_ci, sample_answers
 from .errors import CorruptFileError, MissingPackageError, ModelMismatchError, SteervecError
 from .fingerprint import Fingerprint
+from .fit import FitResult, fit_steering_vector
+from .fit_report import FitReport, TraitRecovery
 from .fragility import mix_rows, paraphrase_prompt, paraphrase_rows
 from .hooks import (
     Intervention,
@@ -20,7 +36,7 @@ from .hooks import (
     replace_operator,
 )
 from .mean_diff import mean_activations, mean_difference_vector
-from .model import LanguageModel, cache_dir, load_model, wrap_model
+from .model import LanguageModel, as_language_model, cache_dir, load_model, wrap_model
 from .number_filter import FilterConfig, FilterReport, FilterResult, check_numbers, filter_report
 from .numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
 from .optim import (
@@ -31,9 +47,17 @@ from .optim import (
     make_optimizer,
     optimizer_ablation,
 )
+from .questions import (
+    FAVOURITE_ANIMAL_QUESTIONS,
+    LEAST_FAVOURITE_ANIMAL_QUESTIONS,
+    OFFTOPIC_QUESTIONS,
+    split_questions,
+    with_number_prefix,
+)
 from .sampler import Sample, SamplingParams, sample
 from .steering_vector import SteeringVector
 from .students import FullFinetune, LoRA, Student, VectorStudent
+from .sweep import FitSweepResult, SweepResult, SweepRow, sweep_fit_layers, sweep_layers_alpha
 from .teachers import (
     Teacher,
     animal_lover_prompt,
@@ -44,10 +68,31 @@ from .teachers import (
 )
 from .train import CheckpointEvent, NonFiniteLossError, train_student
 from .trait import TraitScore, spellings, target_sequences, trait_logprob
+from .trait_recovery import TraitReference, trait_recovery, trait_reference
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlignmentTracker",
+    "Backend",
+    "GradientAlignment",
+    "LayerAlignment",
+    "RunOutput",
+    "TraitEval",
+    "aggregate",
+    "as_language_model",
+    "evaluate_trait",
+    "get_backend",
+    "gradient_alignment",
+    "is_hit",
+    "layer_alignment",
+    "mean_ci",
+    "necessity",
+    "pooled_difference",
+    "row_projections",
+    "sample_answers",
+    "student_shift",
+    "sufficiency",
     "TEMPLATE_DEFAULT",
     "ChatBatch",
     "CorruptFileError",
@@ -122,4 +167,21 @@ __all__ = [
     "control_teacher",
     "projected_teacher",
     "steered_teacher",
+    "FitResult",
+    "fit_steering_vector",
+    "FitReport",
+    "TraitRecovery",
+    "FAVOURITE_ANIMAL_QUESTIONS",
+    "LEAST_FAVOURITE_ANIMAL_QUESTIONS",
+    "OFFTOPIC_QUESTIONS",
+    "split_questions",
+    "with_number_prefix",
+    "FitSweepResult",
+    "SweepResult",
+    "SweepRow",
+    "sweep_fit_layers",
+    "sweep_layers_alpha",
+    "TraitReference",
+    "trait_recovery",
+    "trait_reference",
 ]
