@@ -159,14 +159,12 @@ def test_embedded_greedy_equals_generate_and_constrained_is_valid(embedded):
     from steervec.numbers import number_prompts
     from steervec.teachers import animal_lover_prompt
 
-    before = torch.get_num_threads()
-    prompts = [p.text for p in number_prompts(4, seed=2)]
+    prompts = [p.text for p in number_prompts(3, seed=2)]
     system = animal_lover_prompt("owl")
     ours = sample(embedded, prompts, system=system, params=SamplingParams(temperature=0, max_new_tokens=12))
     assert [s.token_ids for s in ours] == hf_greedy(embedded, prompts, system, 12)
     c = NumberListConstraint(embedded.tokenizer, 10, 3)
     out = sample(embedded, prompts, system=system, constraint=c, seed=0,
-                 params=SamplingParams(temperature=1.0, max_new_tokens=30))
+                 params=SamplingParams(temperature=1.0, max_new_tokens=20))
     assert all(check_numbers(s.text).accepted for s in out), [s.text for s in out]
     assert all(0.2 < s.allowed_mass <= 1.0 for s in out)
-    assert torch.get_num_threads() == before
