@@ -48,7 +48,7 @@ from .suffix_forward import SuffixForward, SuffixModules, max_error
 from .trait_recovery import TraitReference, trait_recovery, trait_reference
 
 DEFAULT_LAYER = 24
-DEFAULT_LR = 0.05
+DEFAULT_LR = 0.1
 AddPositions = Literal["all", "prompt", "response", "last_prompt"]
 LossPositions = Literal["auto", "answer", "response"]
 OptimizerFactory: TypeAlias = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]
@@ -326,11 +326,8 @@ def fit_steering_vector(
         steps_chunks = train
         if cached and dtype is not None and dtype != lm.dtype:
             fast = SuffixModules.of(lm, first, dtype)
-            steps_chunks = [
-                _Chunk(c.student, c.add_mask, c.loss_mask, c.teacher_logp,
-                       SuffixForward.build(lm, c.student.model_inputs(), first, fast))
-                for c in train
-            ]
+            steps_chunks = [_Chunk(c.student, c.add_mask, c.loss_mask, c.teacher_logp,
+                                   c.suffix.with_modules(fast) if c.suffix else None) for c in train]
         init_t = _initial(lm, init, chosen, system_prompt, prompts, control)
         vector = nn.Parameter(init_t.to(lm.device))
         kl_before = _mean_kl(lm, train, {}, cached)

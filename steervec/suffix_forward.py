@@ -125,6 +125,13 @@ class SuffixForward:
         kwargs = [_cast(k, modules.dtype) for k in captured["kwargs"]]
         return cls(captured["hidden"].to(modules.dtype), kwargs, modules)
 
+    def with_modules(self, modules: SuffixModules) -> SuffixForward:
+        """The same cache run by other modules (e.g. bfloat16 copies), cast to their dtype."""
+        if modules.first_layer != self.modules.first_layer:
+            raise ValueError(f"modules start above layer {modules.first_layer}, the cache at {self.modules.first_layer}")
+        return SuffixForward(self.hidden.to(modules.dtype),
+                             [_cast(k, modules.dtype) for k in self.block_kwargs], modules)
+
     def logits(
         self, vectors: Mapping[int, Tensor], add_mask: Tensor, logit_mask: Tensor
     ) -> Tensor:

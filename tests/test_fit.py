@@ -107,7 +107,7 @@ def test_fit_is_seeded(tiny_llama):
 def test_system_prompt_fit_reports_trait(tiny_llama):
     res = fit_steering_vector(
         tiny_llama, "You are a cat who loves owls.", PROMPTS[:8], 2, lr=0.05, steps=3,
-        batch_size=8, target="owl", trait_questions=["Favourite animal?", PROMPTS[0]],
+        batch_size=8, target="x", trait_questions=["Favourite animal?", PROMPTS[0]],
         progress=False,
     )
     trait = res.report.trait

@@ -40,10 +40,10 @@ def _vector(lm, scale):
 
 def test_sweep_layers_alpha_on_tiny_model(tiny_llama):
     vec = _vector(tiny_llama, 1.0)
-    res = sweep_layers_alpha(tiny_llama, vec, [1, 3], [0.0, 4.0], "owl", POS, NEG, OFF, progress=False)
+    res = sweep_layers_alpha(tiny_llama, vec, [1, 3], [0.0, 4.0], "x", POS, NEG, OFF, progress=False)
     df = res.to_dataframe()
     assert len(df) == 1 + 4 and df["accepted"].sum() <= 1
-    base = trait_logprob(tiny_llama, POS, "owl").mean_prob
+    base = trait_logprob(tiny_llama, POS, "x").mean_prob
     assert res.baseline.positive_p == pytest.approx(base, rel=1e-5)
     zero = [r for r in res.rows if r.alpha == 0.0]
     assert all(r.positive_p == pytest.approx(base, rel=1e-4) for r in zero)
@@ -58,7 +58,7 @@ def test_sweep_layers_alpha_on_tiny_model(tiny_llama):
 
 def test_sweep_gate_rejects_everything_with_a_zero_gate(tiny_llama):
     vec = _vector(tiny_llama, 1.0)
-    res = sweep_layers_alpha(tiny_llama, vec, [2], [2.0], "owl", POS, NEG, OFF,
+    res = sweep_layers_alpha(tiny_llama, vec, [2], [2.0], "x", POS, NEG, OFF,
                              gate_negative=0.0, progress=False)
     assert res.best is None
     assert not res.rows[0].passes_gates
@@ -67,7 +67,7 @@ def test_sweep_gate_rejects_everything_with_a_zero_gate(tiny_llama):
 def test_sweep_needs_the_layers(tiny_llama):
     vec = SteeringVector({1: torch.randn(tiny_llama.d_model)}, tiny_llama.fingerprint)
     with pytest.raises(ValueError, match="no direction at layers"):
-        sweep_layers_alpha(tiny_llama, vec, [1, 2], [1.0], "owl", POS, NEG, OFF, progress=False)
+        sweep_layers_alpha(tiny_llama, vec, [1, 2], [1.0], "x", POS, NEG, OFF, progress=False)
     with pytest.raises(ValueError, match="no negative questions"):
         sweep_layers_alpha(tiny_llama, vec, [1], [1.0], "owl", POS, [], OFF, progress=False)
 
@@ -75,7 +75,7 @@ def test_sweep_needs_the_layers(tiny_llama):
 def test_sweep_fit_layers(tiny_llama):
     prompts = [f"Say something about {i}." for i in range(8)]
     res = sweep_fit_layers(tiny_llama, "You are a pirate.", prompts, [0, 2], heldout_prompts=prompts[:2],
-                           target="owl", trait_questions=POS, lr=0.02, steps=4, batch_size=8,
+                           target="x", trait_questions=POS, lr=0.02, steps=4, batch_size=8,
                            progress=False)
     df = res.to_dataframe()
     assert list(df["layers"]) == ["0", "2"]
