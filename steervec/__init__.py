@@ -3,6 +3,7 @@
 Layer convention everywhere: layer ``L`` is the output of decoder block ``L`` (0-based).
 """
 
+from . import plots
 from .alignment import (
     AlignmentTracker,
     GradientAlignment,
@@ -20,8 +21,8 @@ from .chat import TEMPLATE_DEFAULT, ChatBatch, TemplateInfo, encode_chat, render
 from .constrained import NumberListConstraint
 from .datasets import DatasetReport, dedup, generate_dataset, heldout_split, load_dataset
 from .divergence import DivergenceResult, TeacherCondition, attach_teacher_topk, divergence_masks
-from .evaluate import TraitEval, aggregate, evaluate_trait, is_hit, mean_ci, sample_answers
 from .errors import CorruptFileError, MissingPackageError, ModelMismatchError, SteervecError
+from .evaluate import TraitEval, aggregate, evaluate_trait, is_hit, mean_ci, sample_answers
 from .fingerprint import Fingerprint
 from .fit import FitResult, fit_steering_vector
 from .fit_report import FitReport, TraitRecovery
@@ -47,6 +48,7 @@ from .optim import (
     make_optimizer,
     optimizer_ablation,
 )
+from .plots import save_figure
 from .questions import (
     FAVOURITE_ANIMAL_QUESTIONS,
     LEAST_FAVOURITE_ANIMAL_QUESTIONS,
@@ -74,6 +76,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlignmentTracker",
+    "plots",
+    "save_figure",
     "Backend",
     "GradientAlignment",
     "LayerAlignment",
