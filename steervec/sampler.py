@@ -7,7 +7,8 @@ and the padding of each call exactly as under ``generate``. Levers (all in
 
 * ``share_prefix``: the tokens every row of a batch starts with (template header,
   system prompt) are computed once with batch 1 and the cache is repeated;
-* ``drop_finished``: rows that emitted end-of-sequence leave the batch (and the cache);
+* ``drop_finished``: rows that emitted end-of-sequence leave the batch (and the cache)
+  once at least a quarter of the batch has finished (each removal copies the cache);
 * ``bucket``: prompts are sorted by length before batching, so little padding is computed;
 * the model's dtype: load it in ``bfloat16`` for the machine's faster matmuls.
 
@@ -48,7 +49,8 @@ class SamplingParams:
         max_new_tokens: the most tokens generated per row.
         batch_size: rows per forward.
         share_prefix: compute the batch's common token prefix once.
-        drop_finished: remove finished rows from the batch.
+        drop_finished: remove finished rows from the batch (in groups: once a quarter
+            of the rows still in the batch have finished).
         bucket: sort prompts by length before batching.
     """
 
@@ -232,7 +234,7 @@ def sample_batch(
         frozen = frozen | done
         if bool(frozen.all()):
             break
-        if params.drop_finished and bool(done.any()):
+        if params.drop_finished and 4 * int(frozen.sum()) >= len(frozen):
             keep = (~frozen).nonzero().flatten()
             cache.batch_select_indices(keep)
             mask, next_pos, uniforms, tokens = mask[keep], next_pos[keep], uniforms[keep], tokens[keep]
