@@ -166,7 +166,7 @@ def test_log_callbacks_and_checkpoints(lm, tmp_path):
 
 
 _CHILD = textwrap.dedent("""
-    import sys, torch
+    import sys, time, torch
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
     from conftest import make_tiny, INJECTING_TEMPLATE
@@ -176,7 +176,7 @@ _CHILD = textwrap.dedent("""
     lm = make_tiny("llama", INJECTING_TEMPLATE, seed=4)
     s = train_student(lm, number_rows(12), method={method}({args}), optimizer="adamw", lr=1e-2, epochs=2,
                       batch_size=2, seed=3, checkpoint_dir=sys.argv[1], checkpoint_every=3,
-                      log_path=sys.argv[2], progress=False)
+                      log_path=sys.argv[2], progress=False, callbacks=[lambda event: time.sleep(0.3)])
     s.save(sys.argv[3])
 """)
 
