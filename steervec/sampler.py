@@ -10,7 +10,9 @@ and the padding of each call exactly as under ``generate``. Levers (all in
 * ``drop_finished``: rows that emitted end-of-sequence leave the batch (and the cache)
   once at least a quarter of the batch has finished (each removal copies the cache);
 * ``bucket``: prompts are sorted by length before batching, so little padding is computed;
-* the model's dtype: load it in ``bfloat16`` for the machine's faster matmuls.
+* the model's dtype: a ``bfloat16`` model runs as is — only faster on CPUs with native
+  bfloat16 matmuls (on the AMD EPYC of this project's machines it was ~7x *slower*
+  than float32, so the default stays float32).
 
 Randomness is per row: row ``i`` draws its uniforms from a ``torch.Generator`` seeded
 by ``(seed, row_ids[i])`` and samples by inverse CDF, so a row's completion does not
