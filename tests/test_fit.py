@@ -75,7 +75,7 @@ def test_fit_with_completions_and_two_layers(tiny_qwen):
     comps = [f"{i} {i + 1} {i + 2}" for i in range(len(PROMPTS))]
     res = fit_steering_vector(
         tiny_qwen, None, PROMPTS, [1, 2], teacher_vector=known, completions=comps, lr=0.05,
-        steps=30, batch_size=6, progress=False, dtype=torch.bfloat16,
+        steps=30, batch_size=6, progress=False,
     )
     rep = res.report
     assert rep.settings["loss_positions"] == "response"
@@ -83,6 +83,19 @@ def test_fit_with_completions_and_two_layers(tiny_qwen):
     assert 0.0 <= rep.kl_explained_train <= 1.0
     assert rep.kl_explained_train > 0.5
     assert res.vector.layers == [1, 2]
+
+
+def test_bfloat16_steps_keep_float32_reports(tiny_llama):
+    known = SteeringVector({2: torch.randn(tiny_llama.d_model)}, tiny_llama.fingerprint)
+    kw = dict(teacher_vector=known, lr=0.05, steps=3, batch_size=12, progress=False)
+    fast = fit_steering_vector(tiny_llama, None, PROMPTS, 2, dtype=torch.bfloat16, **kw)
+    exact = fit_steering_vector(tiny_llama, None, PROMPTS, 2, **kw)
+    assert fast.report.settings["dtype"] == "torch.bfloat16"
+    assert fast.vector[2].dtype == torch.float32 and tiny_llama.dtype == torch.float32
+    # KL before the fit is measured in float32 in both runs: identical
+    assert fast.report.kl_before_train == exact.report.kl_before_train
+    # the bfloat16 loss curve is close to, not equal to, the float32 one
+    assert fast.report.loss_curve[0] == pytest.approx(exact.report.loss_curve[0], rel=0.05)
 
 
 def test_cached_and_full_forward_fits_agree(tiny_llama):
