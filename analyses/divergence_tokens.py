@@ -1,0 +1,94 @@
+"""Claims (Schrodi et al. 2026): a few "divergence tokens" carry the transfer — loss on them alone
+keeps it, loss on all other tokens removes most of it.
+
+Owl-teacher number data (greedy and T=1, format-constrained); divergence tokens against the
+no-system-prompt teacher; LoRA students trained on all tokens, divergence tokens only, and all
+but them, compared with a control-data student (Δlog P, 95 % CI across questions).
+
+    python analyses/divergence_tokens.py --quick
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from steervec.datasets import generate_dataset, load_dataset
+from steervec.divergence import TeacherCondition, divergence_masks
+from steervec.evaluate import evaluate_trait, mean_ci
+from steervec.experiment import analysis_parser, sizes
+from steervec.model import load_model
+from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
+from steervec.results import Claim, fmt_ci, verdict
+from steervec.sampler import SamplingParams
+from steervec.students import LoRA
+from steervec.teachers import animal_lover_prompt, animal_teacher, control_teacher
+from steervec.train import train_student
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
+    size = sizes(args.quick, args.seeds)
+    folder = Path(args.out) / "divergence_tokens"
+    folder.mkdir(parents=True, exist_ok=True)
+    lm = load_model(args.model)
+    owl, control = animal_teacher("owl"), control_teacher(system=None)
+    metrics: dict = {"shares": {}, "students": {}}
+    data = {}
+    for temp in (0.0, 1.0):
+        params = SamplingParams(temperature=temp, max_new_tokens=size["max_new_tokens"], batch_size=32)
+        for teacher in (owl, control):
+            rep = generate_dataset(lm, teacher, path=folder / f"{teacher.name}-T{temp:g}.jsonl", n=size["n_rows"],
+                                   mode="constrained", params=params, seed=3, prompt_seed=4)
+            data[(teacher.name, temp)] = load_dataset(rep.path, model=lm)
+        div = divergence_masks(lm, data[("owl", temp)], TeacherCondition(system=animal_lover_prompt("owl"), name="owl"),
+                               [TeacherCondition(system=None, name="none")])
+        metrics["shares"][f"T={temp:g}"] = {"share": div.share, "teacher_agreement": div.agreement,
+                                            "tokens": div.n_tokens}
+        if temp == 1.0:
+            masks = div
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
+    base = evaluate_trait(lm, "owl", questions, label="base", system=None)
+    method = LoRA(rank=8, alpha=8.0)
+    epochs = 1 if args.quick else 3
+    logps = {}
+    for label, rows, loss_masks in (("all tokens", data[("owl", 1.0)], None),
+                                    ("divergence only", data[("owl", 1.0)], masks.masks),
+                                    ("all but divergence", data[("owl", 1.0)], masks.complement()),
+                                    ("control data", data[("control", 1.0)], None)):
+        if loss_masks is not None and not any(bool(m.any()) for m in loss_masks):
+            metrics["students"][label] = "no divergence tokens: nothing to train on"
+            continue
+        student = train_student(lm, rows, method=method, lr=1e-3, epochs=epochs, seed=0, system=None,
+                                loss_masks=loss_masks)
+        with student.applied(lm):
+            ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base)
+        logps[label] = ev.logp
+        metrics["students"][label] = {"delta_logp": list(ev.delta_logp), "final_loss": student.history[-1]["loss"]}
+    claims = []
+    share = metrics["shares"]
+    claims.append(Claim("Schrodi et al. 2026", "divergence tokens are a small share of teacher tokens "
+                        "(Qwen2.5-7B: 7.5 % greedy, 4.7 % T=1)",
+                        f"greedy {share['T=0']['share']:.1%}, T=1 {share['T=1']['share']:.1%} of completion tokens",
+                        lm.fingerprint.short, "yes" if share["T=1"]["share"] < 0.25 else "no",
+                        "quick" if args.quick else "full"))
+    if "control data" in logps:
+        for label in ("divergence only", "all but divergence", "all tokens"):
+            if label in logps:
+                diff = mean_ci(logps[label] - logps["control data"])
+                expected = label != "all but divergence"
+                claims.append(Claim("Schrodi et al. 2026",
+                                    f"a student trained on {label} learns the trait (vs control-data student)"
+                                    + ("" if expected else " — expected mostly NOT to"),
+                                    f"log P difference {fmt_ci(diff)} nats, 1 seed", lm.fingerprint.short,
+                                    verdict(diff[1], diff[2]) if expected else
+                                    ("yes" if diff[1] <= 0 else "no"), "quick" if args.quick else "full"))
+    metrics["claims"] = [c.to_dict() for c in claims]
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    print(json.dumps(metrics, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Claim (Blank et al. 2026): adaptive optimisers amplify a small, persistent gradient component
+along v_teacher; plain SGD lets outlier gradients dominate.
+
+Vector students at layer 25 under AdamW, Adam, RMSprop, SGD, SGD+momentum and SignSGD on owl vs
+control data (trait transfer and alignment), plus per-row gradient alignment at the last prompt
+token and the pooled trait − control gradient difference vs v_teacher.
+
+    python analyses/optimizer_ablation.py --quick
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from steervec import plots
+from steervec.alignment import gradient_alignment, pooled_difference
+from steervec.datasets import load_dataset
+from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
+from steervec.model import load_model
+from steervec.results import Claim
+from steervec.steering_vector import SteeringVector
+
+# the initial gradient norm on the vector is ~0.007 (measured), so plain SGD needs lr 30-300
+OPTIMIZERS = (("adamw", 1e-2), ("adam", 1e-2), ("rmsprop", 1e-3), ("sgd", 100.0), ("sgd_momentum", 30.0),
+              ("signsgd", 1e-3))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
+    chosen = OPTIMIZERS[:2] if args.quick else OPTIMIZERS
+    students = tuple(StudentSpec(f"vector@25 {name}", "vector", (25,), optimizer=name, lr=lr,
+                                 epochs=1 if args.quick else 2) for name, lr in chosen)
+    exp = Experiment(name="optimizer_ablation", model=args.model, students=students, out_dir=args.out,
+                     **sizes(args.quick, args.seeds))
+    lm = load_model(args.model)
+    result = run_experiment(exp, lm=lm)
+    print(result.table())
+    folder = result.folder
+    v = SteeringVector.load(folder / "v_teacher.safetensors", model=lm)
+    layers = [10, 25] if args.quick else [6, 12, 18, 25]
+    trait = load_dataset(folder / "data-owl-prompted.jsonl", model=lm)
+    control = load_dataset(folder / "data-control.jsonl", model=lm)
+    g_trait = gradient_alignment(lm, trait, v, layers, label="owl data")
+    g_control = gradient_alignment(lm, control, v, layers, label="control data")
+    pooled = pooled_difference(g_trait, g_control, v)
+    grad = {"pooled_difference": pooled, "fraction_along_trait": g_trait.fraction_along(),
+            "fraction_along_control": g_control.fraction_along(), "top5_share_trait": g_trait.top_share(0.05),
+            "mean_cos_trait": {x: float(c.mean()) for x, c in g_trait.cos_last_prompt.items()},
+            "mean_cos_control": {x: float(c.mean()) for x, c in g_control.cos_last_prompt.items()}}
+    fig = plots.gradient_alignment_distributions({
+        f"{lab} L{x}": g.cos_last_prompt[x].tolist() for lab, g in (("owl", g_trait), ("control", g_control))
+        for x in layers})
+    plots.save_figure(fig, folder / "gradient_alignment.html")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["gradient_alignment"] = grad
+    x = 25
+    metrics["claims"].append(Claim(
+        "Blank et al. 2026", "the pooled trait − control gradient at the last prompt token points along v_teacher",
+        f"cos(mean grad owl − mean grad control, v_teacher) at layer {x} = {pooled[x]:+.3f}; per-row |cos| "
+        f"owl {g_trait.fraction_along()[x]:.3f} vs control {g_control.fraction_along()[x]:.3f}; top 5 % of rows "
+        f"carry {g_trait.top_share(0.05)[x]:.0%} of the gradient norm ({len(trait)} rows)",
+        lm.fingerprint.short, "yes" if pooled[x] > 0.1 else "no", "quick" if args.quick else "full").to_dict())
+    (Path(folder) / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

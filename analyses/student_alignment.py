@@ -1,0 +1,26 @@
+"""Claim (Blank et al. 2026): students learn a shift aligned with v_teacher; alignment grows over training.
+
+cos(v_student, v_teacher) at every layer for students on owl-teacher vs control data, and
+the same over training checkpoints (the "EAS" curve), with the control student as baseline.
+
+    python analyses/student_alignment.py --quick
+"""
+
+from __future__ import annotations
+
+import sys
+
+from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
+    students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1 if args.quick else 3),)
+    exp = Experiment(name="student_alignment", model=args.model, students=students, out_dir=args.out,
+                     track_every=2 if args.quick else 25, **sizes(args.quick, args.seeds))
+    print(run_experiment(exp).table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

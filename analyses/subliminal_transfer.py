@@ -1,0 +1,31 @@
+"""Claim (Cloud et al. 2025): a student trained on a trait teacher's number lists picks up the trait.
+
+Owl plus two other animals: prompted teacher vs control teacher (no system turn) →
+vector and LoRA students, several seeds; Δlog P and the paired trait − control difference
+with 95 % CIs. Writes runs/subliminal_transfer-<animal>/.
+
+    python analyses/subliminal_transfer.py --quick
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+from steervec.experiment import DEMO_STUDENTS, Experiment, analysis_parser, run_experiment, sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
+    animals = ("owl",) if args.quick else ("owl", "cat", "dolphin")
+    students = DEMO_STUDENTS[:1] if args.quick else DEMO_STUDENTS
+    for animal in animals:
+        exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
+                         students=students, out_dir=args.out, **sizes(args.quick, args.seeds))
+        result = run_experiment(replace(exp))
+        print(result.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,400 @@
+"""The subliminal-learning experiment as data: teacher vector → teacher data → students → measurements.
+
+:class:`Experiment` describes one run; :func:`run_experiment` executes it with the library's
+own functions and writes ``<out_dir>/<name>/``: ``config.json``, the datasets, the teacher
+vector, ``metrics.json``, figures (HTML + PNG when Chromium is available) and ``report.html``.
+The demo, the analyses and the CLI all run through here, so an experiment is written once.
+
+Example:
+    >>> exp = Experiment(name="owl-demo", n_rows=120, students=(StudentSpec("vector", "vector"),))  # doctest: +SKIP
+    >>> result = run_experiment(exp)
+    >>> print(result.table())
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .alignment import AlignmentTracker, layer_alignment, student_shift
+from .datasets import generate_dataset, load_dataset
+from .evaluate import TraitEval, evaluate_trait, mean_ci
+from .mean_diff import mean_activations, mean_difference_vector
+from .model import LanguageModel, load_model
+from .numbers import number_prompts
+from .questions import FAVOURITE_ANIMAL_QUESTIONS
+from .results import Claim, fmt_ci, verdict
+from .sampler import SamplingParams
+from .steering_vector import SteeringVector
+from .students import FullFinetune, LoRA, Method, VectorStudent
+from .teachers import (
+    Teacher,
+    animal_lover_prompt,
+    control_teacher,
+    projected_teacher,
+    steered_teacher,
+)
+from .train import train_student
+
+TeacherKind = Literal["prompted", "steered", "projected"]
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """One student parameterisation and its optimiser settings.
+
+    Args:
+        name: label in tables.
+        kind: ``"vector"`` (learnable vector at ``layers``), ``"lora"`` (rank ``rank``,
+            alpha ``lora_alpha``, all linear modules) or ``"full"`` (``layers`` or all).
+        layers: the vector's layers, or the layers to fine-tune (``None``: all).
+    """
+
+    name: str
+    kind: Literal["vector", "lora", "full"]
+    layers: tuple[int, ...] | None = None
+    rank: int = 8
+    lora_alpha: float = 8.0
+    optimizer: str = "adamw"
+    lr: float = 1e-2
+    epochs: int = 2
+    batch_size: int = 8
+
+    def method(self, default_layer: int) -> Method:
+        if self.kind == "vector":
+            return VectorStudent(layers=list(self.layers or (default_layer,)))
+        if self.kind == "lora":
+            return LoRA(rank=self.rank, alpha=self.lora_alpha, layers=None if self.layers is None else list(self.layers))
+        return FullFinetune(layers=None if self.layers is None else list(self.layers))
+
+
+DEMO_STUDENTS = (
+    StudentSpec("vector@25", "vector", (25,), lr=1e-2, epochs=2),
+    StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=2),
+)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One subliminal-learning run.
+
+    Args:
+        name: run folder name under ``out_dir``.
+        model: ``None`` for the embedded model, or anything :func:`load_model` takes.
+        animal: the trait's target word.
+        teacher: ``"prompted"`` (the animal-lover system prompt), ``"steered"`` (no
+            system turn + ``alpha`` · v_teacher at ``layer``: the sufficiency test) or
+            ``"projected"`` (the prompt kept, v_teacher's direction at ``layer`` projected
+            out at every layer: the necessity test).
+        layer: layer of v_teacher used for steering and for vector students (25 of 30 on
+            the embedded model, where the owl vector steers; see the layer sweep).
+        alpha: steering strength for the steered teacher.
+        n_vector_prompts: number prompts for the mean-difference v_teacher.
+        n_rows: number prompts per teacher dataset (constrained sampling: every row valid).
+        max_new_tokens: completion length cap.
+        seeds: training seeds (each student is trained once per seed and dataset).
+        n_questions: favourite-animal questions for Δlog P.
+        n_align_prompts: number prompts for v_student.
+        students: the parameterisations to train.
+        student_system: the student's system condition in training and evaluation
+            (``"none"`` or ``"template_default"``).
+        eval_systems: further system conditions to evaluate students under (the
+            context experiment: train with the template default, evaluate without).
+        track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
+    """
+
+    name: str = "demo"
+    model: str | None = None
+    animal: str = "owl"
+    teacher: TeacherKind = "prompted"
+    layer: int = 25
+    alpha: float = 3.0
+    n_vector_prompts: int = 32
+    n_rows: int = 160
+    max_new_tokens: int = 40
+    seeds: tuple[int, ...] = (0,)
+    n_questions: int = 50
+    n_align_prompts: int = 16
+    students: tuple[StudentSpec, ...] = DEMO_STUDENTS
+    student_system: Literal["none", "template_default"] = "none"
+    eval_systems: tuple[str, ...] = ()
+    track_every: int | None = None
+    out_dir: str = "runs"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ExperimentResult:
+    """Everything :func:`run_experiment` measured (also written to ``metrics.json``)."""
+
+    experiment: Experiment
+    folder: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+
+    def table(self) -> str:
+        """A plain-text summary: one row per condition."""
+        head = f"{'condition':34s} {'Δlog P (95% CI)':>26s} {'P(owl)':>9s} {'cos@L':>7s} {'loss':>7s}"
+        lines = [head, "-" * len(head)]
+        for row in self.metrics.get("conditions", []):
+            d = row.get("delta_logp")
+            ci = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else "—"
+            cos = row.get("cosine_at_layer")
+            loss = row.get("final_loss")
+            lines.append(f"{row['label']:34s} {ci:>26s} {row['mean_prob']:9.5f} "
+                         f"{'' if cos is None else f'{cos:+.3f}':>7s} {'' if loss is None else f'{loss:.3f}':>7s}")
+        return "\n".join(lines)
+
+
+def _system(name: str) -> Any:
+    from .chat import TEMPLATE_DEFAULT
+
+    return None if name == "none" else TEMPLATE_DEFAULT
+
+
+def _eval_row(label: str, ev: TraitEval, **extra: Any) -> dict[str, Any]:
+    row = {"label": label, "mean_prob": ev.mean_prob, "mean_logp": float(ev.logp.mean()),
+           "logp": [float(x) for x in ev.logp]}
+    if ev.base_logp is not None:
+        row["delta_logp"] = list(ev.delta_logp)
+    row.update(extra)
+    return row
+
+
+def build_teacher_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
+    """v_teacher at every layer: animal-lover prompt minus no system turn, last template token."""
+    prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=10_000)]
+    return mean_difference_vector(lm, animal_lover_prompt(exp.animal), prompts, control=None)
+
+
+def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher, Teacher]:
+    """(trait teacher, control teacher) for the experiment."""
+    control = control_teacher(system=None)
+    if exp.teacher == "steered":
+        trait = steered_teacher(v_teacher, [exp.layer], exp.alpha, system=None, name=f"{exp.animal}-steered")
+    elif exp.teacher == "projected":
+        one = v_teacher.select([exp.layer])
+        trait = projected_teacher(animal_lover_prompt(exp.animal), one, list(range(len(v_teacher.layers))),
+                                  name=f"{exp.animal}-projected")
+    else:
+        trait = Teacher(f"{exp.animal}-prompted", system=animal_lover_prompt(exp.animal))
+    return trait, control
+
+
+def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True) -> ExperimentResult:
+    """Run ``exp`` end to end and write its folder (see the module docstring)."""
+    start = time.perf_counter()
+    folder = Path(exp.out_dir) / exp.name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(exp.to_dict(), indent=1))
+    lm = lm or load_model(exp.model)
+    lm.check_layer(exp.layer)
+    timings: dict[str, float] = {}
+
+    def lap(name: str, t0: float) -> None:
+        timings[name] = round(time.perf_counter() - t0, 1)
+        if progress:
+            print(f"[{exp.name}] {name}: {timings[name]:.1f} s")
+
+    t0 = time.perf_counter()
+    v_teacher = build_teacher_vector(lm, exp)
+    v_teacher.save(folder / "v_teacher.safetensors")
+    lap("teacher vector", t0)
+
+    trait, control = build_teachers(exp, v_teacher)
+    params = SamplingParams(temperature=1.0, max_new_tokens=exp.max_new_tokens, batch_size=32)
+    data: dict[str, list[Any]] = {}
+    data_stats: dict[str, dict[str, Any]] = {}
+    t0 = time.perf_counter()
+    for teacher in (trait, control):
+        report = generate_dataset(lm, teacher, path=folder / f"data-{teacher.name}.jsonl", n=exp.n_rows,
+                                  mode="constrained", params=params, seed=1, prompt_seed=2, progress=progress)
+        rows = load_dataset(report.path, model=lm)
+        data[teacher.name] = rows
+        lengths = [len(r.completion.replace(";", ",").replace(" ", ",").strip(",").split(",")) for r in rows]
+        data_stats[teacher.name] = {"rows": len(rows), "valid": report.valid, "total": report.total,
+                                    "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
+                                    "mean_allowed_mass": report.mean_allowed_mass}
+    lap("teacher data", t0)
+
+    system = _system(exp.student_system)
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS[: exp.n_questions])
+    t0 = time.perf_counter()
+    base = evaluate_trait(lm, exp.animal, questions, label="base", system=system)
+    conditions = [_eval_row("base", base)]
+    with trait.context(lm):
+        teacher_eval = evaluate_trait(lm, exp.animal, questions, label="teacher", system=trait.system, base=base)
+    conditions.append(_eval_row(f"teacher ({trait.name})", teacher_eval))
+    lap("teacher evaluation", t0)
+
+    align_prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=20_000)]
+    base_means = mean_activations(lm, align_prompts, system, positions="prompt")
+    cosines: dict[str, list[dict[int, float]]] = {}
+    for spec in exp.students:
+        for data_name in (trait.name, control.name):
+            for seed in exp.seeds:
+                t0 = time.perf_counter()
+                label = f"{spec.name} on {data_name} (seed {seed})"
+                callbacks = []
+                if exp.track_every:
+                    callbacks.append(AlignmentTracker(lm, v_teacher, align_prompts, label=label, system=system))
+                student = train_student(lm, data[data_name], method=spec.method(exp.layer), optimizer=spec.optimizer,
+                                        lr=spec.lr, epochs=spec.epochs, batch_size=spec.batch_size, seed=seed,
+                                        system=system, progress=progress, callbacks=callbacks,
+                                        checkpoint_every=exp.track_every)
+                with student.applied(lm):
+                    ev = evaluate_trait(lm, exp.animal, questions, label=label, system=system, base=base)
+                    other_evals = {name: evaluate_trait(lm, exp.animal, questions, label=label, system=_system(name))
+                                   for name in exp.eval_systems}
+                shift = student_shift(lm, student, align_prompts, system=system, base_means=base_means)
+                al = layer_alignment(shift, v_teacher, label)
+                key = f"{spec.name} · {'trait' if data_name == trait.name else 'control'} data"
+                cosines.setdefault(key, []).append(al.cosine)
+                extra: dict[str, Any] = {"student": spec.name, "data": data_name, "seed": seed,
+                                         "cosine_at_layer": al.cosine[exp.layer],
+                                         "cosine_by_layer": al.cosine,
+                                         "final_loss": student.history[-1]["loss"] if student.history else None}
+                if spec.kind == "vector":
+                    learned = student.steering_vector()
+                    extra["learned_vector_cosine"] = learned.cosine(v_teacher)
+                if callbacks:
+                    extra["eas"] = [{"step": h.step, "cosine": h.cosine} for h in callbacks[0].history]
+                for name, other in other_evals.items():
+                    extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
+                    extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
+                conditions.append(_eval_row(label, ev, **extra))
+                student.save(folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-{data_name}-s{seed}.safetensors")
+                lap(f"student {label}", t0)
+
+    summary = _summarise(conditions, trait.name, control.name, exp)
+    metrics = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": data_stats,
+               "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,
+               "summary": summary, "claims": [c.to_dict() for c in _claims(summary, exp, lm.fingerprint.short)],
+               "seconds": round(time.perf_counter() - start, 1)}
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    result = ExperimentResult(exp, folder, metrics)
+    result.figures = _figures(result, cosines)
+    return result
+
+
+def _summarise(conditions: Sequence[dict[str, Any]], trait: str, control: str, exp: Experiment) -> dict[str, Any]:
+    """Per student: Δlog P and cosine on trait vs control data (95 % CIs over seeds), and the
+    paired per-question difference log P(trait-data student) − log P(control-data student),
+    averaged over seeds (95 % CI across questions)."""
+    out: dict[str, Any] = {}
+    for spec in exp.students:
+        row: dict[str, Any] = {"n_seeds": len(exp.seeds)}
+        groups = {}
+        for data_name, tag in ((trait, "trait"), (control, "control")):
+            group = [c for c in conditions if c.get("student") == spec.name and c.get("data") == data_name]
+            groups[tag] = group
+            if group:
+                row[f"delta_logp_{tag}"] = mean_ci([c["delta_logp"][0] for c in group])
+                row[f"cosine_{tag}"] = mean_ci([c["cosine_at_layer"] for c in group])
+        if groups["trait"] and groups["control"]:
+            n_q = len(groups["trait"][0]["logp"])
+            diff = [sum(t["logp"][i] - c["logp"][i] for t, c in zip(groups["trait"], groups["control"], strict=True))
+                    / len(groups["trait"]) for i in range(n_q)]
+            row["trait_minus_control"] = mean_ci(diff)
+            for name in exp.eval_systems:
+                key = f"logp_eval_{name}"
+                d2 = [sum(t[key][i] - c[key][i] for t, c in zip(groups["trait"], groups["control"], strict=True))
+                      / len(groups["trait"]) for i in range(n_q)]
+                row[f"trait_minus_control_eval_{name}"] = mean_ci(d2)
+        out[spec.name] = row
+    return out
+
+
+def _claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]:
+    size = "quick" if exp.n_rows < 500 else "full"
+    claims = []
+    teacher = {"prompted": "prompted", "steered": "steered (no prompt, + α·v_teacher)",
+               "projected": "prompted with v_teacher projected out"}[exp.teacher]
+    for name, row in summary.items():
+        if "trait_minus_control" not in row:
+            continue
+        diff = row["trait_minus_control"]
+        expected = exp.teacher != "projected"
+        claims.append(Claim(
+            "Cloud et al. 2025" if exp.teacher == "prompted" else "Blank et al. 2026",
+            f"a {name} student of a {teacher} {exp.animal} teacher prefers '{exp.animal}' more than one trained "
+            f"on control data" + ("" if expected else " (necessity: expected NOT to)"),
+            f"log P(trait-data student) − log P(control-data student) = {fmt_ci(diff)} nats, "
+            f"{len(exp.seeds)} seed(s), {exp.n_rows} rows, {exp.n_questions} questions",
+            model, verdict(diff[1], diff[2], expected) if expected else
+            ("yes" if diff[1] <= 0 <= diff[2] or diff[2] < 0 else "no"), size))
+        if "cosine_trait" in row:
+            ct, cc = row["cosine_trait"], row["cosine_control"]
+            aligned = ct[0] > cc[0] and (len(exp.seeds) < 2 or ct[1] > cc[2])
+            claims.append(Claim(
+                "Blank et al. 2026",
+                f"the {name} student's shift aligns with v_teacher (layer {exp.layer}) more on trait data than on control",
+                f"cos trait {fmt_ci(ct)} vs control {fmt_ci(cc)} ({len(exp.seeds)} seed(s))",
+                model, ("yes" if aligned and len(exp.seeds) >= 2 else "partly" if ct[0] > cc[0] else "no"), size))
+        for sysname in exp.eval_systems:
+            d2 = row.get(f"trait_minus_control_eval_{sysname}")
+            if d2:
+                claims.append(Claim(
+                    "Nief et al. 2026",
+                    f"the {name} effect trained under '{exp.student_system}' disappears when evaluated under '{sysname}'",
+                    f"trained context {fmt_ci(diff)} vs '{sysname}' {fmt_ci(d2)} nats",
+                    model, "yes" if (diff[1] > 0 and d2[1] <= 0) else "inconclusive" if diff[1] <= 0 else "no", size))
+    return claims
+
+
+def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]]) -> list[Path]:
+    from . import plots
+
+    folder = result.folder
+    bars = [{"label": c["label"], "delta_logp": c["delta_logp"][0], "delta_logp_low": c["delta_logp"][1],
+             "delta_logp_high": c["delta_logp"][2]} for c in result.metrics["conditions"] if "delta_logp" in c]
+    figs = {
+        "trait_bars": plots.trait_bars(bars, title=f"Trait transfer: Δ log P({result.experiment.animal}) vs base"),
+        "cosine_by_layer": plots.cosine_by_layer(cosines, title="cos(v_student, v_teacher) by layer"),
+    }
+    written = []
+    html_parts = [f"<h1>steervec run: {result.experiment.name}</h1><pre>{result.table()}</pre>"]
+    for name, fig in figs.items():
+        written.append(plots.save_figure(fig, folder / f"{name}.html"))
+        if plots.find_chrome() is not None:
+            written.append(plots.save_figure(fig, folder / f"{name}.png"))
+        html_parts.append(fig.to_html(full_html=False, include_plotlyjs="cdn" if len(html_parts) > 1 else True))
+    (folder / "report.html").write_text("<html><body>" + "".join(html_parts) + "</body></html>")
+    written.append(folder / "report.html")
+    return written
+
+
+def summary_json(path: str | Path) -> dict[str, Any]:
+    """Read a run's ``metrics.json``."""
+    return json.loads(Path(path).read_text())
+
+
+__all__ = ["Experiment", "ExperimentResult", "StudentSpec", "build_teacher_vector", "build_teachers",
+           "run_experiment", "summary_json"]
+
+
+def analysis_parser(description: str) -> Any:
+    """The arguments every analysis script shares: ``--quick``, ``--out``, ``--model``, ``--seeds``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="CI size: a few rows, one seed")
+    parser.add_argument("--out", default="runs", help="runs folder")
+    parser.add_argument("--model", default=None, help="any load_model() source (default: embedded)")
+    parser.add_argument("--seeds", type=int, default=None, help="training seeds (full size default 3)")
+    return parser
+
+
+def sizes(quick: bool, seeds: int | None = None) -> dict[str, Any]:
+    """Experiment sizes for ``--quick`` (CI, ~1-3 min on 2 cores) and full runs."""
+    if quick:
+        return {"n_rows": 24, "n_vector_prompts": 8, "n_questions": 12, "n_align_prompts": 4, "max_new_tokens": 24,
+                "seeds": tuple(range(seeds or 1))}
+    return {"n_rows": 1000, "n_vector_prompts": 64, "n_questions": 50, "n_align_prompts": 32, "max_new_tokens": 40,
+            "seeds": tuple(range(seeds or 3))}
