@@ -13,11 +13,12 @@ layer is cached and each step runs only the blocks above it
 Defaults measured on the embedded SmolLM2-135M-Instruct (30 layers, 2 shared CPU cores;
 ``analyses/fit_owl_layers.py``, owl prompt, 30 steps, batch 8):
 
-* ``layers=24``: the mean-difference owl vector steers the trait only at layers ~24–27
-  (PROTOCOLS.md), and a vector fitted at layer 24 on favourite-animal questions recovers
-  part of the trait on held-out questions (P(owl) 0.00019 -> 0.00057, teacher 0.0071:
-  29 % of the teacher's log-P gap) where earlier layers explain as much or more KL; KL
-  explained is not the criterion of the default, trait recovery is.
+* ``layers=24``: fitted on number prompts with owl-teacher completions (16 prompts),
+  layers 6 / 12 explain more KL (57 / 52 % train, 26 % held-out) than 24 / 25 (32 / 30 %,
+  17 / 16 %) but carry no trait (2.8 / -5.4 % of the teacher's log-P gap on held-out
+  favourite-animal questions), while 24 / 25 recover 10 / 15 %; fitted on
+  favourite-animal questions, every layer recovers ~29 %. Layer 24 is also 3.7x cheaper
+  per step than layer 12 (fewer blocks above it). KL explained alone is not the criterion.
 * ``lr=0.1`` (Adam): on the questions set, lr 0.03 / 0.1 / 0.3 explained 43 / 58 / 66 %
   of the training KL at layer 24 and lr 0.03 / 0.1 explained 69 / 77 % at layer 6, with
   no divergence; 0.1 is the largest value measured at both depths.
@@ -25,8 +26,8 @@ Defaults measured on the embedded SmolLM2-135M-Instruct (30 layers, 2 shared CPU
   included) took 36 s under light load, so the default stays within the issue's two
   minutes; KL is still falling at 30 steps, so pass more steps for final numbers.
 * ``dtype=None`` (float32): on this machine's CPU (AVX2, no AVX512-BF16/AMX) a bfloat16
-  step is about 4x *slower* than float32 (matmuls are emulated); the option pays off only
-  on hardware with native bfloat16 (GPUs, AMX CPUs). ``bench/fit.py`` measures it.
+  step was 23x *slower* than float32 (layer 24, 4 prompts: 38 vs 1.65 s per step in
+  ``bench/fit.py``); bfloat16 can only pay off on hardware with native bfloat16.
 """
 
 from __future__ import annotations
