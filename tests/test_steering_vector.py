@@ -96,3 +96,13 @@ def test_gguf_export_uses_llama_cpp_numbering(tiny_llama, tmp_path):
     with pytest.raises(ValueError, match="layer 0"):
         _vec(tiny_llama, layers=(0, 1)).to_gguf(tmp_path / "w.gguf")
     assert not (tmp_path / "w.gguf").exists()
+
+
+def test_saved_files_get_the_usual_mode(tiny_llama, tmp_path):
+    import os
+    import stat
+
+    path = _vec(tiny_llama).save(tmp_path / "v.safetensors")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
