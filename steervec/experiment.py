@@ -353,9 +353,12 @@ def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]
 
     folder = result.folder
     bars = [{"label": c["label"], "delta_logp": c["delta_logp"][0], "delta_logp_low": c["delta_logp"][1],
-             "delta_logp_high": c["delta_logp"][2]} for c in result.metrics["conditions"] if "delta_logp" in c]
+             "delta_logp_high": c["delta_logp"][2]} for c in result.metrics["conditions"]
+            if "delta_logp" in c and "student" in c]
+    teacher = next((c for c in result.metrics["conditions"] if c["label"].startswith("teacher")), None)
+    note = f" (teacher: {teacher['delta_logp'][0]:+.2f})" if teacher and "delta_logp" in teacher else ""
     figs = {
-        "trait_bars": plots.trait_bars(bars, title=f"Trait transfer: Δ log P({result.experiment.animal}) vs base"),
+        "trait_bars": plots.trait_bars(bars, title=f"Students: Δ log P({result.experiment.animal}) vs base{note}"),
         "cosine_by_layer": plots.cosine_by_layer(cosines, title="cos(v_student, v_teacher) by layer"),
     }
     written = []
