@@ -146,7 +146,7 @@ def test_kl_to_own_distribution_is_zero_and_trains(lm):
 def test_log_callbacks_and_checkpoints(lm, tmp_path):
     events = []
     rows = number_rows(10)
-    s = train_student(lm, rows, method=LoRA(rank=2), lr=1e-2, epochs=2, batch_size=4, progress=False,
+    s = train_student(lm, rows, method=VectorStudent(layers=[1]), lr=1e-2, epochs=2, batch_size=4, progress=False,
                       checkpoint_dir=tmp_path / "ck", checkpoint_every=2, keep_checkpoints=2,
                       log_path=tmp_path / "log.jsonl", callbacks=[events.append])
     assert [e.step for e in events] == [2, 4, 6]
@@ -157,11 +157,11 @@ def test_log_callbacks_and_checkpoints(lm, tmp_path):
     assert [e["step"] for e in log] == [1, 2, 3, 4, 5, 6]
     assert {"step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s"} <= set(log[0])
     # a finished run in the same folder is resumed, not retrained
-    again = train_student(lm, rows, method=LoRA(rank=2), lr=1e-2, epochs=2, batch_size=4, progress=False,
+    again = train_student(lm, rows, method=VectorStudent(layers=[1]), lr=1e-2, epochs=2, batch_size=4, progress=False,
                           checkpoint_dir=tmp_path / "ck", checkpoint_every=2)
     assert _equal(again, s)
     with pytest.raises(SteervecError, match="refusing to resume.*lr"):
-        train_student(lm, rows, method=LoRA(rank=2), lr=2e-2, epochs=2, batch_size=4, progress=False,
+        train_student(lm, rows, method=VectorStudent(layers=[1]), lr=2e-2, epochs=2, batch_size=4, progress=False,
                       checkpoint_dir=tmp_path / "ck", checkpoint_every=2)
 
 
