@@ -50,20 +50,26 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .fit import fit_steering_vector
     from .numbers import number_prompts
     from .questions import FAVOURITE_ANIMAL_QUESTIONS
+    from .sweep import sweep_fit_layers
     from .teachers import animal_lover_prompt
 
     lm = _lm(args)
     system = args.system_prompt or animal_lover_prompt(args.animal)
-    prompts = list(FAVOURITE_ANIMAL_QUESTIONS[: args.n]) if args.prompts == "questions" else \
-        [p.text for p in number_prompts(args.n, seed=args.seed)]
-    result = fit_steering_vector(lm, system, prompts, layers=args.layers, steps=args.steps, lr=args.lr,
-                                 target=args.animal, seed=args.seed)
-    result.vector.save(args.out)
-    print(result.report)
-    print(f"saved {args.out}")
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS)
+    if args.prompts == "questions":
+        train, heldout = questions[: args.n], questions[args.n : args.n + max(4, args.n // 2)]
+    else:
+        made = [p.text for p in number_prompts(args.n + max(4, args.n // 2), seed=args.seed)]
+        train, heldout = made[: args.n], made[args.n :]
+    trait_questions = questions[-8:]  # held out from every fit
+    sweep = sweep_fit_layers(lm, system, train, args.layers, control=None, heldout_prompts=heldout,
+                             target=args.animal, trait_questions=trait_questions, steps=args.steps, lr=args.lr)
+    print(sweep.to_dataframe().to_string(index=False))
+    vector = sweep.vector
+    vector.save(args.out)
+    print(f"saved {args.out} (layers {vector.layers}, each fitted alone: apply one layer at a time)")
     return 0
 
 
@@ -192,12 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p = add("fit", _fit, "fit a vector to a system prompt", "steervec fit --animal owl --layers 25 --out owl.safetensors")
+    p = add("fit", _fit, "fit a vector per layer to a system prompt (a layer sweep with FitReports)",
+            "steervec fit --animal owl --layers 6 24 --steps 20 --out owl-fit.safetensors")
     p.add_argument("--animal", default="owl")
     p.add_argument("--system-prompt", default=None)
     p.add_argument("--prompts", choices=["numbers", "questions"], default="questions")
     p.add_argument("--n", type=int, default=16)
-    p.add_argument("--layers", type=int, nargs="+", default=[25])
+    p.add_argument("--layers", type=int, nargs="+", default=[24])
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)

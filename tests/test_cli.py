@@ -1,0 +1,40 @@
+"""The command line parses every command and runs the light ones end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from steervec.cli import ANALYSES, build_parser, main
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    parser = build_parser()
+    for command in ("demo", "generate", "fit", "train", "evaluate", "align", "plot", "run", "results"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        assert "example:" in capsys.readouterr().out
+
+
+def test_run_refuses_unknown_analysis():
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "no_such_analysis"])
+    assert len(ANALYSES) == 7
+
+
+def test_results_without_runs_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the analyses first"):
+        main(["results", "--runs", str(tmp_path), "--out", str(tmp_path / "R.md")])
+
+
+def test_results_table_from_metrics(tmp_path):
+    import json
+
+    from steervec.results import Claim
+
+    run = tmp_path / "runs" / "x"
+    run.mkdir(parents=True)
+    claim = Claim("Study", "a claim", "+0.1 [+0.0, +0.2]", "model", "inconclusive")
+    (run / "metrics.json").write_text(json.dumps({"claims": [claim.to_dict()]}))
+    assert main(["results", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "R.md")]) == 0
+    text = (tmp_path / "R.md").read_text()
+    assert "| Study | a claim | +0.1 [+0.0, +0.2] | model | quick | inconclusive | x |" in text
