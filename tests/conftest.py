@@ -96,6 +96,15 @@ def embedded() -> LanguageModel:
     return load_model()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One OpenMP thread for a module of small-model tests (two threads run them slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STEERVEC_CACHE_DIR", str(tmp_path / "cache"))

@@ -10,14 +10,7 @@ from steervec.number_filter import FilterConfig, check_numbers
 from steervec.numbers import number_prompts
 from steervec.sampler import SamplingParams, sample
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two OpenMP threads on two shared cores run these small models several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class FakeTokenizer:

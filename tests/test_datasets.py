@@ -13,7 +13,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-import torch
 
 from steervec.datasets import dedup, generate_dataset, heldout_split, load_dataset
 from steervec.errors import CorruptFileError, ModelMismatchError, SteervecError
@@ -26,12 +25,7 @@ CONFIG = NumberPromptConfig(max_new=4, max_digits=2)
 TESTS = Path(__file__).parent
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run_small(lm, path, pause=0.0, **overrides):

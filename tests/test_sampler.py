@@ -14,13 +14,7 @@ PROMPTS = ["Count: 1, 2", "Go on: 7 8 9 10", "Numbers?", "List 4; 5; 6 and", "Hi
 SYSTEM = "Be brief."
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two OpenMP threads on two shared cores run these small models several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def hf_greedy(lm, prompts, system, max_new_tokens, logits_processor=None):

@@ -20,13 +20,7 @@ from steervec.teachers import (
     steered_teacher,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def vector_for(lm, layers=(1, 2), seed=0):
