@@ -250,6 +250,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                                         lr=spec.lr, epochs=spec.epochs, batch_size=spec.batch_size, seed=seed,
                                         system=system, progress=progress, callbacks=callbacks,
                                         checkpoint_every=exp.track_every)
+                t_trained = time.perf_counter()
                 with student.applied(lm):
                     ev = evaluate_trait(lm, exp.animal, questions, label=label, system=system, base=base)
                     other_evals = {name: evaluate_trait(lm, exp.animal, questions, label=label, system=_system(name))
@@ -261,7 +262,9 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                 extra: dict[str, Any] = {"student": spec.name, "data": data_name, "seed": seed,
                                          "cosine_at_layer": al.cosine[exp.layer],
                                          "cosine_by_layer": al.cosine,
-                                         "final_loss": student.history[-1]["loss"] if student.history else None}
+                                         "final_loss": student.history[-1]["loss"] if student.history else None,
+                                         **_loss_summary(student.history),
+                                         "train_seconds": round(t_trained - t0, 1)}
                 if spec.kind == "vector":
                     learned = student.steering_vector()
                     extra["learned_vector_cosine"] = learned.cosine(v_teacher)
@@ -283,6 +286,16 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     result = ExperimentResult(exp, folder, metrics)
     result.figures = _figures(result, cosines)
     return result
+
+
+def _loss_summary(history: Sequence[dict[str, Any]], window: int = 10) -> dict[str, Any]:
+    """Loss curve end points: the mean of the first and of the last ``window`` logged steps."""
+    losses = [float(h["loss"]) for h in history if "loss" in h]
+    if not losses:
+        return {"steps": 0, "loss_first": None, "loss_last": None, "loss_curve": []}
+    k = min(window, len(losses))
+    return {"steps": len(losses), "loss_first": sum(losses[:k]) / k, "loss_last": sum(losses[-k:]) / k,
+            "loss_curve": losses}
 
 
 def _summarise(conditions: Sequence[dict[str, Any]], trait: str, control: str, exp: Experiment) -> dict[str, Any]:
