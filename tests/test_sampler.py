@@ -68,8 +68,10 @@ class HFConstraint:
         return self.c.process(scores, self.max_new - step)
 
 
-@pytest.mark.parametrize("constrained", [False, True])
-def test_greedy_equals_generate_with_early_stops(eos_happy, constrained):
+@pytest.mark.parametrize("constrained, levers", [
+    (False, {}), (True, {}), (True, {"record_mass": False}), (False, {"inplace_cache": False}),
+])
+def test_greedy_equals_generate_with_early_stops(eos_happy, constrained, levers):
     from transformers import LogitsProcessorList
 
     lm, prompts = eos_happy, PROMPTS * 2
@@ -81,9 +83,10 @@ def test_greedy_equals_generate_with_early_stops(eos_happy, constrained):
         procs = LogitsProcessorList([HFConstraint(lm, enc.input_ids.shape[1], 14, seps)])
         c = NumberListConstraint(lm.tokenizer, 3, 1)
     ref = hf_greedy(lm, prompts, SYSTEM, 14, procs)
-    params = SamplingParams(temperature=0, max_new_tokens=14, batch_size=12, bucket=False)
+    params = SamplingParams(temperature=0, max_new_tokens=14, batch_size=12, bucket=False, **levers)
     ours = sample(lm, prompts, system=SYSTEM, params=params, constraint=c, separators=seps)
     assert [s.token_ids for s in ours] == ref
+    assert all((s.allowed_mass is not None) == (constrained and levers.get("record_mass", True)) for s in ours)
     assert len({len(s.token_ids) for s in ours}) >= 2  # rows finished at different steps
     assert any(s.stopped for s in ours)
     assert constrained or not all(s.stopped for s in ours)  # free rows also ran into the limit
@@ -162,3 +165,16 @@ def test_embedded_greedy_equals_generate_and_constrained_is_valid(embedded):
                  params=SamplingParams(temperature=1.0, max_new_tokens=20))
     assert all(check_numbers(s.text).accepted for s in out), [s.text for s in out]
     assert all(0.2 < s.allowed_mass <= 1.0 for s in out)
+
+
+def test_sub_head_samples_like_the_full_head(eos_happy):
+    """record_mass=False computes only the constraint's tokens: the same rows at T=1, same seeds."""
+    seps = [", ", " ", "; "] * 4
+    runs = {}
+    for record in (True, False):
+        c = NumberListConstraint(eos_happy.tokenizer, 3, 1)
+        params = SamplingParams(temperature=1.0, max_new_tokens=14, batch_size=5, record_mass=record)
+        runs[record] = sample(eos_happy, PROMPTS * 2, system=SYSTEM, params=params, constraint=c,
+                              separators=seps, seed=7)
+    assert [s.token_ids for s in runs[True]] == [s.token_ids for s in runs[False]]
+    assert len({tuple(s.token_ids) for s in runs[True]}) > 3  # the rows were really sampled
