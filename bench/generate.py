@@ -17,7 +17,7 @@ import copy
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -114,14 +114,17 @@ def main() -> None:
     results.append(plain)
     results.append(timed("steervec free (fp32, all levers) + filter", ours(lm, full))[0])
     constraint = NumberListConstraint(lm.tokenizer, 10, 3)
-    results.append(timed("steervec constrained (fp32, all levers)", ours(lm, full, constraint))[0])
+    results.append(timed("steervec constrained (fp32, mass recorded)", ours(lm, full, constraint))[0])
+    sub_head = SamplingParams(**{**full.to_dict(), "record_mass": False})
+    results.append(timed("steervec constrained (fp32, sub-head)", ours(lm, sub_head, constraint))[0])
     if args.levers:
         none = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new, batch_size=args.batch,
-                              share_prefix=False, drop_finished=False, bucket=False)
+                              share_prefix=False, drop_finished=False, bucket=False, inplace_cache=False)
         steps = [("steervec free, no levers", none),
-                 ("  + bucketing by length", SamplingParams(**{**none.to_dict(), "bucket": True})),
-                 ("  + shared prefix", SamplingParams(**{**none.to_dict(), "bucket": True, "share_prefix": True})),
-                 ("  + drop finished rows (= all levers)", full)]
+                 ("  + bucketing by length", replace(none, bucket=True)),
+                 ("  + shared prefix", replace(none, bucket=True, share_prefix=True)),
+                 ("  + drop finished rows", replace(none, bucket=True, share_prefix=True, drop_finished=True)),
+                 ("  + in-place KV cache (= all levers)", full)]
         for name, params in steps:
             results.append(timed(name, ours(lm, params))[0])
     if args.bf16:
@@ -131,6 +134,7 @@ def main() -> None:
         results.append(timed("plain generate (bf16) + filter",
                              lambda: hf_generate(bf, prompts, system, args.batch, args.max_new,
                                                  args.temperature, 0))[0])
+    ceiling(lm, args.batch, plain)
     print(f"\n{'mode':<38} {'seconds':>8} {'new tok/s':>10} {'compl/s':>8} {'valid/s':>8} {'valid':>9}  vs plain")
     for r in results:
         print(r.line(None if r is plain else plain))
@@ -143,6 +147,32 @@ def main() -> None:
     if args.dataset:
         time_datasets(lm, args)
     print(f"load avg at the end {os.getloadavg()[0]:.1f}")
+
+
+def ceiling(lm, batch: int, plain: Result) -> None:
+    """The matmul-bound ceiling of decoding at this batch size, measured in this run.
+
+    One new token costs at least 2 FLOPs per weight it passes through (every block and the
+    output head); the ceiling is this machine's float32 GFLOP/s for a ``[batch, d_model] x
+    [d_model, d_ff]`` matmul divided by that cost — attention over the cache not even counted.
+    """
+    model = lm.model
+    weights = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n)
+    weights += model.get_output_embeddings().weight.numel()
+    d = lm.d_model
+    ff = 4 * d
+    a, w = torch.randn(batch, d), torch.randn(ff, d)
+    for _ in range(3):
+        torch.nn.functional.linear(a, w)
+    start, n = time.perf_counter(), 200
+    for _ in range(n):
+        torch.nn.functional.linear(a, w)
+    gflops = 2 * batch * d * ff * n / (time.perf_counter() - start) / 1e9
+    cap = gflops * 1e9 / (2 * weights)
+    base = plain.new_tokens / plain.seconds
+    print(f"\nmatmul [{batch}x{d}]x[{d}x{ff}] float32: {gflops:.1f} GFLOP/s; {weights / 1e6:.1f} M weights per "
+          f"token -> ceiling {cap:.0f} new tokens/s at batch {batch}. Plain generate reaches {base / cap:.0%} "
+          f"of it; 3x plain would be {3 * base / cap:.0%}.")
 
 
 def time_datasets(lm, args) -> None:

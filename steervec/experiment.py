@@ -189,6 +189,37 @@ def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher,
     return trait, control
 
 
+def dataset_path(out_dir: str | Path, lm: LanguageModel, teacher: Teacher, **spec: Any) -> Path:
+    """Where a teacher dataset lives: ``<out_dir>/_datasets/<teacher>-<key>.jsonl``.
+
+    The key hashes the model, the toolkit version, the teacher and every generation
+    argument in ``spec``, so experiments that need the same data share one file (it is
+    generated once; :func:`generate_dataset` resumes or reuses it and refuses a mismatch).
+    """
+    import hashlib
+
+    from .datasets import _version
+
+    spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
+    blob = json.dumps({"model": lm.fingerprint.short, "version": _version(), "teacher": teacher.to_dict(),
+                       **spec}, sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return Path(out_dir) / "_datasets" / f"{teacher.name}-{key}.jsonl"
+
+
+def _link(link: Path, target: Path) -> None:
+    """``link`` → ``target`` as a relative symlink (a copy where symlinks are not allowed)."""
+    import os
+    import shutil
+
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    try:
+        link.symlink_to(os.path.relpath(target, link.parent))
+    except OSError:
+        shutil.copyfile(target, link)
+
+
 def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True) -> ExperimentResult:
     """Run ``exp`` end to end and write its folder (see the module docstring)."""
     start = time.perf_counter()
@@ -215,14 +246,17 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     data_stats: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
     for teacher in (trait, control):
-        report = generate_dataset(lm, teacher, path=folder / f"data-{teacher.name}.jsonl", n=exp.n_rows,
+        path = dataset_path(exp.out_dir, lm, teacher, n=exp.n_rows, params=params, seed=1, prompt_seed=2)
+        report = generate_dataset(lm, teacher, path=path, n=exp.n_rows,
                                   mode="constrained", params=params, seed=1, prompt_seed=2, progress=progress)
+        _link(folder / f"data-{teacher.name}.jsonl", report.path)
         rows = load_dataset(report.path, model=lm)
         data[teacher.name] = rows
         lengths = [len(r.completion.replace(";", ",").replace(" ", ",").strip(",").split(",")) for r in rows]
         data_stats[teacher.name] = {"rows": len(rows), "valid": report.valid, "total": report.total,
                                     "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
-                                    "mean_allowed_mass": report.mean_allowed_mass}
+                                    "mean_allowed_mass": report.mean_allowed_mass, "path": str(report.path),
+                                    "generated_rows_now": report.total - report.resumed_from}
     lap("teacher data", t0)
 
     system = _system(exp.student_system)
@@ -394,7 +428,7 @@ def summary_json(path: str | Path) -> dict[str, Any]:
 
 
 __all__ = ["Experiment", "ExperimentResult", "StudentSpec", "build_teacher_vector", "build_teachers",
-           "run_experiment", "summary_json"]
+           "dataset_path", "run_experiment", "summary_json"]
 
 
 def analysis_parser(description: str) -> Any:
@@ -412,7 +446,7 @@ def analysis_parser(description: str) -> Any:
 def sizes(quick: bool, seeds: int | None = None) -> dict[str, Any]:
     """Experiment sizes for ``--quick`` (CI, ~1-3 min on 2 cores) and full runs."""
     if quick:
-        return {"n_rows": 24, "n_vector_prompts": 8, "n_questions": 12, "n_align_prompts": 4, "max_new_tokens": 24,
+        return {"n_rows": 16, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
                 "seeds": tuple(range(seeds or 1))}
     return {"n_rows": 1000, "n_vector_prompts": 64, "n_questions": 50, "n_align_prompts": 32, "max_new_tokens": 40,
             "seeds": tuple(range(seeds or 3))}
