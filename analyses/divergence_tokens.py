@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
     base = evaluate_trait(lm, "owl", questions, label="base", system=None)
     method = LoRA(rank=8, alpha=8.0)
-    epochs = 1 if args.quick else 3
+    epochs = 1  # full size too: one epoch of 1,000 rows keeps all seven analyses within a few hours
     logps = {}
     for label, rows, loss_masks in (("all tokens", data[("owl", 1.0)], None),
                                     ("divergence only", data[("owl", 1.0)], masks.masks),

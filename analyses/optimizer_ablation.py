@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     chosen = OPTIMIZERS[:2] if args.quick else OPTIMIZERS
     students = tuple(StudentSpec(f"vector@25 {name}", "vector", (25,), optimizer=name, lr=lr,
-                                 epochs=1 if args.quick else 2) for name, lr in chosen)
+                                 epochs=1) for name, lr in chosen)
     exp = Experiment(name="optimizer_ablation", model=args.model, students=students, out_dir=args.out,
                      **sizes(args.quick, args.seeds))
     lm = load_model(args.model)

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                     else "no", "quick" if quick else "full")]
     metrics = {"sweep": table.to_dict("records"), "kl_explained": kl, "claims": [c.to_dict() for c in claims]}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
-    students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1 if quick else 3),)
+    students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
     for kind in ("steered", "projected"):
         run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
                          out_dir=args.out, **common)

@@ -30,7 +30,7 @@ from .questions import FAVOURITE_ANIMAL_QUESTIONS
 from .results import Claim, fmt_ci, verdict
 from .sampler import SamplingParams
 from .steering_vector import SteeringVector
-from .students import FullFinetune, LoRA, Method, VectorStudent
+from .students import FullFinetune, LoRA, Method, Student, VectorStudent
 from .teachers import (
     Teacher,
     animal_lover_prompt,
@@ -207,6 +207,26 @@ def dataset_path(out_dir: str | Path, lm: LanguageModel, teacher: Teacher, **spe
     return Path(out_dir) / "_datasets" / f"{teacher.name}-{key}.jsonl"
 
 
+def _student_path(out_dir: str | Path, lm: LanguageModel, data_path: Path, spec: StudentSpec, seed: int,
+                  exp: Experiment) -> Path:
+    """Where a trained student is kept: ``<out_dir>/_students/<key>.safetensors``.
+
+    The key hashes the dataset file (its name carries the dataset's own key), the
+    parameterisation and optimiser settings (not the display name), the seed, the layer,
+    the student's system condition, the model and the toolkit version: a student with the
+    same key is the same student (training is bit-reproducible on CPU), so later runs load it.
+    """
+    import hashlib
+
+    from .datasets import _version
+
+    fields = {k: v for k, v in asdict(spec).items() if k != "name"}
+    blob = json.dumps({"data": data_path.name, "spec": fields, "seed": seed, "layer": exp.layer,
+                       "system": exp.student_system, "model": lm.fingerprint.short, "version": _version()},
+                      sort_keys=True, default=str)
+    return Path(out_dir) / "_students" / f"{hashlib.sha256(blob.encode()).hexdigest()[:16]}.safetensors"
+
+
 def _link(link: Path, target: Path) -> None:
     """``link`` → ``target`` as a relative symlink (a copy where symlinks are not allowed)."""
     import os
@@ -243,6 +263,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     trait, control = build_teachers(exp, v_teacher)
     params = SamplingParams(temperature=1.0, max_new_tokens=exp.max_new_tokens, batch_size=32)
     data: dict[str, list[Any]] = {}
+    data_paths: dict[str, Path] = {}
     data_stats: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
     for teacher in (trait, control):
@@ -252,6 +273,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
         _link(folder / f"data-{teacher.name}.jsonl", report.path)
         rows = load_dataset(report.path, model=lm)
         data[teacher.name] = rows
+        data_paths[teacher.name] = report.path
         lengths = [len(r.completion.replace(";", ",").replace(" ", ",").strip(",").split(",")) for r in rows]
         data_stats[teacher.name] = {"rows": len(rows), "valid": report.valid, "total": report.total,
                                     "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
@@ -272,6 +294,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     align_prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=20_000)]
     base_means = mean_activations(lm, align_prompts, system, positions="prompt")
     cosines: dict[str, list[dict[int, float]]] = {}
+    reused: list[str] = []
     for spec in exp.students:
         for data_name in (trait.name, control.name):
             for seed in exp.seeds:
@@ -280,10 +303,17 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                 callbacks = []
                 if exp.track_every:
                     callbacks.append(AlignmentTracker(lm, v_teacher, align_prompts, label=label, system=system))
-                student = train_student(lm, data[data_name], method=spec.method(exp.layer), optimizer=spec.optimizer,
-                                        lr=spec.lr, epochs=spec.epochs, batch_size=spec.batch_size, seed=seed,
-                                        system=system, progress=progress, callbacks=callbacks,
-                                        checkpoint_every=exp.track_every)
+                cached = _student_path(exp.out_dir, lm, data_paths[data_name], spec, seed, exp)
+                if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
+                    student = Student.load(cached, lm)
+                    reused.append(label)
+                else:
+                    student = train_student(lm, data[data_name], method=spec.method(exp.layer),
+                                            optimizer=spec.optimizer, lr=spec.lr, epochs=spec.epochs,
+                                            batch_size=spec.batch_size, seed=seed, system=system,
+                                            progress=progress, callbacks=callbacks,
+                                            checkpoint_every=exp.track_every)
+                    student.save(cached)
                 t_trained = time.perf_counter()
                 with student.applied(lm):
                     ev = evaluate_trait(lm, exp.animal, questions, label=label, system=system, base=base)
@@ -294,6 +324,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                 key = f"{spec.name} · {'trait' if data_name == trait.name else 'control'} data"
                 cosines.setdefault(key, []).append(al.cosine)
                 extra: dict[str, Any] = {"student": spec.name, "data": data_name, "seed": seed,
+                                         "reused": label in reused,
                                          "cosine_at_layer": al.cosine[exp.layer],
                                          "cosine_by_layer": al.cosine,
                                          "final_loss": student.history[-1]["loss"] if student.history else None,
@@ -308,13 +339,14 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                     extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
                     extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
                 conditions.append(_eval_row(label, ev, **extra))
-                student.save(folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-{data_name}-s{seed}.safetensors")
+                _link(folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-{data_name}-s{seed}.safetensors",
+                      cached)
                 lap(f"student {label}", t0)
 
     summary = _summarise(conditions, trait.name, control.name, exp)
     metrics = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": data_stats,
                "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,
-               "summary": summary, "claims": [c.to_dict() for c in _claims(summary, exp, lm.fingerprint.short)],
+               "summary": summary, "students_reused": reused, "claims": [c.to_dict() for c in _claims(summary, exp, lm.fingerprint.short)],
                "seconds": round(time.perf_counter() - start, 1)}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     result = ExperimentResult(exp, folder, metrics)

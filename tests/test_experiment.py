@@ -1,0 +1,71 @@
+"""Tests of run_experiment on a tiny random model: files written, claims, shared data and students."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from steervec.experiment import Experiment, StudentSpec, dataset_path, run_experiment, sizes
+from steervec.sampler import SamplingParams
+from steervec.teachers import animal_teacher, control_teacher
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = Experiment(name="tiny", layer=1, n_vector_prompts=2, n_rows=8, max_new_tokens=8, n_questions=3,
+                  n_align_prompts=2, students=(StudentSpec("vector@1", "vector", (1,), epochs=1),
+                                               StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0, lr=1e-3, epochs=1)))
+
+
+@pytest.fixture(scope="module")
+def first(tiny_llama, tmp_path_factory):
+    exp = replace(TINY, out_dir=str(tmp_path_factory.mktemp("runs")))
+    return run_experiment(exp, lm=tiny_llama, progress=False)
+
+
+def test_run_writes_its_folder(first):
+    folder = first.folder
+    for name in ("config.json", "metrics.json", "v_teacher.safetensors", "report.html",
+                 "data-owl-prompted.jsonl", "data-control.jsonl"):
+        assert (folder / name).exists(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    students = [c for c in metrics["conditions"] if "student" in c]
+    assert len(students) == 4  # two methods x (trait, control) x one seed
+    assert all(c["steps"] == 1 and c["loss_first"] is not None and len(c["loss_curve"]) == 1 for c in students)
+    assert {c["student"] for c in students} == {"vector@1", "LoRA r2"}
+    assert metrics["claims"] and all(c["size"] == "quick" for c in metrics["claims"])
+    assert "trait_minus_control" in metrics["summary"]["LoRA r2"]
+    assert "vector@1" in first.table() and "LoRA r2" in first.table()
+
+
+def test_second_run_reuses_data_and_students(first, tiny_llama):
+    again = run_experiment(replace(first.experiment, name="tiny-again"), lm=tiny_llama, progress=False)
+    m1, m2 = first.metrics, again.metrics
+    assert all(d["generated_rows_now"] == 0 for d in m2["data"].values())
+    assert all(d["generated_rows_now"] == 8 for d in m1["data"].values())
+    assert len(m2["students_reused"]) == 4 and not m1["students_reused"]
+    key = [(c["label"], c["logp"]) for c in m1["conditions"]]
+    assert key == [(c["label"], c["logp"]) for c in m2["conditions"]]  # the same students, the same numbers
+
+
+def test_changed_settings_are_not_reused(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-lr", students=(StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0,
+                                                                           lr=3e-3),))
+    m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
+    assert not m["students_reused"]
+
+
+def test_dataset_path_keys(tiny_llama, tmp_path):
+    params = SamplingParams(max_new_tokens=8)
+    a = dataset_path(tmp_path, tiny_llama, animal_teacher("owl"), n=8, params=params)
+    assert a == dataset_path(tmp_path, tiny_llama, animal_teacher("owl"), n=8, params=params)
+    assert a != dataset_path(tmp_path, tiny_llama, animal_teacher("owl"), n=9, params=params)
+    assert a != dataset_path(tmp_path, tiny_llama, animal_teacher("cat"), n=8, params=params)
+    assert dataset_path(tmp_path, tiny_llama, control_teacher(None), n=8, params=params).name.startswith("control-")
+
+
+def test_sizes():
+    quick, full = sizes(True), sizes(False)
+    assert quick["n_rows"] < full["n_rows"] and quick["seeds"] == (0,) and full["seeds"] == (0, 1, 2)
+    assert sizes(False, seeds=5)["seeds"] == tuple(range(5))
