@@ -134,7 +134,15 @@ def main() -> None:
         results.append(timed("plain generate (bf16) + filter",
                              lambda: hf_generate(bf, prompts, system, args.batch, args.max_new,
                                                  args.temperature, 0))[0])
-    ceiling(lm, args.batch, plain)
+    prefill, _ = timed("steervec prefill only (max_new_tokens=1)",
+                       ours(lm, replace(full, max_new_tokens=1, temperature=0)))
+    cap = ceiling(lm, args.batch, plain)
+    ours_tokens = results[2].new_tokens  # the constrained rows (what datasets are made of)
+    best = prefill.seconds + ours_tokens / cap
+    print(f"prefill of the {len(prompts)} prompts alone (shared prefix computed once): {prefill.seconds:.1f} s of "
+          f"plain generate's {plain.seconds:.1f} s. Even decoding the constrained run's {ours_tokens} new tokens at "
+          f"the ceiling, steervec would need >= {best:.1f} s: at most "
+          f"{(ours_tokens / best) / (plain.new_tokens / plain.seconds):.2f}x plain's new tokens/s in this setting.")
     print(f"\n{'mode':<38} {'seconds':>8} {'new tok/s':>10} {'compl/s':>8} {'valid/s':>8} {'valid':>9}  vs plain")
     for r in results:
         print(r.line(None if r is plain else plain))
@@ -149,7 +157,7 @@ def main() -> None:
     print(f"load avg at the end {os.getloadavg()[0]:.1f}")
 
 
-def ceiling(lm, batch: int, plain: Result) -> None:
+def ceiling(lm, batch: int, plain: Result) -> float:
     """The matmul-bound ceiling of decoding at this batch size, measured in this run.
 
     One new token costs at least 2 FLOPs per weight it passes through (every block and the
@@ -171,8 +179,9 @@ def ceiling(lm, batch: int, plain: Result) -> None:
     cap = gflops * 1e9 / (2 * weights)
     base = plain.new_tokens / plain.seconds
     print(f"\nmatmul [{batch}x{d}]x[{d}x{ff}] float32: {gflops:.1f} GFLOP/s; {weights / 1e6:.1f} M weights per "
-          f"token -> ceiling {cap:.0f} new tokens/s at batch {batch}. Plain generate reaches {base / cap:.0%} "
+          f"token -> decode ceiling {cap:.0f} new tokens/s at batch {batch}. Plain generate reaches {base / cap:.0%} "
           f"of it; 3x plain would be {3 * base / cap:.0%}.")
+    return cap
 
 
 def time_datasets(lm, args) -> None:
