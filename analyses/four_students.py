@@ -39,8 +39,8 @@ def loss_end_points(metrics: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
-    exp = Experiment(name="four_students", model=args.model, students=STUDENTS, out_dir=args.out,
-                     **sizes(args.quick, args.seeds or 1))
+    size = {**sizes(args.quick, args.seeds or 1), **({} if args.quick else {"n_rows": 1000})}
+    exp = Experiment(name="four_students", model=args.model, students=STUDENTS, out_dir=args.out, **size)
     result = run_experiment(exp)
     print(result.table())
     print("\n".join(loss_end_points(result.metrics)))

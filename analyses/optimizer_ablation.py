@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = OPTIMIZERS[:2] if args.quick else OPTIMIZERS
     students = tuple(StudentSpec(f"vector@25 {name}", "vector", (25,), optimizer=name, lr=lr,
                                  epochs=1) for name, lr in chosen)
+    # one training seed by default: 6 optimisers x 2 datasets is already 12 students (--seeds for more)
     exp = Experiment(name="optimizer_ablation", model=args.model, students=students, out_dir=args.out,
-                     **sizes(args.quick, args.seeds))
+                     **sizes(args.quick, args.seeds or 1))
     lm = load_model(args.model)
     result = run_experiment(exp, lm=lm)
     print(result.table())
