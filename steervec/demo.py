@@ -102,11 +102,11 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
     steering_check(lm, n_prompts=8 if quick else 32)
     print("== 2. subliminal learning: teacher data -> students -> trait and alignment")
     if quick:
-        exp = Experiment(name="demo-quick", n_rows=24, n_vector_prompts=8, n_questions=12, n_align_prompts=4,
+        exp = Experiment(name="demo-quick", size="quick", n_rows=24, n_vector_prompts=8, n_questions=12, n_align_prompts=4,
                          max_new_tokens=24, out_dir=out_dir,
                          students=(StudentSpec("vector@25", "vector", (25,), epochs=1),))
     else:
-        exp = Experiment(name="demo", out_dir=out_dir)
+        exp = Experiment(name="demo", size="demo", out_dir=out_dir)
     result = run_experiment(exp, lm=lm)
     print(result.table())
     print(f"teacher data: {json.dumps(result.metrics['data'])}")

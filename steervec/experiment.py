@@ -107,6 +107,8 @@ class Experiment:
         eval_systems: further system conditions to evaluate students under (the
             context experiment: train with the template default, evaluate without).
         track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
+        size: label of the run's size in claims and RESULTS.md (``"quick"``, ``"demo"``,
+            ``"full"``; :func:`sizes` sets it).
     """
 
     name: str = "demo"
@@ -126,6 +128,7 @@ class Experiment:
     eval_systems: tuple[str, ...] = ()
     track_every: int | None = None
     out_dir: str = "runs"
+    size: str = "custom"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -393,7 +396,7 @@ def _summarise(conditions: Sequence[dict[str, Any]], trait: str, control: str, e
 
 
 def _claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]:
-    size = "quick" if exp.n_rows < 500 else "full"
+    size = exp.size
     claims = []
     teacher = {"prompted": "prompted", "steered": "steered (no prompt, + α·v_teacher)",
                "projected": "prompted with v_teacher projected out"}[exp.teacher]
@@ -484,7 +487,7 @@ def sizes(quick: bool, seeds: int | None = None) -> dict[str, Any]:
     Pass ``n_rows`` to :class:`Experiment` for more.
     """
     if quick:
-        return {"n_rows": 16, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
+        return {"size": "quick", "n_rows": 16, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
                 "seeds": tuple(range(seeds or 1))}
-    return {"n_rows": 300, "n_vector_prompts": 64, "n_questions": 50, "n_align_prompts": 32, "max_new_tokens": 40,
+    return {"size": "full", "n_rows": 300, "n_vector_prompts": 64, "n_questions": 50, "n_align_prompts": 32, "max_new_tokens": 40,
             "seeds": tuple(range(seeds or 3))}

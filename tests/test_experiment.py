@@ -13,7 +13,7 @@ from steervec.teachers import animal_teacher, control_teacher
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = Experiment(name="tiny", layer=1, n_vector_prompts=2, n_rows=8, max_new_tokens=8, n_questions=3,
+TINY = Experiment(name="tiny", size="quick", layer=1, n_vector_prompts=2, n_rows=8, max_new_tokens=8, n_questions=3,
                   n_align_prompts=2, students=(StudentSpec("vector@1", "vector", (1,), epochs=1),
                                                StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0, lr=1e-3, epochs=1)))
 
