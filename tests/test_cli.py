@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from steervec.cli import ANALYSES, build_parser, main
@@ -18,7 +20,9 @@ def test_every_command_has_help_with_an_example(capsys):
 def test_run_refuses_unknown_analysis():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "no_such_analysis"])
-    assert len(ANALYSES) == 7
+    root = Path(__file__).resolve().parents[1] / "analyses"
+    assert all((root / f"{name}.py").is_file() for name in ANALYSES)
+    assert len(ANALYSES) == 8  # the seven studies and four_students
 
 
 def test_results_without_runs_names_the_fix(tmp_path):
