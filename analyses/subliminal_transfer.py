@@ -1,7 +1,7 @@
 """Claim (Cloud et al. 2025): a student trained on a trait teacher's number lists picks up the trait.
 
 Owl plus two other animals: prompted teacher vs control teacher (no system turn) →
-vector and LoRA students, several seeds; Δlog P and the paired trait − control difference
+vector (owl) and LoRA students, three seeds at full size; Δlog P and the paired trait − control difference
 with 95 % CIs. Writes runs/subliminal_transfer-<animal>/.
 
     python analyses/subliminal_transfer.py --quick
@@ -18,8 +18,9 @@ from steervec.experiment import DEMO_STUDENTS, Experiment, analysis_parser, run_
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     animals = ("owl",) if args.quick else ("owl", "cat", "dolphin")
-    students = DEMO_STUDENTS[:1] if args.quick else DEMO_STUDENTS
     for animal in animals:
+        # the vector student on owl only: it showed no transfer in the demo, LoRA carries the other animals
+        students = DEMO_STUDENTS[:1] if args.quick else DEMO_STUDENTS if animal == "owl" else DEMO_STUDENTS[1:]
         exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
                          students=students, out_dir=args.out, **sizes(args.quick, args.seeds))
         result = run_experiment(replace(exp))
