@@ -31,6 +31,14 @@ Schedule = Literal["constant", "linear", "cosine"]
 SCHEDULES: tuple[str, ...] = ("constant", "linear", "cosine")
 
 
+
+def _closure_loss(closure: Callable[[], Any] | None) -> Any:
+    """The loss from an optimiser's optional closure (evaluated with gradients on)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
 class SignSGD(Optimizer):
     """Sign gradient descent: ``p -= lr * sign(g)`` (with ``momentum``: signum).
 
@@ -56,10 +64,7 @@ class SignSGD(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, beta, decay = group["lr"], group["momentum"], group["weight_decay"]
             for p in group["params"]:
@@ -111,10 +116,7 @@ class PreconditionedSGD(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
