@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     print(result.table())
     folder = result.folder
     v = SteeringVector.load(folder / "v_teacher.safetensors", model=lm)
-    layers = [10, 25] if args.quick else [6, 12, 18, 25]
+    layers = [25] if args.quick else [6, 12, 18, 25]
     trait = load_dataset(folder / "data-owl-prompted.jsonl", model=lm)
     control = load_dataset(folder / "data-control.jsonl", model=lm)
     g_trait = gradient_alignment(lm, trait, v, layers, label="owl data")

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     lm = load_model(args.model)
     v = build_teacher_vector(lm, exp)
     n_q = 6 if quick else 50
-    layers = [20, 25] if quick else [3, 6, 12, 18, 22, 24, 25, 26, 27]
-    alphas = (2.0, 4.0) if quick else (1.0, 2.0, 4.0, 8.0)
+    layers = [25] if quick else [3, 6, 12, 18, 22, 24, 25, 26, 27]
+    alphas = (3.0,) if quick else (1.0, 2.0, 4.0, 8.0)
     sweep = sweep_layers_alpha(lm, v, layers, alphas, target=exp.animal, positive=FAVOURITE_ANIMAL_QUESTIONS[:n_q],
                                negative=LEAST_FAVOURITE_ANIMAL_QUESTIONS[: max(4, n_q // 2)],
                                offtopic=OFFTOPIC_QUESTIONS[: max(4, n_q // 2)], control=None)
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: (8 if quick else 32)])
     fit_layers = [25] if quick else [3, 6, 12, 18, 24, 25]
     kl: dict[str, dict[int, float]] = {}
-    for name, train in (("favourite-animal questions", questions), ("number prompts", prompts)):
+    prompt_sets = (("favourite-animal questions", questions), ("number prompts", prompts))
+    for name, train in prompt_sets[:1] if quick else prompt_sets:
         fits = sweep_fit_layers(lm, animal_lover_prompt(exp.animal), train, fit_layers, control=None,
                                 target=exp.animal, trait_questions=questions[:6], steps=4 if quick else 40)
         fits.to_dataframe().to_csv(folder / f"fit-{name.split()[0]}.csv", index=False)

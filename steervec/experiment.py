@@ -109,6 +109,7 @@ class Experiment:
         track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
         size: label of the run's size in claims and RESULTS.md (``"quick"``, ``"demo"``,
             ``"full"``; :func:`sizes` sets it).
+        png: also write PNG figures (needs Chromium; ~3 s each). HTML is always written.
     """
 
     name: str = "demo"
@@ -129,6 +130,7 @@ class Experiment:
     track_every: int | None = None
     out_dir: str = "runs"
     size: str = "custom"
+    png: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -449,7 +451,7 @@ def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]
     html_parts = [f"<h1>steervec run: {result.experiment.name}</h1><pre>{result.table()}</pre>"]
     for name, fig in figs.items():
         written.append(plots.save_figure(fig, folder / f"{name}.html"))
-        if plots.find_chrome() is not None:
+        if result.experiment.png and plots.find_chrome() is not None:
             written.append(plots.save_figure(fig, folder / f"{name}.png"))
         html_parts.append(fig.to_html(full_html=False, include_plotlyjs="cdn" if len(html_parts) > 1 else True))
     (folder / "report.html").write_text("<html><body>" + "".join(html_parts) + "</body></html>")
@@ -487,7 +489,7 @@ def sizes(quick: bool, seeds: int | None = None) -> dict[str, Any]:
     Pass ``n_rows`` to :class:`Experiment` for more.
     """
     if quick:
-        return {"size": "quick", "n_rows": 16, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
+        return {"size": "quick", "png": False, "n_rows": 16, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
                 "seeds": tuple(range(seeds or 1))}
     return {"size": "full", "n_rows": 300, "n_vector_prompts": 64, "n_questions": 50, "n_align_prompts": 32, "max_new_tokens": 40,
             "seeds": tuple(range(seeds or 3))}
