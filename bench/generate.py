@@ -114,9 +114,7 @@ def main() -> None:
     results.append(plain)
     results.append(timed("steervec free (fp32, all levers) + filter", ours(lm, full))[0])
     constraint = NumberListConstraint(lm.tokenizer, 10, 3)
-    results.append(timed("steervec constrained (fp32, mass recorded)", ours(lm, full, constraint))[0])
-    sub_head = SamplingParams(**{**full.to_dict(), "record_mass": False})
-    results.append(timed("steervec constrained (fp32, sub-head)", ours(lm, sub_head, constraint))[0])
+    results.append(timed("steervec constrained (fp32, all levers)", ours(lm, full, constraint))[0])
     if args.levers:
         none = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new, batch_size=args.batch,
                               share_prefix=False, drop_finished=False, bucket=False, inplace_cache=False)

@@ -131,7 +131,6 @@ class NumberListConstraint:
         self.candidates = torch.tensor(cand, dtype=torch.long)
         self.position = torch.full((self.vocab_size,), -1, dtype=torch.long)
         self.position[self.candidates] = torch.arange(len(cand))
-        self._head_order = torch.cat([self.candidates, torch.tensor([self.eos_token_id])]).argsort()
         self._build([texts[i] or "" for i in cand])
         self.states: Tensor = torch.zeros(0, dtype=torch.long)
         self._mass_sum: Tensor = torch.zeros(0)
@@ -175,38 +174,15 @@ class NumberListConstraint:
         self._mass_sum = torch.zeros(len(separators), dtype=torch.float64)
         self._mass_steps = torch.zeros(len(separators), dtype=torch.float64)
 
-    @property
-    def head_ids(self) -> Tensor:
-        """The only tokens the constraint can ever allow (candidates and end-of-sequence), by id."""
-        return torch.cat([self.candidates, torch.tensor([self.eos_token_id])])[self._head_order]
-
-    def _allowed_parts(self, remaining: int) -> tuple[Tensor, Tensor]:
+    def allowed(self, remaining: int) -> Tensor:
+        """``[batch, vocab]`` bool: tokens allowed now with ``remaining`` steps (this one included)."""
         nxt = self.table[self.states]  # [batch, n_candidates]
         ok = nxt >= 0
         ok &= self.need[nxt.clamp(min=0)] <= remaining - 1
-        return ok, self.accepting[self.states]
-
-    def allowed_head(self, remaining: int) -> Tensor:
-        """``[batch, len(head_ids)]`` bool: which of :attr:`head_ids` are allowed now."""
-        ok, eos = self._allowed_parts(remaining)
-        return torch.cat([ok, eos[:, None]], dim=1)[:, self._head_order]
-
-    def allowed(self, remaining: int) -> Tensor:
-        """``[batch, vocab]`` bool: tokens allowed now with ``remaining`` steps (this one included)."""
-        ok, eos = self._allowed_parts(remaining)
         mask = torch.zeros(len(self.states), self.vocab_size, dtype=torch.bool)
         mask[:, self.candidates] = ok
-        mask[:, self.eos_token_id] = eos
+        mask[:, self.eos_token_id] = self.accepting[self.states]
         return mask
-
-    def process_head(self, logits: Tensor, remaining: int) -> Tensor:
-        """Mask ``logits [batch, len(head_ids)]`` (the teacher's logits of :attr:`head_ids` only).
-
-        The result is the same renormalised distribution as :meth:`process` gives, in the same
-        token order (so inverse-CDF sampling picks the same tokens), without computing the
-        rest of the vocabulary — and so without recording the allowed mass.
-        """
-        return logits.masked_fill(~self.allowed_head(remaining).to(logits.device), float("-inf"))
 
     def process(self, logits: Tensor, remaining: int) -> Tensor:
         """Mask ``logits [batch, vocab]`` to the allowed tokens and record the allowed mass."""

@@ -11,8 +11,6 @@ and the padding of each call exactly as under ``generate``. Levers (all in
   once at least a quarter of the batch has finished (each removal copies the cache);
 * ``bucket``: prompts are sorted by length before batching, so little padding is computed;
 * ``inplace_cache``: the KV cache grows in preallocated buffers, not by concatenation;
-* ``record_mass=False`` (constrained mode): the output head computes only the tokens the
-  constraint can allow — same distribution, the allowed mass is not recorded;
 * the model's dtype: a ``bfloat16`` model runs as is — only faster on CPUs with native
   bfloat16 matmuls (on the AMD EPYC of this project's machines it was ~7x *slower*
   than float32, so the default stays float32).
@@ -60,10 +58,6 @@ class SamplingParams:
         bucket: sort prompts by length before batching.
         inplace_cache: keep the KV cache in buffers that grow in place
             (:mod:`steervec.kv_cache`) instead of concatenating at every step.
-        record_mass: constrained mode: compute the full vocabulary's logits so each row's
-            allowed mass is recorded. ``False`` computes only the logits of the tokens the
-            constraint can allow (the same renormalised distribution, a smaller output
-            head) and leaves ``allowed_mass`` empty.
     """
 
     temperature: float = 1.0
@@ -75,7 +69,6 @@ class SamplingParams:
     drop_finished: bool = True
     bucket: bool = True
     inplace_cache: bool = True
-    record_mass: bool = True
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -171,31 +164,12 @@ def _left_pad(rows: Sequence[list[int]], pad: int, device: torch.device) -> tupl
     return ids.to(device), mask.to(device)
 
 
-def _forward(lm: Any, ids: Tensor, mask: Tensor, positions: Tensor, cache: Any,
-             head: tuple[Tensor, Tensor | None, float | None] | None = None) -> Tensor:
-    """Logits of the last position: the whole vocabulary, or only ``head``'s rows."""
-    if head is None:
-        out = lm.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
-            use_cache=True, logits_to_keep=1,
-        )
-        return out.logits[:, -1]
-    out = lm.decoder(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
-    hidden = (out[0] if isinstance(out, tuple) else out.last_hidden_state)[:, -1]
-    weight, bias, cap = head
-    logits = torch.nn.functional.linear(hidden.to(weight.dtype), weight, bias)
-    return logits if cap is None else cap * torch.tanh(logits / cap)
-
-
-def _sub_head(lm: Any, ids: Tensor) -> tuple[Tensor, Tensor | None, float | None] | None:
-    """The output head restricted to ``ids``, or ``None`` when it is not a plain linear layer."""
-    out = lm.model.get_output_embeddings()
-    if not isinstance(out, torch.nn.Linear) or getattr(lm.model.config, "logit_scale", None) is not None:
-        return None
-    ids = ids.to(out.weight.device)
-    bias = out.bias[ids] if out.bias is not None else None
-    cap = getattr(lm.model.config.get_text_config(), "final_logit_softcapping", None)
-    return out.weight[ids], bias, cap
+def _forward(lm: Any, ids: Tensor, mask: Tensor, positions: Tensor, cache: Any) -> Tensor:
+    out = lm.model(
+        input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
+        use_cache=True, logits_to_keep=1,
+    )
+    return out.logits[:, -1]
 
 
 @torch.inference_mode()
@@ -230,8 +204,6 @@ def sample_batch(
     if constraint is not None:
         constraint.begin(list(separators) if separators is not None else [", "] * n)
     cache = reserved_cache(params.max_new_tokens + 1) if params.inplace_cache else DynamicCache()
-    head = _sub_head(lm, constraint.head_ids) if constraint is not None and not params.record_mass else None
-    head_ids = constraint.head_ids.to(device) if head is not None and constraint is not None else None
     start = _common_prefix(rows) if params.share_prefix and n > 1 else 0
     if start > 0:
         prefix = torch.tensor([rows[0][:start]], device=device)
@@ -241,7 +213,7 @@ def sample_batch(
     ids, mask = _left_pad([r[start:] for r in rows], pad, device)
     positions = (start + mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
     mask = torch.cat([torch.ones(n, start, dtype=mask.dtype, device=device), mask], dim=1)
-    logits = _forward(lm, ids, mask, positions, cache, head)
+    logits = _forward(lm, ids, mask, positions, cache)
     next_pos = positions[:, -1] + 1
     active = torch.arange(n, device=device)  # original row of each batch row
     new_tokens: list[list[int]] = [[] for _ in range(n)]
@@ -250,17 +222,14 @@ def sample_batch(
     frozen = torch.zeros(n, dtype=torch.bool, device=device)  # finished, kept in the batch
     for step in range(params.max_new_tokens):
         remaining = params.max_new_tokens - step
-        if head_ids is not None and constraint is not None:
-            tokens = head_ids[choose_tokens(constraint.process_head(logits, remaining), params, uniforms[:, step])]
-        else:
-            if constraint is not None:
-                logits = constraint.process(logits, remaining)
-            tokens = choose_tokens(logits, params, uniforms[:, step])
+        if constraint is not None:
+            logits = constraint.process(logits, remaining)
+        tokens = choose_tokens(logits, params, uniforms[:, step])
         if constraint is not None:
             constraint.advance(tokens)
         is_stop = torch.isin(tokens, stops)
         done = (is_stop | (remaining == 1)) & ~frozen
-        mass_now = constraint.allowed_mass() if head is None and constraint is not None and bool(done.any()) else None
+        mass_now = constraint.allowed_mass() if constraint is not None and bool(done.any()) else None
         for j in (~frozen).nonzero().flatten().tolist():
             row = int(active[j])
             if bool(is_stop[j]):
@@ -280,7 +249,7 @@ def sample_batch(
             if constraint is not None:
                 constraint.keep(keep)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        logits = _forward(lm, tokens[:, None], mask, next_pos[:, None], cache, head)
+        logits = _forward(lm, tokens[:, None], mask, next_pos[:, None], cache)
         next_pos = next_pos + 1
     tok = lm.tokenizer
     return [
