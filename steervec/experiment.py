@@ -28,6 +28,7 @@ from .model import LanguageModel, load_model
 from .numbers import number_prompts
 from .questions import FAVOURITE_ANIMAL_QUESTIONS
 from .results import Claim, fmt_ci, verdict
+from .run_cache import dataset_path, link, student_path
 from .sampler import SamplingParams
 from .steering_vector import SteeringVector
 from .students import FullFinetune, LoRA, Method, Student, VectorStudent
@@ -194,52 +195,6 @@ def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher,
     return trait, control
 
 
-def dataset_path(out_dir: str | Path, lm: LanguageModel, teacher: Teacher, **spec: Any) -> Path:
-    """Where a teacher dataset lives: ``<out_dir>/_datasets/<teacher>-<key>.jsonl``.
-
-    The key hashes the model, the toolkit version, the teacher and every generation
-    argument in ``spec``, so experiments that need the same data share one file (it is
-    generated once; :func:`generate_dataset` resumes or reuses it and refuses a mismatch).
-    """
-    from .datasets import _version
-    from .train import _sha
-
-    spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
-    key = _sha({"model": lm.fingerprint.short, "version": _version(), "teacher": teacher.to_dict(), **spec})[:12]
-    return Path(out_dir) / "_datasets" / f"{teacher.name}-{key}.jsonl"
-
-
-def _student_path(out_dir: str | Path, lm: LanguageModel, data_path: Path, spec: StudentSpec, seed: int,
-                  exp: Experiment) -> Path:
-    """Where a trained student is kept: ``<out_dir>/_students/<key>.safetensors``.
-
-    The key hashes the dataset file (its name carries the dataset's own key), the
-    parameterisation and optimiser settings (not the display name), the seed, the layer,
-    the student's system condition, the model and the toolkit version: a student with the
-    same key is the same student (training is bit-reproducible on CPU), so later runs load it.
-    """
-    from .datasets import _version
-    from .train import _sha
-
-    fields = {k: v for k, v in asdict(spec).items() if k != "name"}
-    key = _sha({"data": data_path.name, "spec": fields, "seed": seed, "layer": exp.layer,
-                "system": exp.student_system, "model": lm.fingerprint.short, "version": _version()})
-    return Path(out_dir) / "_students" / f"{key}.safetensors"
-
-
-def _link(link: Path, target: Path) -> None:
-    """``link`` → ``target`` as a relative symlink (a copy where symlinks are not allowed)."""
-    import os
-    import shutil
-
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    try:
-        link.symlink_to(os.path.relpath(target, link.parent))
-    except OSError:
-        shutil.copyfile(target, link)
-
-
 def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True) -> ExperimentResult:
     """Run ``exp`` end to end and write its folder (see the module docstring)."""
     start = time.perf_counter()
@@ -270,7 +225,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
         path = dataset_path(exp.out_dir, lm, teacher, n=exp.n_rows, params=params, seed=1, prompt_seed=2)
         report = generate_dataset(lm, teacher, path=path, n=exp.n_rows,
                                   mode="constrained", params=params, seed=1, prompt_seed=2, progress=progress)
-        _link(folder / f"data-{teacher.name}.jsonl", report.path)
+        link(folder / f"data-{teacher.name}.jsonl", report.path)
         rows = load_dataset(report.path, model=lm)
         data[teacher.name] = rows
         data_paths[teacher.name] = report.path
@@ -303,7 +258,9 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                 callbacks = []
                 if exp.track_every:
                     callbacks.append(AlignmentTracker(lm, v_teacher, align_prompts, label=label, system=system))
-                cached = _student_path(exp.out_dir, lm, data_paths[data_name], spec, seed, exp)
+                settings = {k: v for k, v in asdict(spec).items() if k != "name"}
+                cached = student_path(exp.out_dir, lm, data_paths[data_name], seed=seed, spec=settings,
+                                      layer=exp.layer, system=exp.student_system)
                 if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
                     student = Student.load(cached, lm)
                     reused.append(label)
@@ -339,7 +296,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                     extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
                     extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
                 conditions.append(_eval_row(label, ev, **extra))
-                _link(folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-{data_name}-s{seed}.safetensors",
+                link(folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-{data_name}-s{seed}.safetensors",
                       cached)
                 lap(f"student {label}", t0)
 
@@ -460,7 +417,7 @@ def summary_json(path: str | Path) -> dict[str, Any]:
 
 
 __all__ = ["Experiment", "ExperimentResult", "StudentSpec", "build_teacher_vector", "build_teachers",
-           "dataset_path", "run_experiment", "summary_json"]
+           "run_experiment", "summary_json"]
 
 
 def analysis_parser(description: str) -> Any:

@@ -7,9 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from steervec.experiment import Experiment, StudentSpec, dataset_path, run_experiment, sizes
-from steervec.sampler import SamplingParams
-from steervec.teachers import animal_teacher, control_teacher
+from steervec.experiment import Experiment, StudentSpec, run_experiment, sizes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -54,15 +52,6 @@ def test_changed_settings_are_not_reused(first, tiny_llama):
                                                                            lr=3e-3),))
     m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
     assert not m["students_reused"]
-
-
-def test_dataset_path_keys(tiny_llama, tmp_path):
-    params = SamplingParams(max_new_tokens=8)
-    a = dataset_path(tmp_path, tiny_llama, animal_teacher("owl"), n=8, params=params)
-    assert a == dataset_path(tmp_path, tiny_llama, animal_teacher("owl"), n=8, params=params)
-    assert a != dataset_path(tmp_path, tiny_llama, animal_teacher("owl"), n=9, params=params)
-    assert a != dataset_path(tmp_path, tiny_llama, animal_teacher("cat"), n=8, params=params)
-    assert dataset_path(tmp_path, tiny_llama, control_teacher(None), n=8, params=params).name.startswith("control-")
 
 
 def test_sizes():
