@@ -1,8 +1,8 @@
 """Claim (Cloud et al. 2025): a student trained on a trait teacher's number lists picks up the trait.
 
 Owl plus two other animals: prompted teacher vs control teacher (no system turn) →
-vector (owl) and LoRA students, three seeds at full size; Δlog P and the paired trait − control difference
-with 95 % CIs. Writes runs/subliminal_transfer-<animal>/.
+vector (owl) and LoRA students, three seeds at full size; Δlog P, the sampling rate (10 answers at
+T=1 per question) and the paired trait − control differences with 95 % CIs. Writes runs/subliminal_transfer-<animal>/.
 
     python analyses/subliminal_transfer.py --quick
 """
@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         # the vector student on owl only: it showed no transfer in the demo, LoRA carries the other animals
         students = DEMO_STUDENTS[:1] if args.quick else DEMO_STUDENTS if animal == "owl" else DEMO_STUDENTS[1:]
         exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
-                         students=students, out_dir=args.out, **sizes(args.quick, args.seeds))
+                         students=students, out_dir=args.out, sample_k=2 if args.quick else 10,
+                         **sizes(args.quick, args.seeds))
         result = run_experiment(replace(exp))
         print(result.table())
     return 0

@@ -108,6 +108,8 @@ class Experiment:
         eval_systems: further system conditions to evaluate students under (the
             context experiment: train with the template default, evaluate without).
         track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
+        sample_k: answers sampled per question (T=1) for the trait's sampling rate, besides
+            Δlog P (0: log-probs only; sampling costs about as much as the log-probs × k/2).
         size: label of the run's size in claims and RESULTS.md (``"quick"``, ``"demo"``,
             ``"full"``; :func:`sizes` sets it).
         png: also write PNG figures (needs Chromium; ~3 s each). HTML is always written.
@@ -129,6 +131,7 @@ class Experiment:
     student_system: Literal["none", "template_default"] = "none"
     eval_systems: tuple[str, ...] = ()
     track_every: int | None = None
+    sample_k: int = 0
     out_dir: str = "runs"
     size: str = "custom"
     png: bool = True
@@ -169,6 +172,9 @@ def _system(name: str) -> Any:
 def _eval_row(label: str, ev: TraitEval, **extra: Any) -> dict[str, Any]:
     row = {"label": label, "mean_prob": ev.mean_prob, "mean_logp": float(ev.logp.mean()),
            "logp": [float(x) for x in ev.logp]}
+    if ev.answers:
+        row["rate"] = list(ev.rate)
+        row["rates"] = [float(x) for x in ev.rates]
     if ev.base_logp is not None:
         row["delta_logp"] = list(ev.delta_logp)
     row.update(extra)
@@ -239,10 +245,12 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     system = _system(exp.student_system)
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: exp.n_questions])
     t0 = time.perf_counter()
-    base = evaluate_trait(lm, exp.animal, questions, label="base", system=system)
+    k = exp.sample_k
+    base = evaluate_trait(lm, exp.animal, questions, label="base", system=system, k=k)
     conditions = [_eval_row("base", base)]
     with trait.context(lm):
-        teacher_eval = evaluate_trait(lm, exp.animal, questions, label="teacher", system=trait.system, base=base)
+        teacher_eval = evaluate_trait(lm, exp.animal, questions, label="teacher", system=trait.system, base=base,
+                                      k=k)
     conditions.append(_eval_row(f"teacher ({trait.name})", teacher_eval))
     lap("teacher evaluation", t0)
 
@@ -273,7 +281,8 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                     student.save(cached)
                 t_trained = time.perf_counter()
                 with student.applied(lm):
-                    ev = evaluate_trait(lm, exp.animal, questions, label=label, system=system, base=base)
+                    ev = evaluate_trait(lm, exp.animal, questions, label=label, system=system, base=base,
+                                        k=k, seed=seed)
                     other_evals = {name: evaluate_trait(lm, exp.animal, questions, label=label, system=_system(name))
                                    for name in exp.eval_systems}
                 shift = student_shift(lm, student, align_prompts, system=system, base_means=base_means)
@@ -335,11 +344,22 @@ def _summarise(conditions: Sequence[dict[str, Any]], trait: str, control: str, e
             if group:
                 row[f"delta_logp_{tag}"] = mean_ci([c["delta_logp"][0] for c in group])
                 row[f"cosine_{tag}"] = mean_ci([c["cosine_at_layer"] for c in group])
+                if "rates" in group[0]:  # per question, averaged over seeds; CI across questions
+                    per_q = [sum(c["rates"][i] for c in group) / len(group) for i in range(len(group[0]["rates"]))]
+                    row[f"rate_{tag}"] = mean_ci(per_q)
         if groups["trait"] and groups["control"]:
             n_q = len(groups["trait"][0]["logp"])
             diff = [sum(t["logp"][i] - c["logp"][i] for t, c in zip(groups["trait"], groups["control"], strict=True))
                     / len(groups["trait"]) for i in range(n_q)]
             row["trait_minus_control"] = mean_ci(diff)
+            if "rates" in groups["trait"][0] and "rates" in groups["control"][0]:
+                n_r = len(groups["trait"][0]["rates"])
+                rate_diff = [sum(t["rates"][i] - c["rates"][i] for t, c in zip(groups["trait"], groups["control"],
+                                                                              strict=True)) / len(groups["trait"])
+                             for i in range(n_r)]
+                row["rate_trait_minus_control"] = mean_ci(rate_diff)
+                row["rate_base"] = conditions[0].get("rate")
+                row["rate_teacher"] = conditions[1].get("rate")
             for name in exp.eval_systems:
                 key = f"logp_eval_{name}"
                 d2 = [sum(t[key][i] - c[key][i] for t, c in zip(groups["trait"], groups["control"], strict=True))
@@ -367,6 +387,16 @@ def _claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]
             f"{len(exp.seeds)} seed(s), {exp.n_rows} rows, {exp.n_questions} questions",
             model, verdict(diff[1], diff[2], expected) if expected else
             ("yes" if diff[1] <= 0 <= diff[2] or diff[2] < 0 else "no"), size))
+        if "rate_trait_minus_control" in row:
+            rd, rt, rc = row["rate_trait_minus_control"], row["rate_trait"], row["rate_control"]
+            claims.append(Claim(
+                "Cloud et al. 2025",
+                f"a {name} student of a {teacher} {exp.animal} teacher names '{exp.animal}' more often in sampled "
+                f"answers than one trained on control data" + ("" if expected else " (necessity: expected NOT to)"),
+                f"'{exp.animal}' in {_pct(rt)} of answers (trait data) vs {_pct(rc)} (control); difference "
+                f"{_pct(rd, sign=True)}; base {_pct(row['rate_base'])}, teacher {_pct(row['rate_teacher'])}; "
+                f"{exp.sample_k} samples (T=1) × {exp.n_questions} questions, {len(exp.seeds)} seed(s)",
+                model, verdict(rd[1], rd[2], expected) if expected else ("yes" if rd[1] <= 0 else "no"), size))
         if "cosine_trait" in row:
             ct, cc = row["cosine_trait"], row["cosine_control"]
             aligned = ct[0] > cc[0] and (len(exp.seeds) < 2 or ct[1] > cc[2])
@@ -384,6 +414,17 @@ def _claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]
                     f"trained context {fmt_ci(diff)} vs '{sysname}' {fmt_ci(d2)} nats",
                     model, "yes" if (diff[1] > 0 and d2[1] <= 0) else "inconclusive" if diff[1] <= 0 else "no", size))
     return claims
+
+
+def _pct(stats: Sequence[float] | None, sign: bool = False) -> str:
+    """``12.0 % [8.1, 15.9]`` from a (mean, low, high) of fractions; a rate's CI is clipped to [0, 100]."""
+    if not stats:
+        return "n/a"
+    m, lo, hi = (100 * float(x) for x in stats)
+    if not sign:
+        lo, hi = max(lo, 0.0), min(hi, 100.0)
+    f = "+.1f" if sign else ".1f"
+    return f"{m:{f}} % [{lo:{f}}, {hi:{f}}]"
 
 
 def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]]) -> list[Path]:

@@ -58,3 +58,17 @@ def test_sizes():
     quick, full = sizes(True), sizes(False)
     assert quick["n_rows"] < full["n_rows"] and quick["seeds"] == (0,) and full["seeds"] == (0, 1, 2)
     assert sizes(False, seeds=5)["seeds"] == tuple(range(5))
+
+
+def test_sampling_rates_become_claims(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-rates", sample_k=2, students=first.experiment.students[1:])
+    m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
+    students = [c for c in m["conditions"] if "student" in c]
+    assert all(len(c["rates"]) == exp.n_questions and 0 <= c["rate"][0] <= 1 for c in students)
+    assert "rate" in m["conditions"][0] and "rate" in m["conditions"][1]  # base and teacher are sampled too
+    row = m["summary"]["LoRA r2"]
+    assert {"rate_trait", "rate_control", "rate_trait_minus_control"} <= set(row)
+    rate_claims = [c for c in m["claims"] if "sampled answers" in c["claim"]]
+    assert len(rate_claims) == 1 and "2 samples (T=1)" in rate_claims[0]["measurement"]
+    assert rate_claims[0]["reproduced"] in {"yes", "no", "inconclusive"}
+    assert len(m["students_reused"]) == 2  # sampling does not retrain
