@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
     exp = Experiment(name="student_alignment", model=args.model, students=students, out_dir=args.out,
-                     track_every=2 if args.quick else 25, **sizes(args.quick, args.seeds))
+                     track_every=2 if args.quick else 4, **sizes(args.quick, args.seeds))
     print(run_experiment(exp).table())
     return 0
 

@@ -162,6 +162,18 @@ class ExperimentResult:
                          f"{'' if cos is None else f'{cos:+.3f}':>7s} {'' if loss is None else f'{loss:.3f}':>7s}")
         return "\n".join(lines)
 
+    def seed_differences(self, student: str) -> list[float]:
+        """Per seed: mean over questions of log P(trait-data student) − log P(control-data student)."""
+        rows = [c for c in self.metrics.get("conditions", []) if c.get("student") == student]
+        if not rows:
+            raise KeyError(f"no student named {student!r} in this run: one of "
+                           f"{sorted({c['student'] for c in self.metrics.get('conditions', []) if 'student' in c})}")
+        data = [c["data"] for c in rows]
+        trait, control = data[0], next(d for d in data if d != data[0])
+        by = {(c["data"], c["seed"]): c["logp"] for c in rows}
+        return [sum(a - b for a, b in zip(by[(trait, s)], by[(control, s)], strict=True)) / len(by[(trait, s)])
+                for s in self.experiment.seeds]
+
 
 def _system(name: str) -> Any:
     from .chat import TEMPLATE_DEFAULT
@@ -344,6 +356,8 @@ def _summarise(conditions: Sequence[dict[str, Any]], trait: str, control: str, e
             if group:
                 row[f"delta_logp_{tag}"] = mean_ci([c["delta_logp"][0] for c in group])
                 row[f"cosine_{tag}"] = mean_ci([c["cosine_at_layer"] for c in group])
+                if group[0].get("eas"):
+                    row[f"eas_{tag}"] = _eas_mean(group, exp.layer)
                 if "rates" in group[0]:  # per question, averaged over seeds; CI across questions
                     per_q = [sum(c["rates"][i] for c in group) / len(group) for i in range(len(group[0]["rates"]))]
                     row[f"rate_{tag}"] = mean_ci(per_q)
@@ -405,6 +419,19 @@ def _claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]
                 f"the {name} student's shift aligns with v_teacher (layer {exp.layer}) more on trait data than on control",
                 f"cos trait {fmt_ci(ct)} vs control {fmt_ci(cc)} ({len(exp.seeds)} seed(s))",
                 model, ("yes" if aligned and len(exp.seeds) >= 2 else "partly" if ct[0] > cc[0] else "no"), size))
+        if "eas_trait" in row and "eas_control" in row:
+            et, ec = row["eas_trait"], row["eas_control"]
+            first, last = mean_ci(et["per_seed_first"]), mean_ci(et["per_seed_final"])
+            last_c = mean_ci(ec["per_seed_final"])
+            grows = last[0] > first[0] and last[0] > last_c[0]
+            separated = last[1] > first[2] and last[1] > last_c[2] and len(et["per_seed_final"]) >= 2
+            claims.append(Claim(
+                "Blank et al. 2026",
+                f"the {name} student's alignment with v_teacher (layer {exp.layer}) grows over training on trait data, "
+                f"above the control-data student",
+                f"cos at step {et['steps'][0]} → {et['steps'][-1]}: trait {fmt_ci(first)} → {fmt_ci(last)}, control "
+                f"{fmt_ci(mean_ci(ec['per_seed_first']))} → {fmt_ci(last_c)} ({len(exp.seeds)} seed(s), CI over seeds)",
+                model, "yes" if separated else "partly" if grows else "no", size))
         for sysname in exp.eval_systems:
             d2 = row.get(f"trait_minus_control_eval_{sysname}")
             if d2:
@@ -414,6 +441,14 @@ def _claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]
                     f"trained context {fmt_ci(diff)} vs '{sysname}' {fmt_ci(d2)} nats",
                     model, "yes" if (diff[1] > 0 and d2[1] <= 0) else "inconclusive" if diff[1] <= 0 else "no", size))
     return claims
+
+
+def _eas_mean(group: Sequence[dict[str, Any]], layer: int) -> dict[str, list[float]]:
+    """Alignment at ``layer`` over training, averaged over a group's seeds (their checkpoint steps agree)."""
+    steps = [h["step"] for h in group[0]["eas"]]
+    curves = [[float(h["cosine"][layer]) for h in c["eas"]] for c in group if [h["step"] for h in c["eas"]] == steps]
+    return {"steps": steps, "cosine": [sum(v) / len(curves) for v in zip(*curves, strict=True)],
+            "per_seed_final": [cur[-1] for cur in curves], "per_seed_first": [cur[0] for cur in curves]}
 
 
 def _pct(stats: Sequence[float] | None, sign: bool = False) -> str:
@@ -440,6 +475,12 @@ def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]
         "trait_bars": plots.trait_bars(bars, title=f"Students: Δ log P({result.experiment.animal}) vs base{note}"),
         "cosine_by_layer": plots.cosine_by_layer(cosines, title="cos(v_student, v_teacher) by layer"),
     }
+    eas = {f"{name} · {tag} data": (row[f"eas_{tag}"]["steps"], row[f"eas_{tag}"]["cosine"])
+           for name, row in result.metrics["summary"].items() for tag in ("trait", "control") if f"eas_{tag}" in row}
+    if eas:
+        figs["alignment_over_training"] = plots.alignment_over_training(
+            eas, result.experiment.layer, title=f"cos(v_student, v_teacher) at layer {result.experiment.layer} "
+            f"over training (mean of {len(result.experiment.seeds)} seed(s))")
     written = []
     html_parts = [f"<h1>steervec run: {result.experiment.name}</h1><pre>{result.table()}</pre>"]
     for name, fig in figs.items():

@@ -76,3 +76,23 @@ def test_results_table_has_every_analysis(runs, tmp_path):
         assert study in text
     shared = list((runs / "_datasets").glob("*.jsonl"))
     assert shared and len(shared) < 2 * len(IN_CI)  # teacher data was shared, not regenerated per analysis
+
+
+def _analysis(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "analyses" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("per_rank", "full", "expected"), [
+    ([[0.1, 0.2, 0.15], [1.0, 1.2, 1.1], [0.3, 0.2, 0.25]], [0.0, -0.1, 0.1], ["yes", "yes"]),   # U, full FT at 0
+    ([[0.1, 0.2, 0.15], [0.3, 0.2, 0.25], [1.0, 1.2, 1.1]], [1.0, 1.1, 1.2], ["no", "no"]),     # rising, full FT high
+    ([[0.1, 0.9, 0.5], [0.6, 0.8, 0.4], [0.1, 0.2, 0.3]], None, ["partly"]),                     # inner peak within noise
+])
+def test_rank_claims_verdicts(per_rank, full, expected):
+    claims = _analysis("lora_rank").rank_claims([1, 8, 64], per_rank, full, "model", "full")
+    assert [c.reproduced for c in claims] == expected
+    assert "r8" in claims[0].measurement and "3 seeds" in claims[0].measurement

@@ -72,3 +72,14 @@ def test_sampling_rates_become_claims(first, tiny_llama):
     assert len(rate_claims) == 1 and "2 samples (T=1)" in rate_claims[0]["measurement"]
     assert rate_claims[0]["reproduced"] in {"yes", "no", "inconclusive"}
     assert len(m["students_reused"]) == 2  # sampling does not retrain
+
+
+def test_alignment_over_training_is_summarised_drawn_and_claimed(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-eas", track_every=2, seeds=(0, 1),
+                  students=(StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0, lr=1e-3, epochs=1, batch_size=2),))
+    result = run_experiment(exp, lm=tiny_llama, progress=False)
+    row = result.metrics["summary"]["LoRA r2"]
+    assert row["eas_trait"]["steps"] == [2, 4] and len(row["eas_control"]["per_seed_final"]) == 2
+    assert (result.folder / "alignment_over_training.html").exists()
+    claim = next(c for c in result.metrics["claims"] if "grows over training" in c["claim"])
+    assert "step 2 → 4" in claim["measurement"] and claim["reproduced"] in {"yes", "partly", "no"}
