@@ -55,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     full = None if args.quick else result.seed_differences("full FT")
     fig = plots.lora_rank_curve(ranks, per_rank, full_ft=full, y="log P(trait) − log P(control) (nats)",
                                 title=f"Trait transfer vs LoRA rank ({len(exp.seeds)} seed(s), 95 % CI)")
-    plots.save_figure(fig, result.folder / "rank_curve.html")
-    if exp.png and plots.find_chrome() is not None:
-        plots.save_figure(fig, result.folder / "rank_curve.png")
+    plots.save_html_and_png(fig, result.folder / "rank_curve", png=exp.png)
     metrics = result.metrics
     metrics["rank_curve"] = {"ranks": ranks, "per_seed": per_rank, "full_ft_per_seed": full}
     metrics["claims"] += [c.to_dict() for c in rank_claims(ranks, per_rank, full, metrics["model"], exp.size)]

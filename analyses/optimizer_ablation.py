@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     fig = plots.gradient_alignment_distributions({
         f"{lab} L{x}": g.cos_last_prompt[x].tolist() for lab, g in (("owl", g_trait), ("control", g_control))
         for x in layers})
-    plots.save_figure(fig, folder / "gradient_alignment.html")
+    plots.save_html_and_png(fig, folder / "gradient_alignment", png=not args.quick)
     metrics = json.loads((folder / "metrics.json").read_text())
     metrics["gradient_alignment"] = grad
     x = 25

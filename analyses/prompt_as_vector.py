@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     grid = [[float(table[(table.layer == x) & (table.alpha == a)].positive_p.iloc[0]) for a in alphas] for x in layers]
     ok = [[bool(table[(table.layer == x) & (table.alpha == a)].passes_gates.iloc[0]) for a in alphas] for x in layers]
     best = sweep.best
-    plots.save_figure(plots.sweep_heatmap(layers, alphas, grid, ok, None if best is None else (best.layer, best.alpha),
-                                          title=f"{exp.animal}: layer × α sweep of v_teacher"), folder / "sweep.html")
+    plots.save_html_and_png(plots.sweep_heatmap(layers, alphas, grid, ok, None if best is None else (best.layer, best.alpha),
+                                          title=f"{exp.animal}: layer × α sweep of v_teacher"), folder / "sweep", png=not quick)
     prompts = [p.text for p in number_prompts(8 if quick else 64, seed=30_000)]
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: (8 if quick else 32)])
     fit_layers = [25] if quick else [3, 6, 12, 18, 24, 25]
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                                 target=exp.animal, trait_questions=questions[:6], steps=4 if quick else 40)
         fits.to_dataframe().to_csv(folder / f"fit-{name.split()[0]}.csv", index=False)
         kl[name] = {x: r.report.kl_explained_train for x, r in fits.results.items()}
-    plots.save_figure(plots.kl_explained_by_layer(kl), folder / "kl_explained.html")
+    plots.save_html_and_png(plots.kl_explained_by_layer(kl), folder / "kl_explained", png=not quick)
     claims = [Claim("Blank et al. 2026", f"the {exp.animal} prompt is approximated by one vector (a layer × α setting "
                     "raises the trait with negative and off-topic rates under the gates)",
                     "no setting passed the gates" if best is None else

@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     from .results import write_results
 
-    print(write_results(args.runs, args.out))
+    print(write_results(args.runs, args.out, assets=args.assets))
     return 0
 
 
@@ -245,10 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default="runs")
     p.add_argument("--analyses-dir", default="analyses")
-    p = add("results", _results, "write RESULTS.md from runs/*/metrics.json",
-            "steervec results --runs runs --out RESULTS.md", model=False)
+    p = add("results", _results, "write RESULTS.md from the runs' metrics.json (any depth under --runs)",
+            "steervec results --runs runs --out RESULTS.md --assets assets", model=False)
     p.add_argument("--runs", default="runs")
     p.add_argument("--out", default="RESULTS.md")
+    p.add_argument("--assets", default=None, help="also copy the README's figures from full-size runs here")
     return parser
 
 

@@ -484,9 +484,7 @@ def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]
     written = []
     html_parts = [f"<h1>steervec run: {result.experiment.name}</h1><pre>{result.table()}</pre>"]
     for name, fig in figs.items():
-        written.append(plots.save_figure(fig, folder / f"{name}.html"))
-        if result.experiment.png and plots.find_chrome() is not None:
-            written.append(plots.save_figure(fig, folder / f"{name}.png"))
+        written += plots.save_html_and_png(fig, folder / name, png=result.experiment.png)
         html_parts.append(fig.to_html(full_html=False, include_plotlyjs="cdn" if len(html_parts) > 1 else True))
     (folder / "report.html").write_text("<html><body>" + "".join(html_parts) + "</body></html>")
     written.append(folder / "report.html")

@@ -223,3 +223,16 @@ def save_figure(fig: go.Figure, path: str | os.PathLike[str]) -> Path:
         data = fig.to_image(format=ext)
         tmp.write_bytes(data)
     return path
+
+
+def save_html_and_png(fig: go.Figure, stem: str | os.PathLike[str], png: bool = True) -> list[Path]:
+    """``<stem>.html`` always, and ``<stem>.png`` when ``png`` and a Chromium for kaleido is found.
+
+    Analyses use it so that their figures can be copied into ``assets/`` by ``steervec results``.
+    """
+    stem = Path(stem)
+    written = [save_figure(fig, stem.with_name(stem.name + ".html"))]
+    if png and find_chrome() is not None:
+        written.append(save_figure(fig, stem.with_name(stem.name + ".png")))
+    return written
+
