@@ -12,7 +12,19 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from steervec.experiment import DEMO_STUDENTS, Experiment, analysis_parser, run_experiment, sizes
+from steervec.experiment import (
+    DEMO_STUDENTS,
+    Experiment,
+    StudentSpec,
+    analysis_parser,
+    run_experiment,
+    sizes,
+)
+
+# one epoch like every full-size student (the demo's two-epoch vector showed no transfer); the same settings as
+# optimizer_ablation's AdamW student, so that run's seed-0 students are shared
+VECTOR = StudentSpec("vector@25", "vector", (25,), optimizer="adamw", lr=1e-2, epochs=1)
+LORA = DEMO_STUDENTS[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     animals = ("owl",) if args.quick else ("owl", "cat", "dolphin")
     for animal in animals:
         # the vector student on owl only: it showed no transfer in the demo, LoRA carries the other animals
-        students = DEMO_STUDENTS[:1] if args.quick else DEMO_STUDENTS if animal == "owl" else DEMO_STUDENTS[1:]
+        students = (VECTOR,) if args.quick else (VECTOR, LORA) if animal == "owl" else (LORA,)
         exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
                          students=students, out_dir=args.out, sample_k=2 if args.quick else 10,
                          **sizes(args.quick, args.seeds))
