@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     plots.save_html_and_png(fig, result.folder / "rank_curve", png=exp.png)
     metrics = result.metrics
     metrics["rank_curve"] = {"ranks": ranks, "per_seed": per_rank, "full_ft_per_seed": full}
-    metrics["claims"] += [c.to_dict() for c in rank_claims(ranks, per_rank, full, metrics["model"], exp.size)]
+    metrics["analysis_claims"] = [c.to_dict() for c in rank_claims(ranks, per_rank, full, metrics["model"], exp.size)]
+    metrics["claims"] += metrics["analysis_claims"]
     (result.folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     ctx = Experiment(name="lora_rank-context", model=args.model, out_dir=args.out,
                      students=(StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=epochs),),

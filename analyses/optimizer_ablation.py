@@ -57,12 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     metrics = json.loads((folder / "metrics.json").read_text())
     metrics["gradient_alignment"] = grad
     x = 25
-    metrics["claims"].append(Claim(
+    metrics["analysis_claims"] = [Claim(
         "Blank et al. 2026", "the pooled trait − control gradient at the last prompt token points along v_teacher",
         f"cos(mean grad owl − mean grad control, v_teacher) at layer {x} = {pooled[x]:+.3f}; per-row |cos| "
         f"owl {g_trait.fraction_along()[x]:.3f} vs control {g_control.fraction_along()[x]:.3f}; top 5 % of rows "
         f"carry {g_trait.top_share(0.05)[x]:.0%} of the gradient norm ({len(trait)} rows)",
-        lm.fingerprint.short, "yes" if pooled[x] > 0.1 else "no", "quick" if args.quick else "full").to_dict())
+        lm.fingerprint.short, "yes" if pooled[x] > 0.1 else "no", "quick" if args.quick else "full").to_dict()]
+    metrics["claims"] += metrics["analysis_claims"]
     (Path(folder) / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return 0
 

@@ -23,6 +23,7 @@ from .datasets import DatasetReport, dedup, generate_dataset, heldout_split, loa
 from .divergence import DivergenceResult, TeacherCondition, attach_teacher_topk, divergence_masks
 from .errors import CorruptFileError, MissingPackageError, ModelMismatchError, SteervecError
 from .evaluate import TraitEval, aggregate, evaluate_trait, is_hit, mean_ci, sample_answers
+from .experiment import Experiment, ExperimentResult, StudentSpec, refresh_run, run_experiment
 from .fingerprint import Fingerprint
 from .fit import FitResult, fit_steering_vector
 from .fit_report import FitReport, TraitRecovery
@@ -56,6 +57,7 @@ from .questions import (
     split_questions,
     with_number_prefix,
 )
+from .results import Claim, write_results
 from .sampler import Sample, SamplingParams, sample
 from .steering_vector import SteeringVector
 from .students import FullFinetune, LoRA, Student, VectorStudent
@@ -75,6 +77,13 @@ from .trait_recovery import TraitReference, trait_recovery, trait_reference
 __version__ = "0.1.0"
 
 __all__ = [
+    "Claim",
+    "Experiment",
+    "ExperimentResult",
+    "StudentSpec",
+    "refresh_run",
+    "run_experiment",
+    "write_results",
     "AlignmentTracker",
     "plots",
     "save_figure",

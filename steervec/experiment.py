@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .alignment import AlignmentTracker, layer_alignment, student_shift
+from .atomic import atomic_path
 from .datasets import generate_dataset, load_dataset
 from .evaluate import TraitEval, evaluate_trait, mean_ci
 from .mean_diff import mean_activations, mean_difference_vector
@@ -326,7 +328,8 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,
                "summary": summary, "students_reused": reused, "claims": [c.to_dict() for c in _claims(summary, exp, lm.fingerprint.short)],
                "seconds": round(time.perf_counter() - start, 1)}
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    with atomic_path(folder / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=float))
     result = ExperimentResult(exp, folder, metrics)
     result.figures = _figures(result, cosines)
     return result
@@ -491,13 +494,61 @@ def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]
     return written
 
 
+def refresh_run(folder: str | os.PathLike[str], size: str | None = None) -> ExperimentResult:
+    """Recompute a finished run's summary, claims and figures from its ``metrics.json``.
+
+    For a run written by an older steervec (new claims or figures, same measurements): nothing
+    is retrained or re-evaluated, only derived from the stored per-condition numbers. Claims an
+    analysis stored under ``analysis_claims`` are kept. The previous file is kept as
+    ``metrics.previous.json``. ``size`` labels runs written before the size was recorded.
+    """
+    folder = Path(folder)
+    path = folder / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics.json in {folder}: run the experiment first")
+    metrics = json.loads(path.read_text())
+    cfg = dict(metrics["experiment"])
+    cfg["students"] = tuple(StudentSpec(**{**s, "layers": None if s.get("layers") is None else tuple(s["layers"])})
+                            for s in cfg["students"])
+    cfg["seeds"], cfg["eval_systems"] = tuple(cfg["seeds"]), tuple(cfg.get("eval_systems", ()))
+    if size is not None:
+        cfg["size"] = size
+    exp = Experiment(**cfg)
+    metrics["experiment"] = exp.to_dict()
+    conditions = metrics["conditions"]
+    for c in conditions:  # JSON turned the layer keys into strings
+        if "cosine_by_layer" in c:
+            c["cosine_by_layer"] = {int(k): v for k, v in c["cosine_by_layer"].items()}
+        for h in c.get("eas", []):
+            h["cosine"] = {int(k): v for k, v in h["cosine"].items()}
+    students = [c for c in conditions if "student" in c]
+    if not students:
+        raise ValueError(f"{path} has no student conditions to summarise")
+    trait = students[0]["data"]
+    control = next((c["data"] for c in students if c["data"] != trait), trait)
+    summary = _summarise(conditions, trait, control, exp)
+    (folder / "metrics.previous.json").write_text(path.read_text())
+    # claims an analysis added on top of the experiment's are kept (``analysis_claims``)
+    metrics.update(summary=summary, claims=[c.to_dict() for c in _claims(summary, exp, metrics["model"])]
+                   + metrics.get("analysis_claims", []))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=float))
+    cosines: dict[str, list[dict[int, float]]] = {}
+    for c in students:
+        key = f"{c['student']} · {'trait' if c['data'] == trait else 'control'} data"
+        cosines.setdefault(key, []).append(c["cosine_by_layer"])
+    result = ExperimentResult(exp, folder, metrics)
+    result.figures = _figures(result, cosines)
+    return result
+
+
 def summary_json(path: str | Path) -> dict[str, Any]:
     """Read a run's ``metrics.json``."""
     return json.loads(Path(path).read_text())
 
 
 __all__ = ["Experiment", "ExperimentResult", "StudentSpec", "build_teacher_vector", "build_teachers",
-           "run_experiment", "summary_json"]
+           "refresh_run", "run_experiment", "summary_json"]
 
 
 def analysis_parser(description: str) -> Any:

@@ -83,3 +83,22 @@ def test_alignment_over_training_is_summarised_drawn_and_claimed(first, tiny_lla
     assert (result.folder / "alignment_over_training.html").exists()
     claim = next(c for c in result.metrics["claims"] if "grows over training" in c["claim"])
     assert "step 2 → 4" in claim["measurement"] and claim["reproduced"] in {"yes", "partly", "no"}
+
+
+def test_refresh_run_rederives_claims_and_keeps_analysis_claims(first, tmp_path):
+    import shutil
+
+    from steervec.experiment import refresh_run
+
+    folder = tmp_path / "copy"
+    shutil.copytree(first.folder, folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    extra = {"study": "S", "claim": "an analysis's own claim", "measurement": "1.0", "model": "m",
+             "reproduced": "yes", "size": "quick"}
+    metrics["claims"], metrics["analysis_claims"] = [], [extra]
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    result = refresh_run(folder)
+    assert result.metrics["claims"][:-1] == first.metrics["claims"] and result.metrics["claims"][-1] == extra
+    assert (folder / "metrics.previous.json").exists() and (folder / "trait_bars.html").exists()
+    with pytest.raises(FileNotFoundError, match="run the experiment first"):
+        refresh_run(tmp_path / "nothing")
