@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from steervec.datasets import generate_dataset, load_dataset
 from steervec.divergence import TeacherCondition, divergence_masks
 from steervec.evaluate import evaluate_trait, mean_ci
@@ -21,8 +23,9 @@ from steervec.experiment import analysis_parser, sizes
 from steervec.model import load_model
 from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.results import Claim, fmt_ci, verdict
+from steervec.run_cache import student_path
 from steervec.sampler import SamplingParams
-from steervec.students import LoRA
+from steervec.students import LoRA, Student
 from steervec.teachers import animal_lover_prompt, animal_teacher, control_teacher
 from steervec.train import train_student
 
@@ -51,21 +54,33 @@ def main(argv: list[str] | None = None) -> int:
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
     base = evaluate_trait(lm, "owl", questions, label="base", system=None)
     method = LoRA(rank=8, alpha=8.0)
-    epochs = 1  # full size too: one epoch of 1,000 rows keeps all seven analyses within a few hours
+    epochs = 1  # full size too: keeps all seven analyses within a few hours on 2 cores
+    seeds = size["seeds"]
+    paths = {"owl": folder / "owl-T1.jsonl", "control": folder / "control-T1.jsonl"}
     logps = {}
-    for label, rows, loss_masks in (("all tokens", data[("owl", 1.0)], None),
-                                    ("divergence only", data[("owl", 1.0)], masks.masks),
-                                    ("all but divergence", data[("owl", 1.0)], masks.complement()),
-                                    ("control data", data[("control", 1.0)], None)):
+    for label, teacher, loss_masks in (("all tokens", "owl", None), ("divergence only", "owl", masks.masks),
+                                       ("all but divergence", "owl", masks.complement()),
+                                       ("control data", "control", None)):
         if loss_masks is not None and not any(bool(m.any()) for m in loss_masks):
             metrics["students"][label] = "no divergence tokens: nothing to train on"
             continue
-        student = train_student(lm, rows, method=method, lr=1e-3, epochs=epochs, seed=0, system=None,
-                                loss_masks=loss_masks)
-        with student.applied(lm):
-            ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base)
-        logps[label] = ev.logp
-        metrics["students"][label] = {"delta_logp": list(ev.delta_logp), "final_loss": student.history[-1]["loss"]}
+        per_seed = []
+        for seed in seeds:  # students cached by content key: a rerun with more seeds trains only the new ones
+            cached = student_path(folder, lm, paths[teacher], seed=seed, label=label, method="lora r8 a8",
+                                  lr=1e-3, epochs=epochs, system="none")
+            if cached.is_file():
+                student = Student.load(cached, lm)
+            else:
+                student = train_student(lm, data[(teacher, 1.0)], method=method, lr=1e-3, epochs=epochs, seed=seed,
+                                        system=None, loss_masks=loss_masks)
+                student.save(cached)
+            with student.applied(lm):
+                ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base)
+            per_seed.append({"seed": seed, "logp": [float(x) for x in ev.logp], "delta_logp": list(ev.delta_logp),
+                             "final_loss": student.history[-1]["loss"] if student.history else None})
+        logps[label] = torch.tensor([r["logp"] for r in per_seed]).mean(0)  # per question, averaged over seeds
+        metrics["students"][label] = {"per_seed": per_seed,
+                                      "delta_logp_over_seeds": mean_ci([r["delta_logp"][0] for r in per_seed])}
     claims = []
     share = metrics["shares"]
     claims.append(Claim("Schrodi et al. 2026", "divergence tokens are a small share of teacher tokens "
@@ -81,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                 claims.append(Claim("Schrodi et al. 2026",
                                     f"a student trained on {label} learns the trait (vs control-data student)"
                                     + ("" if expected else " — expected mostly NOT to"),
-                                    f"log P difference {fmt_ci(diff)} nats, 1 seed", lm.fingerprint.short,
+                                    f"log P difference {fmt_ci(diff)} nats (per question, averaged over "
+                                    f"{len(seeds)} seed(s); CI across questions)", lm.fingerprint.short,
                                     verdict(diff[1], diff[2]) if expected else
                                     ("yes" if diff[1] <= 0 else "no"), "quick" if args.quick else "full"))
     metrics["claims"] = [c.to_dict() for c in claims]
