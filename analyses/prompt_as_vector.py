@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from steervec import plots
+from steervec import TEMPLATE_DEFAULT, plots
 from steervec.experiment import (
     Experiment,
     StudentSpec,
@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     quick = args.quick
     common = sizes(quick, args.seeds)
-    exp = Experiment(name="prompt_as_vector", model=args.model, out_dir=args.out, **common)
+    # v_teacher = owl prompt minus the template's default system prompt, swept and steered on the default-prompted
+    # model: "without the prompt" in the reference studies (Qwen's template injects a default too), and the
+    # setting in which the vector steers this model (the no-system-turn difference did not raise P(owl) at any
+    # layer x alpha in the first full run)
+    base = {"baseline": "template_default"}
+    exp = Experiment(name="prompt_as_vector", model=args.model, out_dir=args.out, **base, **common)
     folder = Path(args.out) / exp.name
     folder.mkdir(parents=True, exist_ok=True)
     lm = load_model(args.model)
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     alphas = (3.0,) if quick else (1.0, 2.0, 4.0, 8.0)
     sweep = sweep_layers_alpha(lm, v, layers, alphas, target=exp.animal, positive=FAVOURITE_ANIMAL_QUESTIONS[:n_q],
                                negative=LEAST_FAVOURITE_ANIMAL_QUESTIONS[: max(4, n_q // 2)],
-                               offtopic=OFFTOPIC_QUESTIONS[: max(4, n_q // 2)], control=None)
+                               offtopic=OFFTOPIC_QUESTIONS[: max(4, n_q // 2)], control=TEMPLATE_DEFAULT)
     table = sweep.to_dataframe()
     table.to_csv(folder / "sweep.csv", index=False)
     grid = [[float(table[(table.layer == x) & (table.alpha == a)].positive_p.iloc[0]) for a in alphas] for x in layers]
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     kl: dict[str, dict[int, float]] = {}
     prompt_sets = (("favourite-animal questions", questions), ("number prompts", prompts))
     for name, train in prompt_sets[:1] if quick else prompt_sets:
-        fits = sweep_fit_layers(lm, animal_lover_prompt(exp.animal), train, fit_layers, control=None,
+        fits = sweep_fit_layers(lm, animal_lover_prompt(exp.animal), train, fit_layers, control=TEMPLATE_DEFAULT,
                                 target=exp.animal, trait_questions=questions[:6], steps=4 if quick else 40)
         fits.to_dataframe().to_csv(folder / f"fit-{name.split()[0]}.csv", index=False)
         kl[name] = {x: r.report.kl_explained_train for x, r in fits.results.items()}
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
     for kind in ("steered", "projected"):
         run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
-                         out_dir=args.out, **common)
+                         out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm).table())
     return 0
 

@@ -109,6 +109,10 @@ class Experiment:
             (``"none"`` or ``"template_default"``).
         eval_systems: further system conditions to evaluate students under (the
             context experiment: train with the template default, evaluate without).
+        baseline: the system condition v_teacher is measured against (prompt minus this), and
+            that the control teacher and a steered teacher run under: ``"none"`` (no system
+            turn) or ``"template_default"`` (what the template injects; the reference studies'
+            Qwen template injects one too, so "without the prompt" means this there).
         track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
         sample_k: answers sampled per question (T=1) for the trait's sampling rate, besides
             Δlog P (0: log-probs only; sampling costs about as much as the log-probs × k/2).
@@ -132,6 +136,7 @@ class Experiment:
     students: tuple[StudentSpec, ...] = DEMO_STUDENTS
     student_system: Literal["none", "template_default"] = "none"
     eval_systems: tuple[str, ...] = ()
+    baseline: Literal["none", "template_default"] = "none"
     track_every: int | None = None
     sample_k: int = 0
     out_dir: str = "runs"
@@ -196,16 +201,18 @@ def _eval_row(label: str, ev: TraitEval, **extra: Any) -> dict[str, Any]:
 
 
 def build_teacher_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
-    """v_teacher at every layer: animal-lover prompt minus no system turn, last template token."""
+    """v_teacher at every layer: animal-lover prompt minus ``exp.baseline``, last template token."""
     prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=10_000)]
-    return mean_difference_vector(lm, animal_lover_prompt(exp.animal), prompts, control=None)
+    return mean_difference_vector(lm, animal_lover_prompt(exp.animal), prompts, control=_system(exp.baseline))
 
 
 def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher, Teacher]:
     """(trait teacher, control teacher) for the experiment."""
-    control = control_teacher(system=None)
+    baseline = _system(exp.baseline)
+    control = control_teacher(system=baseline) if exp.baseline == "none" else \
+        control_teacher(system=baseline, name="control-template-default")
     if exp.teacher == "steered":
-        trait = steered_teacher(v_teacher, [exp.layer], exp.alpha, system=None, name=f"{exp.animal}-steered")
+        trait = steered_teacher(v_teacher, [exp.layer], exp.alpha, system=baseline, name=f"{exp.animal}-steered")
     elif exp.teacher == "projected":
         one = v_teacher.select([exp.layer])
         trait = projected_teacher(animal_lover_prompt(exp.animal), one, list(range(len(v_teacher.layers))),

@@ -102,3 +102,18 @@ def test_refresh_run_rederives_claims_and_keeps_analysis_claims(first, tmp_path)
     assert (folder / "metrics.previous.json").exists() and (folder / "trait_bars.html").exists()
     with pytest.raises(FileNotFoundError, match="run the experiment first"):
         refresh_run(tmp_path / "nothing")
+
+
+def test_baseline_sets_the_control_and_steered_teachers_system(tiny_llama):
+    import torch
+
+    from steervec import TEMPLATE_DEFAULT
+    from steervec.experiment import build_teachers
+    from steervec.steering_vector import SteeringVector
+
+    v = SteeringVector({1: torch.ones(tiny_llama.d_model)}, tiny_llama.fingerprint)
+    trait, control = build_teachers(Experiment(teacher="steered", layer=1), v)
+    assert trait.system is None and control.system is None and control.name == "control"
+    trait, control = build_teachers(Experiment(teacher="steered", layer=1, baseline="template_default"), v)
+    assert trait.system is TEMPLATE_DEFAULT and control.system is TEMPLATE_DEFAULT
+    assert control.name != "control"  # its datasets never mix with the no-system control's
