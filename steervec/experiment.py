@@ -477,7 +477,7 @@ def _figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]
 
     folder = result.folder
     bars = [{"label": c["label"], "delta_logp": c["delta_logp"][0], "delta_logp_low": c["delta_logp"][1],
-             "delta_logp_high": c["delta_logp"][2]} for c in result.metrics["conditions"]
+             "delta_logp_high": c["delta_logp"][2], "group": (c["student"], c["data"])} for c in result.metrics["conditions"]
             if "delta_logp" in c and "student" in c]
     teacher = next((c for c in result.metrics["conditions"] if c["label"].startswith("teacher")), None)
     note = f" (teacher: {teacher['delta_logp'][0]:+.2f})" if teacher and "delta_logp" in teacher else ""

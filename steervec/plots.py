@@ -98,7 +98,8 @@ def trait_bars(rows: Sequence[Mapping[str, Any]], metric: str = "delta_logp",
                title: str = "Trait transfer") -> go.Figure:
     """Bars with 95 % CI whiskers, e.g. ``aggregate(evals).to_dict('records')``.
 
-    Each row needs ``label``, ``metric`` and optionally ``{metric}_low`` / ``{metric}_high``.
+    Each row needs ``label``, ``metric`` and optionally ``{metric}_low`` / ``{metric}_high``, and
+    ``group`` (bars of one group share a colour, e.g. trait vs control data; default: one colour a bar).
     """
     if not rows:
         raise ValueError("no rows to draw")
@@ -106,7 +107,9 @@ def trait_bars(rows: Sequence[Mapping[str, Any]], metric: str = "delta_logp",
     vals = [float(r[metric]) for r in rows]
     plus = [float(r.get(f"{metric}_high", v)) - v for r, v in zip(rows, vals, strict=True)]
     minus = [v - float(r.get(f"{metric}_low", v)) for r, v in zip(rows, vals, strict=True)]
-    colours = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
+    groups = [r.get("group", i) for i, r in enumerate(rows)]
+    order = list(dict.fromkeys(groups))
+    colours = [PALETTE[order.index(g) % len(PALETTE)] for g in groups]
     fig = go.Figure(go.Bar(x=labels, y=vals, marker_color=colours,
                            error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True}))
     names = {"delta_logp": "Δ log P(target) vs base (nats)", "rate": "target rate (fraction of answers)",
