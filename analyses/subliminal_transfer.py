@@ -10,7 +10,6 @@ T=1 per question) and the paired trait − control differences with 95 % CIs. Wr
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
 from steervec.experiment import (
     DEMO_STUDENTS,
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
                          students=students, out_dir=args.out, sample_k=2 if args.quick else 10,
                          **sizes(args.quick, args.seeds))
-        result = run_experiment(replace(exp))
+        result = run_experiment(exp)
         print(result.table())
     return 0
 

@@ -115,7 +115,8 @@ class Experiment:
             Qwen template injects one too, so "without the prompt" means this there).
         track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
         sample_k: answers sampled per question (T=1) for the trait's sampling rate, besides
-            Δlog P (0: log-probs only; sampling costs about as much as the log-probs × k/2).
+            Δlog P (0: log-probs only). Measured at k=10, 50 questions: ~2 min per evaluated
+            model on one contended core, ~8x the log-probs alone.
         size: label of the run's size in claims and RESULTS.md (``"quick"``, ``"demo"``,
             ``"full"``; :func:`sizes` sets it).
         png: also write PNG figures (needs Chromium; ~3 s each). HTML is always written.
@@ -372,23 +373,13 @@ def _summarise(conditions: Sequence[dict[str, Any]], trait: str, control: str, e
                     per_q = [sum(c["rates"][i] for c in group) / len(group) for i in range(len(group[0]["rates"]))]
                     row[f"rate_{tag}"] = mean_ci(per_q)
         if groups["trait"] and groups["control"]:
-            n_q = len(groups["trait"][0]["logp"])
-            diff = [sum(t["logp"][i] - c["logp"][i] for t, c in zip(groups["trait"], groups["control"], strict=True))
-                    / len(groups["trait"]) for i in range(n_q)]
-            row["trait_minus_control"] = mean_ci(diff)
+            row["trait_minus_control"] = _paired(groups, "logp")
             if "rates" in groups["trait"][0] and "rates" in groups["control"][0]:
-                n_r = len(groups["trait"][0]["rates"])
-                rate_diff = [sum(t["rates"][i] - c["rates"][i] for t, c in zip(groups["trait"], groups["control"],
-                                                                              strict=True)) / len(groups["trait"])
-                             for i in range(n_r)]
-                row["rate_trait_minus_control"] = mean_ci(rate_diff)
+                row["rate_trait_minus_control"] = _paired(groups, "rates")
                 row["rate_base"] = conditions[0].get("rate")
                 row["rate_teacher"] = conditions[1].get("rate")
             for name in exp.eval_systems:
-                key = f"logp_eval_{name}"
-                d2 = [sum(t[key][i] - c[key][i] for t, c in zip(groups["trait"], groups["control"], strict=True))
-                      / len(groups["trait"]) for i in range(n_q)]
-                row[f"trait_minus_control_eval_{name}"] = mean_ci(d2)
+                row[f"trait_minus_control_eval_{name}"] = _paired(groups, f"logp_eval_{name}")
         out[spec.name] = row
     return out
 
@@ -451,6 +442,14 @@ def _claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]
                     f"trained context {fmt_ci(diff)} vs '{sysname}' {fmt_ci(d2)} nats",
                     model, "yes" if (diff[1] > 0 and d2[1] <= 0) else "inconclusive" if diff[1] <= 0 else "no", size))
     return claims
+
+
+def _paired(groups: dict[str, list[dict[str, Any]]], key: str) -> tuple[float, float, float]:
+    """Per question: ``key`` of the trait-data student − the control-data student of the same seed,
+    averaged over seeds; mean and 95 % CI across questions."""
+    pairs = list(zip(groups["trait"], groups["control"], strict=True))
+    n = len(pairs[0][0][key])
+    return mean_ci([sum(t[key][i] - c[key][i] for t, c in pairs) / len(pairs) for i in range(n)])
 
 
 def _eas_mean(group: Sequence[dict[str, Any]], layer: int) -> dict[str, list[float]]:

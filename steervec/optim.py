@@ -31,13 +31,13 @@ Schedule = Literal["constant", "linear", "cosine"]
 SCHEDULES: tuple[str, ...] = ("constant", "linear", "cosine")
 
 
-
 def _closure_loss(closure: Callable[[], Any] | None) -> Any:
     """The loss from an optimiser's optional closure (evaluated with gradients on)."""
     if closure is None:
         return None
     with torch.enable_grad():
         return closure()
+
 
 class SignSGD(Optimizer):
     """Sign gradient descent: ``p -= lr * sign(g)`` (with ``momentum``: signum).
