@@ -156,9 +156,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from .results import write_results
+    from .results import archive_runs, write_results
 
-    print(write_results(args.runs, args.out, assets=args.assets))
+    roots = list(args.runs)
+    if args.archive:
+        for folder in archive_runs(roots, args.archive):
+            print(f"recorded {folder}")
+        roots = [args.archive]  # the table is built from what the repository keeps
+    print(write_results(roots, args.out, assets=args.assets))
     return 0
 
 
@@ -246,8 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--analyses-dir", default="analyses")
     p = add("results", _results, "write RESULTS.md from the runs' metrics.json (any depth under --runs)",
-            "steervec results --runs runs --out RESULTS.md --assets assets", model=False)
-    p.add_argument("--runs", default="runs")
+            "steervec results --runs runs --archive analyses/records --out RESULTS.md --assets assets",
+            model=False)
+    p.add_argument("--runs", nargs="+", default=["runs"], help="folders of runs (any depth)")
+    p.add_argument("--archive", default=None,
+                   help="first copy demo- and full-size runs into this tracked records folder, then "
+                        "build the table from it (analyses/records)")
     p.add_argument("--out", default="RESULTS.md")
     p.add_argument("--assets", default=None, help="also copy the README's figures from full-size runs here")
     return parser

@@ -3,12 +3,19 @@
 Each analysis writes ``runs/<name>/metrics.json`` with a ``claims`` list of
 :class:`Claim` dicts; :func:`write_results` gathers them into a Markdown table. Nothing in
 the table is typed by hand: rerun the analyses and this command to refresh it.
+
+``runs/`` is scratch space (students, caches) and is not kept in git. :func:`archive_runs`
+copies what a finished demo- or full-size run measured — ``metrics.json``, ``config.json``,
+its tables, PNG figures and teacher datasets — into a tracked records folder
+(``analyses/records/``), so RESULTS.md can be rebuilt and audited from the repository alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -57,22 +64,87 @@ def fmt_ci(stats: tuple[float, float, float] | list[float], digits: int = 3) -> 
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
-def collect(runs: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:
-    """``(run name, claim dict)`` for every claim in a ``metrics.json`` under ``runs`` (any depth).
+Roots = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+"""One folder of runs, or several (``runs`` and the tracked records)."""
 
-    The run name is the folder's path below ``runs`` (``full/lora_rank``); folders whose name
-    starts with ``_`` (shared datasets and students) are skipped.
+CLAIM_FILES = ("metrics.json", "claims.json")
+"""Files a run's claims are read from: its metrics, or a claims-only record (see README)."""
+
+
+def _roots(runs: Roots) -> list[Path]:
+    return [Path(runs)] if isinstance(runs, str | os.PathLike) else [Path(r) for r in runs]
+
+
+def run_folders(runs: Roots) -> list[tuple[str, Path]]:
+    """``(run name, folder)`` for every run under ``runs`` (any depth) that has a claims file.
+
+    The run name is the folder's path below its root (``full/lora_rank``); folders whose name
+    starts with ``_`` (shared datasets and students) are skipped. A name found under several
+    roots is taken from the first root that has it.
     """
-    root = Path(runs)
-    out = []
-    for path in sorted(root.rglob("metrics.json")):
-        rel = path.parent.relative_to(root)
-        if any(part.startswith("_") for part in rel.parts):
+    found: dict[str, Path] = {}
+    for root in _roots(runs):
+        for name in CLAIM_FILES:
+            for path in sorted(root.rglob(name)):
+                rel = path.parent.relative_to(root)
+                if any(part.startswith("_") for part in rel.parts):
+                    continue
+                found.setdefault(rel.as_posix(), path.parent)
+    return sorted(found.items())
+
+
+def _claims_of(folder: Path) -> list[dict[str, Any]]:
+    for name in CLAIM_FILES:
+        if (folder / name).is_file():
+            return list(json.loads((folder / name).read_text()).get("claims", []))
+    return []
+
+
+def collect(runs: Roots) -> list[tuple[str, dict[str, Any]]]:
+    """``(run name, claim dict)`` for every claim of every run under ``runs`` (see :func:`run_folders`)."""
+    return [(name, claim) for name, folder in run_folders(runs) for claim in _claims_of(folder)]
+
+
+RECORD_PATTERNS = ("metrics.json", "config.json", "*.csv", "*.png", "data-*.jsonl")
+"""What :func:`archive_runs` keeps of a run: measurements, settings, figures, teacher data."""
+
+
+def archive_runs(runs: Roots, records: str | os.PathLike[str] = "analyses/records") -> list[Path]:
+    """Copy every demo- or full-size run under ``runs`` into ``records`` (tracked in git).
+
+    Quick runs (CI plumbing) are skipped. Linked files (shared teacher datasets) are copied
+    as their content; each file is written atomically, and a run's old record is replaced
+    only once its new copy is complete. Students and caches stay behind: they are large and
+    every number they gave is in ``metrics.json``.
+
+    Returns:
+        The record folders written.
+    """
+    target_root = Path(records).resolve()
+    written = []
+    for name, folder in run_folders(runs):
+        if folder.resolve().is_relative_to(target_root):
             continue
-        data = json.loads(path.read_text())
-        for claim in data.get("claims", []):
-            out.append((rel.as_posix(), claim))
-    return out
+        sizes = {_section(c.get("size", "")) for c in _claims_of(folder)}
+        if not sizes or sizes <= {"quick"}:
+            continue
+        files = sorted({p for pattern in RECORD_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+        target = target_root / name
+        staging = target.with_name(f".{target.name}.partial")
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        try:
+            for src in files:
+                shutil.copyfile(src, staging / src.name)  # follows links: the dataset, not the link
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)  # the old record stays as it was
+            raise
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+        written.append(target)
+    return written
 
 
 SIZE_ORDER = ("full", "demo", "custom", "quick")
@@ -94,14 +166,17 @@ def _section(size: str) -> str:
     return word if word in SIZE_ORDER else "custom"
 
 
-def write_results(runs: str | os.PathLike[str] = "runs", out: str | os.PathLike[str] = "RESULTS.md",
+def write_results(runs: Roots = "runs", out: str | os.PathLike[str] = "RESULTS.md",
                   assets: str | os.PathLike[str] | None = None) -> Path:
     """Write the claims of every run under ``runs`` to ``out`` (atomically), full-size runs first.
 
     With ``assets``, also copy the PNG figures named in :data:`ASSET_FIGURES` from the full-size
-    runs into that folder (as ``<run>-<figure>.png``).
+    runs into that folder (as ``<run>-<figure>.png``). A run recorded by its claims alone
+    (``claims.json``, no metrics) is marked so in the run column.
     """
-    rows = collect(runs)
+    folders = dict(run_folders(runs))
+    rows = [(name if (folders[name] / "metrics.json").is_file() else f"{name} (claims only)", c)
+            for name, c in collect(runs)]
     if not rows:
         raise FileNotFoundError(f"no runs with claims under {runs}: run the analyses first "
                                 "(e.g. `steervec run subliminal_transfer --quick`)")
@@ -139,9 +214,10 @@ def write_results(runs: str | os.PathLike[str] = "runs", out: str | os.PathLike[
     return path
 
 
-def copy_assets(runs: str | os.PathLike[str], assets: str | os.PathLike[str]) -> list[Path]:
+def copy_assets(runs: Roots, assets: str | os.PathLike[str]) -> list[Path]:
     """Copy :data:`ASSET_FIGURES` PNGs of full-size runs under ``runs`` into ``assets``."""
-    full = {Path(run).name: Path(runs) / run for run, c in collect(runs) if _section(c.get("size", "")) == "full"}
+    folders = dict(run_folders(runs))
+    full = {Path(run).name: folders[run] for run, c in collect(runs) if _section(c.get("size", "")) == "full"}
     target = Path(assets)
     target.mkdir(parents=True, exist_ok=True)
     copied = []

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from steervec.results import Claim, collect, copy_assets, fmt_ci, verdict, write_results
+from steervec.results import (
+    Claim,
+    archive_runs,
+    collect,
+    copy_assets,
+    fmt_ci,
+    verdict,
+    write_results,
+)
 
 
 def _run(root: Path, rel: str, *claims: Claim, figures: tuple[str, ...] = ()) -> Path:
@@ -62,3 +70,49 @@ def test_verdict_and_ci_format():
     assert verdict(0.1, 0.3) == "yes" and verdict(-0.3, -0.1) == "no" and verdict(-0.1, 0.1) == "inconclusive"
     assert verdict(-0.3, -0.1, expected_positive=False) == "yes"
     assert fmt_ci((0.5, 0.5, 0.5)) == "+0.500 (no CI: one value)"
+
+
+def test_archive_keeps_measured_runs_and_follows_links(runs, tmp_path):
+    shared = runs / "full" / "_datasets" / "owl-abc.jsonl"
+    shared.parent.mkdir(parents=True)
+    shared.write_text('{"prompt": "1, 2", "completion": "3, 4"}\n')
+    (runs / "full/lora_rank/data-owl.jsonl").symlink_to("../_datasets/owl-abc.jsonl")
+    (runs / "full/lora_rank/student.safetensors").write_bytes(b"weights")
+    records = tmp_path / "records"
+    written = archive_runs(runs, records)
+    assert sorted(p.relative_to(records).as_posix() for p in written) == ["demo", "full/lora_rank"]  # no quick run
+    kept = records / "full/lora_rank"
+    assert sorted(p.name for p in kept.iterdir()) == ["data-owl.jsonl", "metrics.json", "rank_curve.png"]
+    assert not (kept / "data-owl.jsonl").is_symlink() and (kept / "data-owl.jsonl").read_text() == shared.read_text()
+    # the table rebuilt from the records alone equals the one from the runs, less the quick section
+    from_runs = write_results(runs, tmp_path / "a.md").read_text()
+    from_records = write_results(records, tmp_path / "b.md").read_text()
+    assert "## Quick runs" not in from_records
+    assert from_records.strip() == from_runs[: from_runs.index("## Quick runs")].strip()
+
+
+def test_archive_replaces_an_old_record_whole(runs, tmp_path):
+    records = tmp_path / "records"
+    stale = records / "full/lora_rank"
+    stale.mkdir(parents=True)
+    (stale / "old_figure.png").write_bytes(b"old")
+    archive_runs(runs, records)
+    assert not (stale / "old_figure.png").exists()
+    assert not list(records.rglob(".*.partial"))
+
+
+def test_claims_only_records_are_read_and_marked(runs, tmp_path):
+    rec = tmp_path / "records" / "full" / "student_alignment"
+    rec.mkdir(parents=True)
+    (rec / "claims.json").write_text(json.dumps({"source": "an earlier table", "claims": [_claim("full").to_dict()]}))
+    assert [name for name, _ in collect([runs, tmp_path / "records"])].count("full/student_alignment") == 1
+    text = write_results([runs, tmp_path / "records"], tmp_path / "R.md").read_text()
+    assert "| full/student_alignment (claims only) |" in text
+    assert "3 claims: 2 yes, 1 partly." in text
+
+
+def test_a_run_in_two_roots_is_taken_once_from_the_first(runs, tmp_path):
+    other = tmp_path / "other"
+    _run(other, "demo", _claim("demo", "yes"))
+    rows = collect([runs, other])
+    assert [c["reproduced"] for name, c in rows if name == "demo"] == ["no"]
