@@ -89,11 +89,11 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
     """The README's main job: steering check, then the owl subliminal pipeline end to end.
 
     Pipeline (``steervec.experiment``): owl v_teacher at every layer → owl-prompted and
-    control teacher data (format-constrained number lists) → a vector student at layer 25
-    and a LoRA r=8 student on each → Δlog P(owl) against the base with 95 % CIs across
+    control teacher data (format-constrained number lists, 64 rows each) → a LoRA r=8
+    student on each → Δlog P(owl) against the base with 95 % CIs across
     questions, and cos(v_student, v_teacher) at every layer → ``runs/demo/report.html``.
     """
-    from .experiment import Experiment, StudentSpec, run_experiment
+    from .experiment import DEMO_STUDENTS, Experiment, StudentSpec, run_experiment
 
     start = time.perf_counter()
     lm = lm or load_model()
@@ -106,7 +106,11 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
                          max_new_tokens=24, out_dir=out_dir,
                          students=(StudentSpec("vector@25", "vector", (25,), epochs=1),))
     else:
-        exp = Experiment(name="demo", size="demo", out_dir=out_dir)
+        # sized for 10 minutes on 2 slow cores (measured: 128 rows with a vector and a LoRA student
+        # took 1,267 s on a machine with ~60 GFLOP/s float32 matmul); the vector student, which showed
+        # no transfer at demo size in any run, is left to analyses/subliminal_transfer.py
+        exp = Experiment(name="demo", size="demo", out_dir=out_dir, n_rows=64, n_vector_prompts=16,
+                         students=(DEMO_STUDENTS[1],))
     result = run_experiment(exp, lm=lm)
     print(result.table())
     print(f"teacher data: {json.dumps(result.metrics['data'])}")
