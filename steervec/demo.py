@@ -107,8 +107,9 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
                          students=(StudentSpec("vector@25", "vector", (25,), epochs=1),))
     else:
         # sized for 10 minutes on 2 slow cores (measured: 128 rows with a vector and a LoRA student
-        # took 1,267 s on a machine with ~60 GFLOP/s float32 matmul); the vector student, which showed
-        # no transfer at demo size in any run, is left to analyses/subliminal_transfer.py
+        # took 1,267 s on a machine with ~60 GFLOP/s float32 matmul, this setting 448 s); the vector
+        # student (trait - control -0.018 and -0.010 nats in two 128-160-row demo runs) is left to
+        # analyses/subliminal_transfer.py
         exp = Experiment(name="demo", size="demo", out_dir=out_dir, n_rows=64, n_vector_prompts=16,
                          students=(DEMO_STUDENTS[1],))
     result = run_experiment(exp, lm=lm)
