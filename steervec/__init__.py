@@ -57,7 +57,7 @@ from .questions import (
     split_questions,
     with_number_prefix,
 )
-from .results import Claim, write_results
+from .results import Claim, archive_runs, write_results
 from .sampler import Sample, SamplingParams, sample
 from .steering_vector import SteeringVector
 from .students import FullFinetune, LoRA, Student, VectorStudent
@@ -84,6 +84,7 @@ __all__ = [
     "refresh_run",
     "run_experiment",
     "write_results",
+    "archive_runs",
     "AlignmentTracker",
     "plots",
     "save_figure",
