@@ -16,8 +16,11 @@ from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_ex
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
+    size = sizes(args.quick, args.seeds)
+    if args.quick:  # two steps, so that the curve over training has two points
+        size["n_rows"] = 16
     exp = Experiment(name="student_alignment", model=args.model, students=students, out_dir=args.out,
-                     track_every=2 if args.quick else 4, **sizes(args.quick, args.seeds))
+                     track_every=1 if args.quick else 4, **size)
     print(run_experiment(exp).table())
     return 0
 

@@ -28,7 +28,7 @@ from .mean_diff import mean_activations, mean_difference_vector
 from .model import LanguageModel, load_model
 from .numbers import number_prompts
 from .questions import FAVOURITE_ANIMAL_QUESTIONS
-from .run_cache import dataset_path, link, student_path
+from .run_cache import dataset_path, link, student_path, vector_path
 from .run_report import claims_from_summary, draw_figures, refresh_run, summarise_conditions
 from .sampler import SamplingParams
 from .steering_vector import SteeringVector
@@ -201,9 +201,20 @@ def _eval_row(label: str, ev: TraitEval, **extra: Any) -> dict[str, Any]:
 
 
 def build_teacher_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
-    """v_teacher at every layer: animal-lover prompt minus ``exp.baseline``, last template token."""
+    """v_teacher at every layer: animal-lover prompt minus ``exp.baseline``, last template token.
+
+    Runs in one ``exp.out_dir`` share it: it is read from ``<out_dir>/_vectors/`` when an
+    earlier run extracted the same vector (same model, template, prompts and baseline).
+    """
     prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=10_000)]
-    return mean_difference_vector(lm, animal_lover_prompt(exp.animal), prompts, control=_system(exp.baseline))
+    system = animal_lover_prompt(exp.animal)
+    path = vector_path(exp.out_dir, lm, method="mean_difference", system=system, baseline=exp.baseline,
+                       prompts=prompts, template=lm.tokenizer.chat_template)
+    if path.is_file():
+        return SteeringVector.load(path, model=lm)
+    vector = mean_difference_vector(lm, system, prompts, control=_system(exp.baseline))
+    vector.save(path)
+    return vector
 
 
 def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher, Teacher]:
@@ -382,7 +393,7 @@ def sizes(quick: bool, seeds: int | None = None) -> dict[str, Any]:
     Pass ``n_rows`` to :class:`Experiment` for more.
     """
     if quick:
-        return {"size": "quick", "png": False, "n_rows": 16, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
+        return {"size": "quick", "png": False, "n_rows": 8, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
                 "seeds": tuple(range(seeds or 1))}
     return {"size": "full", "n_rows": 300, "n_vector_prompts": 64, "n_questions": 50, "n_align_prompts": 32, "max_new_tokens": 40,
             "seeds": tuple(range(seeds or 3))}

@@ -1,7 +1,8 @@
-"""Where runs keep what they can share: teacher datasets and trained students, by content key.
+"""Where runs keep what they can share: teacher datasets, teacher vectors and trained students, by content key.
 
-Runs in one ``out_dir`` find a dataset at ``<out_dir>/_datasets/<teacher>-<key>.jsonl`` and a
-student at ``<out_dir>/_students/<key>.safetensors``. A key hashes everything that determines
+Runs in one ``out_dir`` find a dataset at ``<out_dir>/_datasets/<teacher>-<key>.jsonl``, a
+teacher vector at ``<out_dir>/_vectors/<key>.safetensors`` and a student at
+``<out_dir>/_students/<key>.safetensors``. A key hashes everything that determines
 the file (model fingerprint, toolkit version, teacher, generation or training settings,
 seed), so the same key means the same content: datasets resume or are reused by
 :func:`steervec.datasets.generate_dataset` (which still refuses a manifest mismatch), and
@@ -29,6 +30,16 @@ def dataset_path(out_dir: str | os.PathLike[str], lm: Any, teacher: Any, **spec:
     return Path(out_dir) / "_datasets" / f"{teacher.name}-{key}.jsonl"
 
 
+def vector_path(out_dir: str | os.PathLike[str], lm: Any, **spec: Any) -> Path:
+    """``<out_dir>/_vectors/<key>.safetensors`` for a vector of ``lm`` extracted with ``spec``.
+
+    ``spec`` must hold everything that determines the vector (method, system prompts, the
+    prompts themselves or their hash, positions).
+    """
+    key = _sha({"model": lm.fingerprint.short, "version": _version(), **spec})[:12]
+    return Path(out_dir) / "_vectors" / f"{key}.safetensors"
+
+
 def student_path(out_dir: str | os.PathLike[str], lm: Any, data_path: Path, **settings: Any) -> Path:
     """``<out_dir>/_students/<key>.safetensors`` for a student of ``data_path`` trained with ``settings``.
 
@@ -49,4 +60,4 @@ def link(link_path: Path, target: Path) -> None:
         shutil.copyfile(target, link_path)
 
 
-__all__ = ["dataset_path", "link", "student_path"]
+__all__ = ["dataset_path", "link", "student_path", "vector_path"]

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
 
 from steervec.experiment import Experiment, StudentSpec, run_experiment, sizes
 
@@ -45,6 +46,22 @@ def test_second_run_reuses_data_and_students(first, tiny_llama):
     assert len(m2["students_reused"]) == 4 and not m1["students_reused"]
     key = [(c["label"], c["logp"]) for c in m1["conditions"]]
     assert key == [(c["label"], c["logp"]) for c in m2["conditions"]]  # the same students, the same numbers
+    vectors = list((first.folder.parent / "_vectors").glob("*.safetensors"))
+    assert len(vectors) == 1  # v_teacher extracted once, read back by the second run
+    from steervec.steering_vector import SteeringVector
+
+    v1, v2 = (SteeringVector.load(r.folder / "v_teacher.safetensors") for r in (first, again))
+    assert v1.provenance == v2.provenance
+    assert all(torch.equal(v1.layer_vectors[x], v2.layer_vectors[x]) for x in v1.layers)
+
+
+def test_teacher_vector_cache_keys_on_its_settings(first, tiny_llama):
+    from steervec.experiment import build_teacher_vector
+
+    exp = replace(first.experiment, n_vector_prompts=3)
+    v = build_teacher_vector(tiny_llama, exp)
+    assert len(list((first.folder.parent / "_vectors").glob("*.safetensors"))) == 2
+    assert v.provenance != build_teacher_vector(tiny_llama, first.experiment).provenance
 
 
 def test_changed_settings_are_not_reused(first, tiny_llama):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steervec.run_cache import dataset_path, link, student_path
+from steervec.run_cache import dataset_path, link, student_path, vector_path
 from steervec.sampler import SamplingParams
 from steervec.teachers import animal_teacher, control_teacher
 
@@ -24,6 +24,14 @@ def test_student_path_keys(tiny_llama, tmp_path):
     assert a != student_path(tmp_path, tiny_llama, data, seed=0, spec={"rank": 8, "lr": 3e-3})
     assert a != student_path(tmp_path, tiny_llama, data.with_name("control-abc.jsonl"), seed=0,
                              spec={"rank": 8, "lr": 1e-3})
+
+
+def test_vector_path_keys(tiny_llama, tmp_path):
+    a = vector_path(tmp_path, tiny_llama, system="You love owls.", prompts=["1, 2"])
+    assert a.parent == tmp_path / "_vectors" and a.suffix == ".safetensors"
+    assert a == vector_path(tmp_path, tiny_llama, prompts=["1, 2"], system="You love owls.")
+    assert a != vector_path(tmp_path, tiny_llama, system="You love cats.", prompts=["1, 2"])
+    assert a != vector_path(tmp_path, tiny_llama, system="You love owls.", prompts=["1, 3"])
 
 
 def test_link_points_at_the_target_and_replaces_old_links(tmp_path):
