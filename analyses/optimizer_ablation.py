@@ -22,18 +22,23 @@ from steervec.model import load_model
 from steervec.results import Claim
 from steervec.steering_vector import SteeringVector
 
-# the initial gradient norm on the vector is ~0.007 (measured), so plain SGD needs lr 30-300
-OPTIMIZERS = (("adamw", 1e-2), ("adam", 1e-2), ("rmsprop", 1e-3), ("sgd", 100.0), ("sgd_momentum", 30.0),
-              ("signsgd", 1e-3))
+# the initial gradient norm on the vector is ~0.007 (measured), so plain SGD needs lr 30-300;
+# (label, optimizer, lr, momentum)
+OPTIMIZERS = (("adamw", "adamw", 1e-2, None), ("adam", "adam", 1e-2, None), ("rmsprop", "rmsprop", 1e-3, None),
+              ("sgd", "sgd", 100.0, None), ("sgd_momentum", "sgd", 30.0, 0.9), ("signsgd", "signsgd", 1e-3, None))
+
+
+def students(quick: bool) -> tuple[StudentSpec, ...]:
+    """One vector student at layer 25 per optimiser (the first two at --quick size)."""
+    chosen = OPTIMIZERS[:2] if quick else OPTIMIZERS
+    return tuple(StudentSpec(f"vector@25 {label}", "vector", (25,), optimizer=name, lr=lr, momentum=momentum,
+                             epochs=1) for label, name, lr, momentum in chosen)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
-    chosen = OPTIMIZERS[:2] if args.quick else OPTIMIZERS
-    students = tuple(StudentSpec(f"vector@25 {name}", "vector", (25,), optimizer=name, lr=lr,
-                                 epochs=1) for name, lr in chosen)
     # one training seed by default: 6 optimisers x 2 datasets is already 12 students (--seeds for more)
-    exp = Experiment(name="optimizer_ablation", model=args.model, students=students, out_dir=args.out,
+    exp = Experiment(name="optimizer_ablation", model=args.model, students=students(args.quick), out_dir=args.out,
                      **sizes(args.quick, args.seeds or 1))
     lm = load_model(args.model)
     result = run_experiment(exp, lm=lm)

@@ -27,6 +27,7 @@ from .evaluate import TraitEval, evaluate_trait
 from .mean_diff import mean_activations, mean_difference_vector
 from .model import LanguageModel, load_model
 from .numbers import number_prompts
+from .optim import OPTIMIZERS
 from .questions import FAVOURITE_ANIMAL_QUESTIONS
 from .run_cache import dataset_path, link, student_path, vector_path
 from .run_report import claims_from_summary, draw_figures, refresh_run, summarise_conditions
@@ -54,6 +55,8 @@ class StudentSpec:
         kind: ``"vector"`` (learnable vector at ``layers``), ``"lora"`` (rank ``rank``,
             alpha ``lora_alpha``, all linear modules) or ``"full"`` (``layers`` or all).
         layers: the vector's layers, or the layers to fine-tune (``None``: all).
+        optimizer / lr / momentum: a name in :data:`steervec.optim.OPTIMIZERS`, its learning
+            rate and (``sgd``, ``rmsprop``, ``signsgd``) its momentum (``None``: the optimiser's default).
     """
 
     name: str
@@ -65,6 +68,28 @@ class StudentSpec:
     lr: float = 1e-2
     epochs: int = 2
     batch_size: int = 8
+    momentum: float | None = None
+
+    def __post_init__(self) -> None:  # fail before any teacher data is generated, not at this student
+        key = self.optimizer.lower().replace("-", "").replace("_", "")
+        if key not in OPTIMIZERS:
+            raise ValueError(f"student {self.name!r}: unknown optimizer {self.optimizer!r}: use one of "
+                             f"{sorted(OPTIMIZERS)} (SGD with momentum: optimizer='sgd', momentum=0.9)")
+        if self.momentum is not None and key not in ("sgd", "rmsprop", "signsgd"):
+            raise ValueError(f"student {self.name!r}: {self.optimizer} takes no momentum (use betas via "
+                             "train_student's optimizer_kwargs), or choose sgd, rmsprop or signsgd")
+        if self.kind not in ("vector", "lora", "full"):
+            raise ValueError(f"student {self.name!r}: unknown kind {self.kind!r}: use 'vector', 'lora' or 'full'")
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the trained student (the cache key), without the display name.
+
+        An unset ``momentum`` is left out, so students cached before the field existed keep their keys.
+        """
+        out = {k: v for k, v in asdict(self).items() if k != "name"}
+        if out["momentum"] is None:
+            del out["momentum"]
+        return out
 
     def method(self, default_layer: int) -> Method:
         if self.kind == "vector":
@@ -298,7 +323,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                 callbacks = []
                 if exp.track_every:
                     callbacks.append(AlignmentTracker(lm, v_teacher, align_prompts, label=label, system=system))
-                settings = {k: v for k, v in asdict(spec).items() if k != "name"}
+                settings = spec.settings()
                 cached = student_path(exp.out_dir, lm, data_paths[data_name], seed=seed, spec=settings,
                                       layer=exp.layer, system=exp.student_system)
                 if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
@@ -306,7 +331,8 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                     reused.append(label)
                 else:
                     student = train_student(lm, data[data_name], method=spec.method(exp.layer),
-                                            optimizer=spec.optimizer, lr=spec.lr, epochs=spec.epochs,
+                                            optimizer=spec.optimizer, lr=spec.lr, momentum=spec.momentum,
+                                            epochs=spec.epochs,
                                             batch_size=spec.batch_size, seed=seed, system=system,
                                             progress=progress, callbacks=callbacks,
                                             checkpoint_every=exp.track_every)

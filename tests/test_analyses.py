@@ -96,3 +96,10 @@ def test_rank_claims_verdicts(per_rank, full, expected):
     claims = _analysis("lora_rank").rank_claims([1, 8, 64], per_rank, full, "model", "full")
     assert [c.reproduced for c in claims] == expected
     assert "r8" in claims[0].measurement and "3 seeds" in claims[0].measurement
+
+
+def test_optimizer_ablation_full_size_students_are_valid():
+    """The full size trains students the quick run never builds: each must be a valid spec."""
+    specs = _analysis("optimizer_ablation").students(quick=False)
+    assert len(specs) == 6 and len({s.settings().__repr__() for s in specs}) == 6
+    assert any(s.optimizer == "sgd" and s.momentum == 0.9 for s in specs)

@@ -134,3 +134,32 @@ def test_baseline_sets_the_control_and_steered_teachers_system(tiny_llama):
     trait, control = build_teachers(Experiment(teacher="steered", layer=1, baseline="template_default"), v)
     assert trait.system is TEMPLATE_DEFAULT and control.system is TEMPLATE_DEFAULT
     assert control.name != "control"  # its datasets never mix with the no-system control's
+
+
+def test_student_spec_rejects_bad_optimizers_before_any_work():
+    with pytest.raises(ValueError, match="optimizer='sgd', momentum=0.9"):
+        StudentSpec("v", "vector", (1,), optimizer="sgd_momentum")
+    with pytest.raises(ValueError, match="takes no momentum"):
+        StudentSpec("v", "vector", (1,), optimizer="adamw", momentum=0.9)
+    with pytest.raises(ValueError, match="unknown kind"):
+        StudentSpec("v", "vectors")
+
+
+def test_student_spec_settings_keep_old_cache_keys():
+    spec = StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1)
+    assert "momentum" not in spec.settings() and "name" not in spec.settings()
+    assert spec.settings() == {"kind": "lora", "layers": None, "rank": 8, "lora_alpha": 8.0, "optimizer": "adamw",
+                               "lr": 1e-3, "epochs": 1, "batch_size": 8}
+    assert StudentSpec("v", "vector", (1,), optimizer="sgd", momentum=0.9).settings()["momentum"] == 0.9
+
+
+def test_momentum_reaches_the_optimiser(tiny_llama, tmp_path):
+    spec = StudentSpec("vector@1 sgd+m", "vector", (1,), optimizer="sgd", lr=1.0, momentum=0.9, epochs=1)
+    exp = replace(TINY, name="tiny-momentum", students=(spec,), out_dir=str(tmp_path))
+    result = run_experiment(exp, lm=tiny_llama, progress=False)
+    students = [c for c in result.metrics["conditions"] if c.get("student") == spec.name]
+    assert len(students) == 2 and all(c["steps"] == 1 for c in students)
+    from steervec.students import Student
+
+    trained = Student.load(next(result.folder.glob("student-*.safetensors")), tiny_llama)
+    assert trained.info["args"]["optimizer"]["kwargs"] == {"momentum": 0.9}
