@@ -103,3 +103,15 @@ def test_optimizer_ablation_full_size_students_are_valid():
     specs = _analysis("optimizer_ablation").students(quick=False)
     assert len(specs) == 6 and len({s.settings().__repr__() for s in specs}) == 6
     assert any(s.optimizer == "sgd" and s.momentum == 0.9 for s in specs)
+
+
+@pytest.mark.parametrize(("diffs", "expected"), [
+    ({"adamw": (0.5, 0.4, 0.6), "sgd": (0.1, 0.0, 0.2)}, "yes"),
+    ({"adamw": (0.01, 0.0, 0.02), "sgd": (0.1, 0.09, 0.12), "sgd_momentum": (0.2, 0.1, 0.3)}, "no"),
+    ({"adamw": (0.1, 0.0, 0.2), "sgd": (0.15, 0.05, 0.25)}, "inconclusive"),
+    ({"adamw": (0.1, 0.0, 0.2), "adam": (0.1, 0.0, 0.2)}, "inconclusive"),  # --quick: no SGD student
+])
+def test_optimizer_claim_verdicts(diffs, expected):
+    summary = {f"vector@25 {k}": {"trait_minus_control": v, "n_seeds": 1} for k, v in diffs.items()}
+    claim = _analysis("optimizer_ablation").optimizer_claim(summary, "model", "full")
+    assert claim.reproduced == expected and "adamw" in claim.measurement
