@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{other.fingerprint.architecture} LoRA r8 students of {teacher_run.metrics['model'].split()[0]} teacher "
                   f"data: log P(owl-data student) − "
                   f"log P(control-data student) = {fmt_ci(diff)} nats (per question, averaged over {n} seed(s); "
-                  f"CI across questions){same_text}",
+                  f"CI across questions; per seed {', '.join(f'{x:+.2f}' for x in per_seed)}){same_text}",
                   other.fingerprint.short, "yes" if verdict(diff[1], diff[2]) != "yes" else "no",
                   "quick (stand-in student)" if args.quick else "full")
     metrics = {"student_model": other.name, "base_mean_logp": float(base.logp.mean()), "students": students,
