@@ -5,6 +5,7 @@ vector (owl) and LoRA students, three seeds at full size; Δlog P, the sampling 
 T=1 per question) and the paired trait − control differences with 95 % CIs. Writes runs/subliminal_transfer-<animal>/.
 
     python analyses/subliminal_transfer.py --quick
+    python analyses/subliminal_transfer.py --out runs/full --animals cat dolphin
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ LORA = DEMO_STUDENTS[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
-    animals = ("owl",) if args.quick else ("owl", "cat", "dolphin")
+    parser = analysis_parser(__doc__.splitlines()[0])
+    parser.add_argument("--animals", nargs="+", default=None, metavar="ANIMAL",
+                        help="target words to run (default: owl at quick size; owl cat dolphin at full size)")
+    args = parser.parse_args(argv)
+    animals = tuple(args.animals) if args.animals else ("owl",) if args.quick else ("owl", "cat", "dolphin")
+    bad = [a for a in animals if not a.isalpha()]
+    if bad:
+        parser.error(f"--animals takes single words such as 'owl cat'; got {bad}")
     for animal in animals:
         # the vector student on owl only: it showed no transfer in the demo, LoRA carries the other animals
         students = (VECTOR,) if args.quick else (VECTOR, LORA) if animal == "owl" else (LORA,)
