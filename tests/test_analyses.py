@@ -115,3 +115,9 @@ def test_optimizer_claim_verdicts(diffs, expected):
     summary = {f"vector@25 {k}": {"trait_minus_control": v, "n_seeds": 1} for k, v in diffs.items()}
     claim = _analysis("optimizer_ablation").optimizer_claim(summary, "model", "full")
     assert claim.reproduced == expected and "adamw" in claim.measurement
+
+
+def test_subliminal_transfer_rejects_an_animal_that_is_not_one_word(capsys):
+    with pytest.raises(SystemExit) as stop:
+        _analysis("subliminal_transfer").main(["--quick", "--animals", "snowy owl"])
+    assert stop.value.code == 2 and "single words" in capsys.readouterr().err
