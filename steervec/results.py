@@ -179,7 +179,9 @@ def write_results(runs: Roots = "runs", out: str | os.PathLike[str] = "RESULTS.m
         "(300 rows per teacher, 50 questions, 3 training seeds unless the row says otherwise), 'demo'",
         "`make demo` (one seed; rows per teacher as the measurement says). 95 % CIs are across questions unless the measurement says seeds.",
         "'reproduced': yes = the 95 % CI excludes zero in the claimed direction; no = it excludes it the",
-        "other way (or the claim fails); partly / inconclusive = as the measurement shows.",
+        "other way (or the claim fails); partly / inconclusive = as the measurement shows. A student's",
+        "trait − control difference over several seeds is 'yes' only when every seed's difference is positive",
+        "too; seeds of both signs make it 'partly' (the per-seed values are in the measurement).",
         "",
     ]
     for size in SIZE_ORDER:

@@ -36,6 +36,18 @@ def test_paired_differences_are_per_question_averaged_over_seeds():
     assert row["rate_base"] == [0.0, 0.0, 0.0] and row["rate_teacher"][0] == 0.5
 
 
+def test_per_seed_differences_pair_students_by_seed_and_appear_in_the_claim():
+    shuffled = [CONDITIONS[0], CONDITIONS[1], CONDITIONS[5], CONDITIONS[2], CONDITIONS[4], CONDITIONS[3]]
+    row = summarise_conditions(shuffled, "owl", "control", EXP)["LoRA r2"]
+    assert row["trait_minus_control_per_seed"] == pytest.approx([1.0, 4 / 3])
+    assert row["trait_minus_control"][0] == pytest.approx(3.5 / 3)  # unchanged by the order of the rows
+    prefers = next(c for c in claims_from_summary({"LoRA r2": row}, EXP, "m") if "prefers" in c.claim)
+    assert "2 seed(s) (per seed +1.00, +1.33)" in prefers.measurement and prefers.reproduced == "yes"
+    split = dict(row, trait_minus_control_per_seed=[-0.2, 2.5])  # same CI, seeds of both signs
+    prefers = next(c for c in claims_from_summary({"LoRA r2": split}, EXP, "m") if "prefers" in c.claim)
+    assert prefers.reproduced == "partly"
+
+
 def test_claims_carry_verdicts_from_the_numbers():
     summary = summarise_conditions(CONDITIONS, "owl", "control", EXP)
     by_claim = {c.claim.split(" than ")[0]: c for c in claims_from_summary(summary, EXP, "model")}
