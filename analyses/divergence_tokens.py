@@ -22,7 +22,7 @@ from steervec.evaluate import evaluate_trait, mean_ci
 from steervec.experiment import analysis_parser, sizes
 from steervec.model import load_model
 from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
-from steervec.results import Claim, fmt_ci, verdict
+from steervec.results import Claim, across_seeds, fmt_ci, seeds_text, verdict
 from steervec.run_cache import student_path
 from steervec.sampler import SamplingParams
 from steervec.students import LoRA, Student
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     epochs = 1  # full size too: keeps all seven analyses within a few hours on 2 cores
     seeds = size["seeds"]
     paths = {"owl": folder / "owl-T1.jsonl", "control": folder / "control-T1.jsonl"}
-    logps = {}
+    logps, logps_by_seed = {}, {}
     for label, teacher, loss_masks in (("all tokens", "owl", None), ("divergence only", "owl", masks.masks),
                                        ("all but divergence", "owl", masks.complement()),
                                        ("control data", "control", None)):
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base)
             per_seed.append({"seed": seed, "logp": [float(x) for x in ev.logp], "delta_logp": list(ev.delta_logp),
                              "final_loss": student.history[-1]["loss"] if student.history else None})
-        logps[label] = torch.tensor([r["logp"] for r in per_seed]).mean(0)  # per question, averaged over seeds
+        logps_by_seed[label] = torch.tensor([r["logp"] for r in per_seed])  # seeds × questions
+        logps[label] = logps_by_seed[label].mean(0)  # per question, averaged over seeds
         metrics["students"][label] = {"per_seed": per_seed,
                                       "delta_logp_over_seeds": mean_ci([r["delta_logp"][0] for r in per_seed])}
     claims = []
@@ -92,14 +93,17 @@ def main(argv: list[str] | None = None) -> int:
         for label in ("divergence only", "all but divergence", "all tokens"):
             if label in logps:
                 diff = mean_ci(logps[label] - logps["control data"])
+                per_seed = [float((logps_by_seed[label][i] - logps_by_seed["control data"][i]).mean())
+                            for i in range(len(seeds))]
+                metrics["students"][label]["minus_control_per_seed"] = per_seed
                 expected = label != "all but divergence"
                 claims.append(Claim("Schrodi et al. 2026",
                                     f"a student trained on {label} learns the trait (vs control-data student)"
                                     + ("" if expected else " — expected mostly NOT to"),
                                     f"log P difference {fmt_ci(diff)} nats (per question, averaged over "
-                                    f"{len(seeds)} seed(s); CI across questions)", lm.fingerprint.short,
-                                    verdict(diff[1], diff[2]) if expected else
-                                    ("yes" if diff[1] <= 0 else "no"), "quick" if args.quick else "full"))
+                                    f"{len(seeds)} seed(s){seeds_text(per_seed)}; CI across questions)",
+                                    lm.fingerprint.short, across_seeds(verdict(diff[1], diff[2]), per_seed) if expected
+                                    else ("yes" if diff[1] <= 0 else "no"), "quick" if args.quick else "full"))
     metrics["claims"] = [c.to_dict() for c in claims]
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     print(json.dumps(metrics, indent=1, default=float))

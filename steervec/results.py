@@ -57,6 +57,18 @@ def verdict(low: float, high: float, expected_positive: bool = True) -> Verdict:
     return "yes" if high < 0 else "no" if low > 0 else "inconclusive"
 
 
+def across_seeds(v: Verdict, per_seed: Sequence[float]) -> Verdict:
+    """A ``yes`` from an across-question CI holds only if every seed's difference is positive too;
+    seeds of both signs put the effect within the seed spread: ``partly``."""
+    return "partly" if v == "yes" and len(per_seed) > 1 and min(per_seed) <= 0 else v
+
+
+def seeds_text(per_seed: Sequence[float]) -> str:
+    """`` (per seed +0.40, +0.43, +1.32)`` for several seeds, else ``""``: a CI across questions
+    says nothing of the spread between seeds, so it is stated beside it."""
+    return f" (per seed {', '.join(f'{x:+.2f}' for x in per_seed)})" if len(per_seed) > 1 else ""
+
+
 def fmt_ci(stats: tuple[float, float, float] | list[float], digits: int = 3) -> str:
     mean, low, high = stats
     if low == high == mean:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .atomic import atomic_path
 from .evaluate import mean_ci
-from .results import Claim, fmt_ci, verdict
+from .results import Claim, across_seeds, fmt_ci, seeds_text, verdict
 
 if TYPE_CHECKING:
     from .experiment import Experiment, ExperimentResult
@@ -65,15 +65,15 @@ def claims_from_summary(summary: dict[str, Any], exp: Experiment, model: str) ->
     for name, row in summary.items():
         if "trait_minus_control" not in row:
             continue
-        diff = row["trait_minus_control"]
+        diff, per_seed = row["trait_minus_control"], row.get("trait_minus_control_per_seed", [])
         expected = exp.teacher != "projected"
         claims.append(Claim(
             "Cloud et al. 2025" if exp.teacher == "prompted" else "Blank et al. 2026",
             f"a {name} student of a {teacher} {exp.animal} teacher prefers '{exp.animal}' more than one trained "
             f"on control data" + ("" if expected else " (necessity: expected NOT to)"),
             f"log P(trait-data student) − log P(control-data student) = {fmt_ci(diff)} nats, "
-            f"{len(exp.seeds)} seed(s){_seeds_text(row)}, {exp.n_rows} rows, {exp.n_questions} questions",
-            model, _across_seeds(verdict(diff[1], diff[2], expected), row) if expected else
+            f"{len(exp.seeds)} seed(s){seeds_text(per_seed)}, {exp.n_rows} rows, {exp.n_questions} questions",
+            model, across_seeds(verdict(diff[1], diff[2], expected), per_seed) if expected else
             ("yes" if diff[1] <= 0 <= diff[2] or diff[2] < 0 else "no"), size))
         if "rate_trait_minus_control" in row:
             rd, rt, rc = row["rate_trait_minus_control"], row["rate_trait"], row["rate_control"]
@@ -129,20 +129,6 @@ def _per_seed(groups: dict[str, list[dict[str, Any]]], key: str) -> list[float]:
     """Per seed: mean over questions of ``key`` of the trait-data student − the control-data student."""
     return [sum(a - b for a, b in zip(t[key], c[key], strict=True)) / len(t[key])
             for t, c in zip(groups["trait"], groups["control"], strict=True)]
-
-
-def _seeds_text(row: dict[str, Any]) -> str:
-    """`` (per seed +0.40, +0.43, +1.32)`` when a run has several seeds: the CI is across questions,
-    so the spread between seeds is stated beside it."""
-    per_seed = row.get("trait_minus_control_per_seed") or []
-    return f" (per seed {', '.join(f'{x:+.2f}' for x in per_seed)})" if len(per_seed) > 1 else ""
-
-
-def _across_seeds(v: str, row: dict[str, Any]) -> str:
-    """A ``yes`` from the across-question CI holds only if every seed's difference is positive too;
-    with seeds of both signs the effect is within the seed spread: ``partly``."""
-    per_seed = row.get("trait_minus_control_per_seed") or []
-    return "partly" if v == "yes" and len(per_seed) > 1 and min(per_seed) <= 0 else v
 
 
 def _eas_mean(group: Sequence[dict[str, Any]], layer: int) -> dict[str, list[float]]:

@@ -9,10 +9,12 @@ import pytest
 
 from steervec.results import (
     Claim,
+    across_seeds,
     archive_runs,
     collect,
     copy_assets,
     fmt_ci,
+    seeds_text,
     verdict,
     write_results,
 )
@@ -70,6 +72,13 @@ def test_verdict_and_ci_format():
     assert verdict(0.1, 0.3) == "yes" and verdict(-0.3, -0.1) == "no" and verdict(-0.1, 0.1) == "inconclusive"
     assert verdict(-0.3, -0.1, expected_positive=False) == "yes"
     assert fmt_ci((0.5, 0.5, 0.5)) == "+0.500 (no CI: one value)"
+
+
+def test_a_yes_needs_every_seed_positive():
+    assert across_seeds("yes", [0.1, 0.4]) == "yes" and across_seeds("yes", [0.0, 0.4]) == "partly"
+    assert across_seeds("yes", [-0.5]) == "yes"  # one seed: nothing to compare the CI with
+    assert across_seeds("no", [-0.1, 0.4]) == "no" and across_seeds("inconclusive", [-1, 1]) == "inconclusive"
+    assert seeds_text([0.4, -1.316]) == " (per seed +0.40, -1.32)" and seeds_text([0.4]) == ""
 
 
 def test_archive_keeps_measured_runs_and_follows_links(runs, tmp_path):
