@@ -154,18 +154,24 @@ def kl_explained_by_layer(per_layer: Mapping[str, Mapping[int, float]],
 
 def lora_rank_curve(ranks: Sequence[int], values: Sequence[Sequence[float]], full_ft: Sequence[float] | None = None,
                     title: str = "Trait transfer vs LoRA rank", y: str = "Δ log P(target) vs base (nats)") -> go.Figure:
-    """Mean ± 95 % CI over seeds per rank (log x axis); full fine-tuning as a dashed line."""
+    """Mean ± 95 % CI over seeds per rank (log x axis, ticks at the ranks), each seed as a dot;
+    full fine-tuning as a dashed line with its CI as a band."""
     from .evaluate import mean_ci
 
     stats = [mean_ci(v) for v in values]
     fig = go.Figure(go.Scatter(
-        x=list(ranks), y=[s[0] for s in stats], mode="lines+markers", name="LoRA (α = r)",
+        x=list(ranks), y=[s[0] for s in stats], mode="lines+markers", name="LoRA (α = r), mean",
         error_y={"type": "data", "array": [s[2] - s[0] for s in stats],
                  "arrayminus": [s[0] - s[1] for s in stats]}))
+    fig.add_trace(go.Scatter(x=[r for r, v in zip(ranks, values, strict=True) for _ in v],
+                             y=[x for v in values for x in v], mode="markers", name="one seed",
+                             marker={"size": 6, "color": "rgba(90,90,90,0.55)", "symbol": "circle-open"}))
     if full_ft:
-        mean, _, _ = mean_ci(full_ft)
-        fig.add_hline(y=mean, line={"dash": "dash", "color": PALETTE[3]}, annotation_text="full fine-tuning")
-    fig.update_xaxes(type="log")
+        mean, low, high = mean_ci(full_ft)
+        fig.add_hrect(y0=low, y1=high, fillcolor=PALETTE[3], opacity=0.12, line_width=0)
+        fig.add_hline(y=mean, line={"dash": "dash", "color": PALETTE[3]}, annotation_position="top left",
+                      annotation_text=f"full fine-tuning {mean:+.2f} ({len(full_ft)} seeds)")
+    fig.update_xaxes(type="log", tickvals=list(ranks), ticktext=[str(r) for r in ranks])
     return paper_layout(fig, title, "LoRA rank r (log scale)", y)
 
 

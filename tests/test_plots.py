@@ -32,6 +32,9 @@ def test_every_figure_builds():
     cos = figs[0]
     assert len(cos.data) == 4  # a CI band and a line per condition
     assert cos.layout.xaxis.title.text.startswith("layer")
+    rank = figs[6]
+    assert list(rank.data[1].y) == [0.1, 0.2, 0.3, 0.4, 0.0, 0.1]  # every seed drawn, beside the means
+    assert list(rank.layout.xaxis.tickvals) == [1, 8, 64] and "full fine-tuning +0.03" in str(rank.layout.annotations)
 
 
 def test_divergence_html_highlights_only_marked_tokens():
