@@ -195,16 +195,13 @@ class ExperimentResult:
         return "\n".join(lines)
 
     def seed_differences(self, student: str) -> list[float]:
-        """Per seed: mean over questions of log P(trait-data student) − log P(control-data student)."""
-        rows = [c for c in self.metrics.get("conditions", []) if c.get("student") == student]
-        if not rows:
-            raise KeyError(f"no student named {student!r} in this run: one of "
-                           f"{sorted({c['student'] for c in self.metrics.get('conditions', []) if 'student' in c})}")
-        data = [c["data"] for c in rows]
-        trait, control = data[0], next(d for d in data if d != data[0])
-        by = {(c["data"], c["seed"]): c["logp"] for c in rows}
-        return [sum(a - b for a, b in zip(by[(trait, s)], by[(control, s)], strict=True)) / len(by[(trait, s)])
-                for s in self.experiment.seeds]
+        """Per seed: mean over questions of log P(trait-data student) − log P(control-data student)
+        (the summary's ``trait_minus_control_per_seed``)."""
+        summary = self.metrics.get("summary", {})
+        if "trait_minus_control_per_seed" not in summary.get(student, {}):
+            raise KeyError(f"no trait and control students named {student!r} in this run: one of "
+                           f"{sorted(k for k, v in summary.items() if 'trait_minus_control_per_seed' in v)}")
+        return summary[student]["trait_minus_control_per_seed"]
 
 
 def _system(name: str) -> Any:

@@ -3,9 +3,11 @@ rates, the EAS curve, verdicts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from steervec.experiment import Experiment, StudentSpec
+from steervec.experiment import Experiment, ExperimentResult, StudentSpec
 from steervec.run_report import _pct, claims_from_summary, summarise_conditions
 
 EXP = Experiment(layer=1, seeds=(0, 1), n_questions=3, sample_k=4,
@@ -43,6 +45,10 @@ def test_per_seed_differences_pair_students_by_seed_and_appear_in_the_claim():
     assert row["trait_minus_control"][0] == pytest.approx(3.5 / 3)  # unchanged by the order of the rows
     prefers = next(c for c in claims_from_summary({"LoRA r2": row}, EXP, "m") if "prefers" in c.claim)
     assert "2 seed(s) (per seed +1.00, +1.33)" in prefers.measurement and prefers.reproduced == "yes"
+    result = ExperimentResult(EXP, Path("unused"), {"summary": {"LoRA r2": row}})
+    assert result.seed_differences("LoRA r2") == pytest.approx([1.0, 4 / 3])
+    with pytest.raises(KeyError, match="one of \\['LoRA r2'\\]"):
+        result.seed_differences("LoRA r9")
     split = dict(row, trait_minus_control_per_seed=[-0.2, 2.5])  # same CI, seeds of both signs
     prefers = next(c for c in claims_from_summary({"LoRA r2": split}, EXP, "m") if "prefers" in c.claim)
     assert prefers.reproduced == "partly"
