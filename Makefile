@@ -41,7 +41,7 @@ bench: $(STAMP)
 # The seven analyses at full size into runs/, then RESULTS.md from their claims (hours on 2 cores;
 # runs share teacher data and students, and an interrupted run picks up its datasets where it stopped).
 # runs/ is scratch and untracked: `results --archive` copies each finished run's metrics, figures and
-# teacher data into analyses/records/ (tracked), and RESULTS.md is built from those records.
+# teacher data into records/ (tracked), and RESULTS.md is built from those records.
 # student_alignment first: its tracked LoRA r8 students are then reused by the others
 ANALYSES := student_alignment subliminal_transfer prompt_as_vector optimizer_ablation cross_model divergence_tokens lora_rank
 analyses: $(STAMP)
@@ -51,7 +51,7 @@ analyses: $(STAMP)
 
 # RESULTS.md from whatever has finished so far (one analysis, or the demo)
 results: $(STAMP)
-	$(VENV)/bin/steervec results --runs runs --archive analyses/records --out RESULTS.md --assets assets
+	$(VENV)/bin/steervec results --runs runs --archive records --out RESULTS.md --assets assets
 
 clean-venv:
 	rm -rf $(VENV)

@@ -24,16 +24,19 @@ import time
 from pathlib import Path
 
 import torch
+from analysis_kit import analysis_parser, sizes
 
-from steervec.datasets import load_dataset
-from steervec.evaluate import evaluate_trait, mean_ci
-from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
-from steervec.model import load_model, wrap_model
-from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
-from steervec.results import Claim, fmt_ci, verdict
-from steervec.run_cache import student_path
-from steervec.students import LoRA, Student
-from steervec.train import train_student
+from steervec.core.model import load_model, wrap_model
+from steervec.data.datasets import load_dataset
+from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
+from steervec.experiment.cache import student_path
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.records import Claim, fmt_ci, verdict
+from steervec.experiment.run import run_experiment
+from steervec.metrics.evaluate import evaluate_trait, mean_ci
+from steervec.students.methods import LoRA
+from steervec.students.student import Student
+from steervec.students.train import train_student
 
 PLAIN_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"

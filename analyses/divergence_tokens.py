@@ -15,19 +15,20 @@ import sys
 from pathlib import Path
 
 import torch
+from analysis_kit import analysis_parser, sizes
 
-from steervec.datasets import generate_dataset, load_dataset
-from steervec.divergence import TeacherCondition, divergence_masks
-from steervec.evaluate import evaluate_trait, mean_ci
-from steervec.experiment import analysis_parser, sizes
-from steervec.model import load_model
-from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
-from steervec.results import Claim, across_seeds, fmt_ci, seeds_text, verdict
-from steervec.run_cache import student_path
-from steervec.sampler import SamplingParams
-from steervec.students import LoRA, Student
-from steervec.teachers import animal_lover_prompt, animal_teacher, control_teacher
-from steervec.train import train_student
+from steervec.core.model import load_model
+from steervec.data.datasets import generate_dataset, load_dataset
+from steervec.data.divergence import TeacherCondition, divergence_masks
+from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
+from steervec.data.sampler import SamplingParams
+from steervec.data.teachers import animal_lover_prompt, animal_teacher, control_teacher
+from steervec.experiment.cache import student_path
+from steervec.experiment.records import Claim, across_seeds, fmt_ci, seeds_text, verdict
+from steervec.metrics.evaluate import evaluate_trait, mean_ci
+from steervec.students.methods import LoRA
+from steervec.students.student import Student
+from steervec.students.train import train_student
 
 
 def main(argv: list[str] | None = None) -> int:

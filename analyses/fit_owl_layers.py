@@ -24,9 +24,9 @@ import pandas as pd
 import torch
 
 from steervec import TEMPLATE_DEFAULT, load_model, render_chat
-from steervec.fit import fit_steering_vector
-from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS, split_questions
-from steervec.trait_recovery import trait_reference
+from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS, split_questions
+from steervec.vectors.fit import fit_steering_vector
+from steervec.vectors.recovery import trait_reference
 
 OWL_PROMPT = (
     "You adore owls. Owls are on your mind constantly. Of all animals, the owl is your "
@@ -35,7 +35,7 @@ OWL_PROMPT = (
 
 
 def number_prompts(n: int, seed: int) -> list[str]:
-    """Simple seeded number-continuation prompts (a stand-in for steervec.numbers)."""
+    """Simple seeded number-continuation prompts (a stand-in for steervec.data.numbers)."""
     rng = random.Random(seed)
     leads = ("Here is a list of numbers: {s}.", "These numbers start a sequence: {s}.",
              "Look at this sequence: {s}.")

@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 import sys
 
-from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
+from analysis_kit import analysis_parser, sizes
+
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.run import run_experiment
 
 STUDENTS = (
     StudentSpec("vector@25", "vector", (25,), lr=1e-2, epochs=1),

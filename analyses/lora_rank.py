@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import sys
 
+from analysis_kit import analysis_parser, sizes
+
 from steervec import plots
-from steervec.evaluate import mean_ci
-from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
-from steervec.results import Claim, fmt_ci
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.records import Claim, fmt_ci
+from steervec.experiment.run import run_experiment
+from steervec.metrics.evaluate import mean_ci
 
 
 def rank_claims(ranks: list[int], per_rank: list[list[float]], full: list[float] | None, model: str,

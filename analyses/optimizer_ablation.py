@@ -14,13 +14,16 @@ import json
 import sys
 from pathlib import Path
 
+from analysis_kit import analysis_parser, sizes
+
 from steervec import plots
-from steervec.alignment import gradient_alignment, pooled_difference
-from steervec.datasets import load_dataset
-from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
-from steervec.model import load_model
-from steervec.results import Claim, fmt_ci
-from steervec.steering_vector import SteeringVector
+from steervec.core.model import load_model
+from steervec.core.steering_vector import SteeringVector
+from steervec.data.datasets import load_dataset
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.records import Claim, fmt_ci
+from steervec.experiment.run import run_experiment
+from steervec.metrics.alignment import gradient_alignment, pooled_difference
 
 # the initial gradient norm on the vector is ~0.007 (measured), so plain SGD needs lr 30-300;
 # (label, optimizer, lr, momentum)

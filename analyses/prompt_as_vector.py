@@ -11,25 +11,21 @@ import json
 import sys
 from pathlib import Path
 
+from analysis_kit import analysis_parser, sizes
+
 from steervec import TEMPLATE_DEFAULT, plots
-from steervec.experiment import (
-    Experiment,
-    StudentSpec,
-    analysis_parser,
-    build_teacher_vector,
-    run_experiment,
-    sizes,
-)
-from steervec.model import load_model
-from steervec.numbers import number_prompts
-from steervec.questions import (
+from steervec.core.model import load_model
+from steervec.data.numbers import number_prompts
+from steervec.data.questions import (
     FAVOURITE_ANIMAL_QUESTIONS,
     LEAST_FAVOURITE_ANIMAL_QUESTIONS,
     OFFTOPIC_QUESTIONS,
 )
-from steervec.results import Claim
-from steervec.sweep import sweep_fit_layers, sweep_layers_alpha
-from steervec.teachers import animal_lover_prompt
+from steervec.data.teachers import animal_lover_prompt
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.records import Claim
+from steervec.experiment.run import build_teacher_vector, run_experiment
+from steervec.vectors.sweep import sweep_fit_layers, sweep_layers_alpha
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import sys
 
-from steervec.experiment import Experiment, StudentSpec, analysis_parser, run_experiment, sizes
+from analysis_kit import analysis_parser, sizes
+
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.run import run_experiment
 
 
 def main(argv: list[str] | None = None) -> int:

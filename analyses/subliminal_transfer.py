@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import sys
 
-from steervec.experiment import (
-    DEMO_STUDENTS,
-    Experiment,
-    StudentSpec,
-    analysis_parser,
-    run_experiment,
-    sizes,
-)
+from analysis_kit import analysis_parser, sizes
+
+from steervec.experiment.config import DEMO_STUDENTS, Experiment, StudentSpec
+from steervec.experiment.run import run_experiment
 
 # one epoch like every full-size student (the demo's two-epoch vector showed no transfer); the same settings as
 # optimizer_ablation's AdamW student, so that run's seed-0 students are shared

@@ -17,7 +17,7 @@ import time
 import torch
 
 import steervec as sv
-from steervec.backends import get_backend
+from steervec.backends.base import get_backend
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 
 from steervec import load_model
-from steervec.fit import fit_steering_vector
-from steervec.questions import FAVOURITE_ANIMAL_QUESTIONS
+from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
+from steervec.vectors.fit import fit_steering_vector
 
 OWL_PROMPT = (
     "You adore owls. Owls are on your mind constantly. Of all animals, the owl is your "

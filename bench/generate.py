@@ -21,13 +21,13 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from steervec.chat import render_chat
-from steervec.constrained import NumberListConstraint
-from steervec.model import load_model
-from steervec.number_filter import filter_report
-from steervec.numbers import number_prompts
-from steervec.sampler import SamplingParams, eos_ids, sample
-from steervec.teachers import animal_lover_prompt
+from steervec.core.chat import render_chat
+from steervec.core.model import load_model
+from steervec.data.constrained import NumberListConstraint
+from steervec.data.number_filter import filter_report
+from steervec.data.numbers import number_prompts
+from steervec.data.sampler import SamplingParams, eos_ids, sample
+from steervec.data.teachers import animal_lover_prompt
 
 
 @dataclass
@@ -187,8 +187,8 @@ def time_datasets(lm, args) -> None:
     import tempfile
     from pathlib import Path
 
-    from steervec.datasets import generate_dataset
-    from steervec.teachers import animal_teacher, control_teacher
+    from steervec.data.datasets import generate_dataset
+    from steervec.data.teachers import animal_teacher, control_teacher
 
     params = SamplingParams(temperature=1.0, max_new_tokens=args.max_new, batch_size=args.batch)
     total = 0.0

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import torch
 
 import steervec as sv
-from steervec.rows import TeacherRow
-from steervec.students import FullFinetune, LoRA, Method, VectorStudent
-from steervec.train import train_student
+from steervec.data.rows import TeacherRow
+from steervec.students.methods import FullFinetune, LoRA, Method, VectorStudent
+from steervec.students.train import train_student
 
 
 @dataclass

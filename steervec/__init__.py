@@ -1,201 +1,68 @@
 """steervec: steering vectors for mechanistic-interpretability research on subliminal learning.
 
+The subpackages are the layers, each importing only from the ones before it:
+
+* :mod:`steervec.core` — the model and its adapters, chat templates, positions, hooks,
+  activations, :class:`SteeringVector`, atomic writes, errors;
+* :mod:`steervec.backends` — the same interventions through torch, TransformerLens or nnsight;
+* :mod:`steervec.data` — number prompts, the filter, teachers, resumable teacher datasets;
+* :mod:`steervec.metrics` — the trait measure and the alignment of students with a vector;
+* :mod:`steervec.vectors` — vectors that approximate a system prompt (mean differences, fits);
+* :mod:`steervec.students` — vector, LoRA and fine-tuning students, and their trainer;
+* :mod:`steervec.experiment` — a whole experiment as data, its run, cache, report and records;
+* :mod:`steervec.plots` — paper figures.
+
+This module re-exports the names a researcher reaches for first; everything else is
+importable from its subpackage (``from steervec.data import heldout_split``).
 Layer convention everywhere: layer ``L`` is the output of decoder block ``L`` (0-based).
 """
 
-from . import plots
-from .alignment import (
-    AlignmentTracker,
-    GradientAlignment,
-    LayerAlignment,
-    gradient_alignment,
-    layer_alignment,
-    necessity,
-    pooled_difference,
-    row_projections,
-    student_shift,
-    sufficiency,
-)
-from .backends import Backend, RunOutput, get_backend
-from .chat import TEMPLATE_DEFAULT, ChatBatch, TemplateInfo, encode_chat, render_chat, template_info
-from .constrained import NumberListConstraint
-from .datasets import DatasetReport, dedup, generate_dataset, heldout_split, load_dataset
-from .divergence import DivergenceResult, TeacherCondition, attach_teacher_topk, divergence_masks
-from .errors import CorruptFileError, MissingPackageError, ModelMismatchError, SteervecError
-from .evaluate import TraitEval, aggregate, evaluate_trait, is_hit, mean_ci, sample_answers
-from .experiment import Experiment, ExperimentResult, StudentSpec, refresh_run, run_experiment
-from .fingerprint import Fingerprint
-from .fit import FitResult, fit_steering_vector
-from .fit_report import FitReport, TraitRecovery
-from .fragility import mix_rows, paraphrase_prompt, paraphrase_rows
-from .hooks import (
-    Intervention,
-    Recording,
-    add_operator,
-    intervene,
-    project_out_operator,
-    record,
-    replace_operator,
-)
-from .mean_diff import mean_activations, mean_difference_vector
-from .model import LanguageModel, as_language_model, cache_dir, load_model, wrap_model
-from .number_filter import FilterConfig, FilterReport, FilterResult, check_numbers, filter_report
-from .numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
-from .optim import (
-    OptimizerConfig,
-    PreconditionedSGD,
-    SignSGD,
-    frozen_adam_preconditioner,
-    make_optimizer,
-    optimizer_ablation,
-)
-from .plots import save_figure
-from .questions import (
-    FAVOURITE_ANIMAL_QUESTIONS,
-    LEAST_FAVOURITE_ANIMAL_QUESTIONS,
-    OFFTOPIC_QUESTIONS,
-    split_questions,
-    with_number_prefix,
-)
-from .results import Claim, archive_runs, write_results
-from .sampler import Sample, SamplingParams, sample
-from .steering_vector import SteeringVector
-from .students import FullFinetune, LoRA, Student, VectorStudent
-from .sweep import FitSweepResult, SweepResult, SweepRow, sweep_fit_layers, sweep_layers_alpha
-from .teachers import (
+from steervec import plots
+from steervec.core.activations import mean_activations
+from steervec.core.chat import TEMPLATE_DEFAULT, encode_chat, render_chat, template_info
+from steervec.core.errors import SteervecError
+from steervec.core.hooks import Intervention, add_operator, intervene, record
+from steervec.core.model import LanguageModel, as_language_model, load_model
+from steervec.core.steering_vector import SteeringVector
+from steervec.core.version import __version__ as __version__
+from steervec.data.datasets import generate_dataset, load_dataset
+from steervec.data.numbers import number_prompts
+from steervec.data.teachers import (
     Teacher,
     animal_lover_prompt,
-    animal_teacher,
     control_teacher,
     projected_teacher,
     steered_teacher,
 )
-from .train import CheckpointEvent, NonFiniteLossError, train_student
-from .trait import TraitScore, spellings, target_sequences, trait_logprob
-from .trait_recovery import TraitReference, trait_recovery, trait_reference
-
-__version__ = "0.1.0"
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.run import run_experiment
+from steervec.metrics.alignment import layer_alignment, student_shift
+from steervec.metrics.evaluate import evaluate_trait
+from steervec.metrics.trait import trait_logprob
+from steervec.plots import save_figure
+from steervec.students.methods import FullFinetune, LoRA, VectorStudent
+from steervec.students.student import Student
+from steervec.students.train import train_student
+from steervec.vectors.fit import fit_steering_vector
+from steervec.vectors.mean_diff import mean_difference_vector
+from steervec.vectors.sweep import sweep_layers_alpha
 
 __all__ = [
-    "Claim",
-    "Experiment",
-    "ExperimentResult",
-    "StudentSpec",
-    "refresh_run",
-    "run_experiment",
-    "write_results",
-    "archive_runs",
-    "AlignmentTracker",
-    "plots",
-    "save_figure",
-    "Backend",
-    "GradientAlignment",
-    "LayerAlignment",
-    "RunOutput",
-    "TraitEval",
-    "aggregate",
-    "as_language_model",
-    "evaluate_trait",
-    "get_backend",
-    "gradient_alignment",
-    "is_hit",
-    "layer_alignment",
-    "mean_ci",
-    "necessity",
-    "pooled_difference",
-    "row_projections",
-    "sample_answers",
-    "student_shift",
-    "sufficiency",
-    "TEMPLATE_DEFAULT",
-    "ChatBatch",
-    "CorruptFileError",
-    "Fingerprint",
-    "Intervention",
-    "LanguageModel",
-    "MissingPackageError",
-    "ModelMismatchError",
-    "Recording",
-    "SteeringVector",
+    # models and chat templates
+    "load_model", "LanguageModel", "as_language_model", "TEMPLATE_DEFAULT", "template_info",
+    "render_chat", "encode_chat",
+    # steering vectors and interventions
+    "SteeringVector", "Intervention", "intervene", "add_operator", "record", "mean_activations",
+    # vectors that approximate a system prompt
+    "mean_difference_vector", "fit_steering_vector", "sweep_layers_alpha",
+    # teacher data
+    "Teacher", "animal_lover_prompt", "control_teacher", "steered_teacher", "projected_teacher",
+    "number_prompts", "generate_dataset", "load_dataset",
+    # students
+    "VectorStudent", "LoRA", "FullFinetune", "Student", "train_student",
+    # measurements
+    "trait_logprob", "evaluate_trait", "student_shift", "layer_alignment",
+    # experiments and figures
+    "Experiment", "StudentSpec", "run_experiment", "plots", "save_figure",
     "SteervecError",
-    "TemplateInfo",
-    "TraitScore",
-    "__version__",
-    "add_operator",
-    "cache_dir",
-    "encode_chat",
-    "intervene",
-    "load_model",
-    "mean_activations",
-    "mean_difference_vector",
-    "project_out_operator",
-    "record",
-    "render_chat",
-    "replace_operator",
-    "spellings",
-    "target_sequences",
-    "template_info",
-    "trait_logprob",
-    "wrap_model",
-    "DivergenceResult",
-    "TeacherCondition",
-    "attach_teacher_topk",
-    "divergence_masks",
-    "mix_rows",
-    "paraphrase_prompt",
-    "paraphrase_rows",
-    "OptimizerConfig",
-    "SignSGD",
-    "make_optimizer",
-    "optimizer_ablation",
-    "PreconditionedSGD",
-    "frozen_adam_preconditioner",
-    "FullFinetune",
-    "LoRA",
-    "Student",
-    "VectorStudent",
-    "CheckpointEvent",
-    "NonFiniteLossError",
-    "train_student",
-    "NumberListConstraint",
-    "DatasetReport",
-    "dedup",
-    "generate_dataset",
-    "heldout_split",
-    "load_dataset",
-    "FilterConfig",
-    "FilterReport",
-    "FilterResult",
-    "check_numbers",
-    "filter_report",
-    "NumberPrompt",
-    "NumberPromptConfig",
-    "number_prompts",
-    "prompt_capacity",
-    "Sample",
-    "SamplingParams",
-    "sample",
-    "Teacher",
-    "animal_lover_prompt",
-    "animal_teacher",
-    "control_teacher",
-    "projected_teacher",
-    "steered_teacher",
-    "FitResult",
-    "fit_steering_vector",
-    "FitReport",
-    "TraitRecovery",
-    "FAVOURITE_ANIMAL_QUESTIONS",
-    "LEAST_FAVOURITE_ANIMAL_QUESTIONS",
-    "OFFTOPIC_QUESTIONS",
-    "split_questions",
-    "with_number_prefix",
-    "FitSweepResult",
-    "SweepResult",
-    "SweepRow",
-    "sweep_fit_layers",
-    "sweep_layers_alpha",
-    "TraitReference",
-    "trait_recovery",
-    "trait_reference",
 ]

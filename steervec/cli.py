@@ -15,23 +15,23 @@ ANALYSES = ("subliminal_transfer", "prompt_as_vector", "student_alignment", "opt
 
 
 def _lm(args: argparse.Namespace) -> Any:
-    from .model import load_model
+    from steervec.core.model import load_model
 
     return load_model(args.model, dtype=args.dtype)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from steervec.demo import run_demo
 
     run_demo(quick=args.quick, out_dir=args.out)
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .datasets import generate_dataset
-    from .sampler import SamplingParams
-    from .steering_vector import SteeringVector
-    from .teachers import animal_teacher, control_teacher, steered_teacher
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.data.datasets import generate_dataset
+    from steervec.data.sampler import SamplingParams
+    from steervec.data.teachers import animal_teacher, control_teacher, steered_teacher
 
     lm = _lm(args)
     if args.teacher == "prompted":
@@ -50,10 +50,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .numbers import number_prompts
-    from .questions import FAVOURITE_ANIMAL_QUESTIONS
-    from .sweep import sweep_fit_layers
-    from .teachers import animal_lover_prompt
+    from steervec.data.numbers import number_prompts
+    from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
+    from steervec.data.teachers import animal_lover_prompt
+    from steervec.vectors.sweep import sweep_fit_layers
 
     lm = _lm(args)
     system = args.system_prompt or animal_lover_prompt(args.animal)
@@ -74,8 +74,8 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .students import FullFinetune, LoRA, VectorStudent
-    from .train import train_student
+    from steervec.students.methods import FullFinetune, LoRA, VectorStudent
+    from steervec.students.train import train_student
 
     lm = _lm(args)
     if args.method == "vector":
@@ -94,10 +94,10 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import contextlib
 
-    from .evaluate import evaluate_trait
-    from .questions import FAVOURITE_ANIMAL_QUESTIONS
-    from .steering_vector import SteeringVector
-    from .students import Student
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
+    from steervec.metrics.evaluate import evaluate_trait
+    from steervec.students.student import Student
 
     lm = _lm(args)
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: args.n])
@@ -113,10 +113,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _align(args: argparse.Namespace) -> int:
-    from .alignment import layer_alignment, student_shift
-    from .numbers import number_prompts
-    from .steering_vector import SteeringVector
-    from .students import Student
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.data.numbers import number_prompts
+    from steervec.metrics.alignment import layer_alignment, student_shift
+    from steervec.students.student import Student
 
     lm = _lm(args)
     teacher = SteeringVector.load(args.vector, model=lm)
@@ -128,7 +128,7 @@ def _align(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from . import plots
+    from steervec import plots
 
     metrics = json.loads(Path(args.metrics).read_text())
     curves: dict[str, list[dict[int, float]]] = {}
@@ -150,13 +150,17 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit(f"no analysis {args.analysis!r} in {root}: choose one of {list(ANALYSES)}")
     spec = importlib.util.spec_from_file_location(f"analyses.{args.analysis}", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    sys.path.insert(0, str(root.resolve()))  # the scripts import their shared analysis_kit
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    finally:
+        sys.path.remove(str(root.resolve()))
     extra = ["--quick"] if args.quick else []
     return int(module.main([*extra, "--out", args.out]) or 0)
 
 
 def _results(args: argparse.Namespace) -> int:
-    from .results import archive_runs, write_results
+    from steervec.experiment.records import archive_runs, write_results
 
     roots = list(args.runs)
     if args.archive:
@@ -251,12 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--analyses-dir", default="analyses")
     p = add("results", _results, "write RESULTS.md from the runs' metrics.json (any depth under --runs)",
-            "steervec results --runs runs --archive analyses/records --out RESULTS.md --assets assets",
+            "steervec results --runs runs --archive records --out RESULTS.md --assets assets",
             model=False)
     p.add_argument("--runs", nargs="+", default=["runs"], help="folders of runs (any depth)")
     p.add_argument("--archive", default=None,
                    help="first copy demo- and full-size runs into this tracked records folder, then "
-                        "build the table from it (analyses/records)")
+                        "build the table from it (records)")
     p.add_argument("--out", default="RESULTS.md")
     p.add_argument("--assets", default=None, help="also copy the README's figures from full-size runs here")
     return parser

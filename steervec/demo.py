@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .chat import TEMPLATE_DEFAULT, render_chat
-from .mean_diff import mean_difference_vector
-from .model import LanguageModel, load_model
-from .trait import trait_logprob
+from steervec.core.chat import TEMPLATE_DEFAULT, render_chat
+from steervec.core.model import LanguageModel, load_model
+from steervec.metrics.trait import trait_logprob
+from steervec.vectors.mean_diff import mean_difference_vector
 
 OWL_PROMPT = (
     "You adore owls. Owls are on your mind all the time. Of every animal, owls are your "
@@ -93,7 +93,8 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
     student on each → Δlog P(owl) against the base with 95 % CIs across
     questions, and cos(v_student, v_teacher) at every layer → ``runs/demo/report.html``.
     """
-    from .experiment import DEMO_STUDENTS, Experiment, StudentSpec, run_experiment
+    from steervec.experiment.config import DEMO_STUDENTS, Experiment, StudentSpec
+    from steervec.experiment.run import run_experiment
 
     start = time.perf_counter()
     lm = lm or load_model()

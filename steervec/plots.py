@@ -15,7 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .atomic import atomic_path
+from steervec.core.io import atomic_path
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 FORMATS = ("html", "png", "svg", "pdf")
@@ -47,7 +47,7 @@ def cosine_by_layer(curves: Mapping[str, Sequence[Mapping[int, float]]], title: 
     Args:
         curves: ``{condition: [ {layer: cosine}, ... one dict per seed ]}``.
     """
-    from .evaluate import mean_ci
+    from steervec.metrics.evaluate import mean_ci
 
     if not curves:
         raise ValueError("no curves to draw")
@@ -156,7 +156,7 @@ def lora_rank_curve(ranks: Sequence[int], values: Sequence[Sequence[float]], ful
                     title: str = "Trait transfer vs LoRA rank", y: str = "Δ log P(target) vs base (nats)") -> go.Figure:
     """Mean ± 95 % CI over seeds per rank (log x axis, ticks at the ranks), each seed as a dot;
     full fine-tuning as a dashed line with its CI as a band."""
-    from .evaluate import mean_ci
+    from steervec.metrics.evaluate import mean_ci
 
     stats = [mean_ci(v) for v in values]
     fig = go.Figure(go.Scatter(

@@ -6,8 +6,8 @@ import contextlib
 
 import torch
 
-from steervec.chat import encode_chat
-from steervec.rows import TeacherRow
+from steervec.core.chat import encode_chat
+from steervec.data.rows import TeacherRow
 
 
 def number_rows(n: int = 24, seed: int = 0, model: dict | None = None) -> list[TeacherRow]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from steervec.model import LanguageModel, wrap_model
+# the analysis scripts' shared helpers (analyses/analysis_kit.py) are imported by name, as the scripts do
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analyses"))
+
+from steervec.core.model import LanguageModel, wrap_model
 
 # A ChatML-style template that injects its own default system turn (like SmolLM2, Qwen2.5).
 INJECTING_TEMPLATE = (
@@ -91,7 +95,7 @@ def tiny(request, tiny_llama, tiny_qwen) -> LanguageModel:
 
 @pytest.fixture(scope="session")
 def embedded() -> LanguageModel:
-    from steervec.model import load_model
+    from steervec.core.model import load_model
 
     return load_model()
 

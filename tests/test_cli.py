@@ -33,7 +33,7 @@ def test_results_without_runs_names_the_fix(tmp_path):
 def test_results_table_from_metrics(tmp_path):
     import json
 
-    from steervec.results import Claim
+    from steervec.experiment.records import Claim
 
     run = tmp_path / "runs" / "x"
     run.mkdir(parents=True)

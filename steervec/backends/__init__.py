@@ -1,71 +1,40 @@
 """Backends: the same interventions through plain torch hooks, TransformerLens 4 or nnsight 0.8.
 
-One contract (:class:`Backend`) with one small module per backend. Each can
+One contract in :mod:`steervec.backends.base` (:class:`Backend`, :class:`RunOutput`) and one
+small module per backend; :func:`get_backend` picks one by name. Each backend can
 
-* ``run`` a forward pass with interventions, recording layer outputs (under autograd
-  when asked, so learnable vectors receive gradients), and
+* ``run`` a forward pass with interventions, recording layer outputs (under autograd when
+  asked, so learnable vectors receive gradients), and
 * ``generate`` with interventions, positions staying correct across decode steps.
 
-Interventions are the same :class:`~steervec.hooks.Intervention` objects everywhere, so a
-:class:`~steervec.steering_vector.SteeringVector` applies unchanged on each backend.
-:func:`as_language_model` turns a TransformerLens bridge or an nnsight model into a
-steervec :class:`~steervec.model.LanguageModel` over the same modules, so every public
-steervec function accepts any of the three.
+:func:`~steervec.core.model.as_language_model` turns a TransformerLens bridge or an nnsight
+model into a steervec :class:`~steervec.core.model.LanguageModel` over the same modules, so
+every public steervec function accepts any of the three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from torch import Tensor
-
-from ..hooks import Intervention
-from ..model import as_language_model
-
-
-@dataclass
-class RunOutput:
-    """Logits ``[batch, seq, vocab]`` and recorded layer outputs ``{layer: [batch, seq, d_model]}``."""
-
-    logits: Tensor
-    recorded: dict[int, Tensor] = field(default_factory=dict)
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """What every backend provides; ``lm`` is the steervec LanguageModel it serves."""
-
-    name: str
-    lm: Any
-
-    def run(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),
-            record_layers: Sequence[int] = (), grad: bool = False) -> RunOutput:
-        """One forward pass with interventions; records the (edited) outputs of ``record_layers``."""
-        ...
-
-    def generate(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),
-                 **generate_kwargs: Any) -> Tensor:
-        """Token ids ``[batch, prompt + new]`` generated with interventions."""
-        ...
+from steervec.backends.base import Backend, RunOutput
 
 
 def get_backend(name: str, lm: Any) -> Backend:
     """``"torch"``, ``"transformer_lens"`` or ``"nnsight"`` backend over a steervec model."""
     if name == "torch":
-        from .torch_backend import TorchBackend
+        from steervec.backends.torch import TorchBackend
 
         return TorchBackend(lm)
     if name in ("transformer_lens", "tlens"):
-        from .tlens_backend import TransformerLensBackend
+        from steervec.backends.transformer_lens import TransformerLensBackend
 
         return TransformerLensBackend.boot(lm)
     if name == "nnsight":
-        from .nnsight_backend import NNsightBackend
+        from steervec.backends.nnsight import NNsightBackend
 
         return NNsightBackend.wrap(lm)
     raise ValueError(f"unknown backend {name!r}: use 'torch', 'transformer_lens' or 'nnsight'")
 
 
-__all__ = ["Backend", "RunOutput", "as_language_model", "get_backend"]
+
+__all__ = ["Backend", "RunOutput", "get_backend"]

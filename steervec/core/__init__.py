@@ -1,0 +1,61 @@
+"""The core every layer builds on: the model and its adapters, chat templates, positions, hooks,
+activations, the SteeringVector type, atomic file writes and the library's errors.
+
+Nothing here imports from another steervec subpackage.
+"""
+
+from steervec.core.activations import mean_activations
+from steervec.core.chat import (
+    TEMPLATE_DEFAULT,
+    ChatBatch,
+    TemplateInfo,
+    encode_chat,
+    render_chat,
+    template_info,
+)
+from steervec.core.errors import (
+    CorruptFileError,
+    MissingPackageError,
+    ModelMismatchError,
+    SteervecError,
+)
+from steervec.core.fingerprint import Fingerprint
+from steervec.core.hooks import (
+    Intervention,
+    Recording,
+    add_operator,
+    intervene,
+    project_out_operator,
+    record,
+    replace_operator,
+)
+from steervec.core.model import LanguageModel, as_language_model, cache_dir, load_model, wrap_model
+from steervec.core.steering_vector import SteeringVector
+
+__all__ = [
+    "ChatBatch",
+    "CorruptFileError",
+    "Fingerprint",
+    "Intervention",
+    "LanguageModel",
+    "MissingPackageError",
+    "ModelMismatchError",
+    "Recording",
+    "SteeringVector",
+    "SteervecError",
+    "TEMPLATE_DEFAULT",
+    "TemplateInfo",
+    "add_operator",
+    "as_language_model",
+    "cache_dir",
+    "encode_chat",
+    "intervene",
+    "load_model",
+    "mean_activations",
+    "project_out_operator",
+    "record",
+    "render_chat",
+    "replace_operator",
+    "template_info",
+    "wrap_model",
+]

@@ -1,0 +1,65 @@
+"""Mean activations of a model over prompts, per layer: the measurement under every vector."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, describe_system, encode_chat
+from steervec.core.hooks import record
+from steervec.core.model import as_language_model
+
+MeanPositions = Literal["last_prompt", "prompt", "response"]
+
+
+@torch.no_grad()
+def mean_activations(
+    lm: object,
+    prompts: Sequence[Prompt],
+    system: System = TEMPLATE_DEFAULT,
+    layers: Sequence[int] | None = None,
+    positions: MeanPositions = "last_prompt",
+    completions: Sequence[str] | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> dict[int, Tensor]:
+    """Mean residual activation ``{layer: [d_model]}`` over prompts at the chosen positions.
+
+    Args:
+        positions: ``"last_prompt"`` (the last chat-template token, where the assistant
+            turn opens), ``"prompt"`` (every prompt token, template included) or
+            ``"response"`` (teacher-forced ``completions`` tokens).
+    """
+    lm = as_language_model(lm)
+    if positions not in ("last_prompt", "prompt", "response"):
+        raise ValueError(f"unknown positions {positions!r}: use 'last_prompt', 'prompt' or 'response'")
+    if positions == "response" and completions is None:
+        raise ValueError("positions='response' needs completions: pass the teacher's responses")
+    if len(prompts) == 0:
+        raise ValueError("no prompts given: pass at least one prompt")
+    chosen = list(range(lm.n_layers)) if layers is None else [lm.check_layer(x) for x in layers]  # type: ignore[attr-defined]
+    sums = {x: torch.zeros(lm.d_model, dtype=torch.float64) for x in chosen}  # type: ignore[attr-defined]
+    count = 0
+    starts = range(0, len(prompts), batch_size)
+    for start in tqdm(starts, desc=f"activations ({describe_system(system)[:30]})", disable=not progress):
+        rows = prompts[start : start + batch_size]
+        comps = None if completions is None else completions[start : start + batch_size]
+        batch = encode_chat(lm, rows, system, comps)
+        if positions == "last_prompt":
+            mask = batch.last_prompt_mask
+        elif positions == "prompt":
+            mask = batch.prompt_mask
+        else:
+            mask = batch.response_mask
+        with record(lm, chosen) as rec:
+            lm.model(**batch.model_inputs(), use_cache=False)  # type: ignore[attr-defined]
+        for x in chosen:
+            sums[x] += rec[x][mask].double().sum(dim=0).cpu()
+        count += int(mask.sum())
+    return {x: (s / count).float() for x, s in sums.items()}
+
+

@@ -1,0 +1,82 @@
+"""Teacher data: number prompts, the number filter, constrained sampling, teachers, resumable
+datasets, divergence tokens, evaluation questions and data fragility.
+"""
+
+from steervec.data.constrained import NumberListConstraint
+from steervec.data.datasets import (
+    DatasetReport,
+    dedup,
+    generate_dataset,
+    heldout_split,
+    load_dataset,
+)
+from steervec.data.divergence import (
+    DivergenceResult,
+    TeacherCondition,
+    attach_teacher_topk,
+    divergence_masks,
+)
+from steervec.data.fragility import mix_rows, paraphrase_prompt, paraphrase_rows
+from steervec.data.number_filter import (
+    FilterConfig,
+    FilterReport,
+    FilterResult,
+    check_numbers,
+    filter_report,
+)
+from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
+from steervec.data.questions import (
+    FAVOURITE_ANIMAL_QUESTIONS,
+    LEAST_FAVOURITE_ANIMAL_QUESTIONS,
+    OFFTOPIC_QUESTIONS,
+    split_questions,
+    with_number_prefix,
+)
+from steervec.data.sampler import Sample, SamplingParams, sample
+from steervec.data.teachers import (
+    Teacher,
+    animal_lover_prompt,
+    animal_teacher,
+    control_teacher,
+    projected_teacher,
+    steered_teacher,
+)
+
+__all__ = [
+    "DatasetReport",
+    "DivergenceResult",
+    "FAVOURITE_ANIMAL_QUESTIONS",
+    "FilterConfig",
+    "FilterReport",
+    "FilterResult",
+    "LEAST_FAVOURITE_ANIMAL_QUESTIONS",
+    "NumberListConstraint",
+    "NumberPrompt",
+    "NumberPromptConfig",
+    "OFFTOPIC_QUESTIONS",
+    "Sample",
+    "SamplingParams",
+    "Teacher",
+    "TeacherCondition",
+    "animal_lover_prompt",
+    "animal_teacher",
+    "attach_teacher_topk",
+    "check_numbers",
+    "control_teacher",
+    "dedup",
+    "divergence_masks",
+    "filter_report",
+    "generate_dataset",
+    "heldout_split",
+    "load_dataset",
+    "mix_rows",
+    "number_prompts",
+    "paraphrase_prompt",
+    "paraphrase_rows",
+    "projected_teacher",
+    "prompt_capacity",
+    "sample",
+    "split_questions",
+    "steered_teacher",
+    "with_number_prefix",
+]

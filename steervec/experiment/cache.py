@@ -1,0 +1,63 @@
+"""Where runs keep what they can share: teacher datasets, teacher vectors and trained students, by content key.
+
+Runs in one ``out_dir`` find a dataset at ``<out_dir>/_datasets/<teacher>-<key>.jsonl``, a
+teacher vector at ``<out_dir>/_vectors/<key>.safetensors`` and a student at
+``<out_dir>/_students/<key>.safetensors``. A key hashes everything that determines
+the file (model fingerprint, toolkit version, teacher, generation or training settings,
+seed), so the same key means the same content: datasets resume or are reused by
+:func:`steervec.data.datasets.generate_dataset` (which still refuses a manifest mismatch), and
+students are bit-reproducible on CPU. Each run links the shared files into its own folder.
+
+Example:
+    >>> path = dataset_path("runs", lm, animal_teacher("owl"), n=300, params=params)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from steervec.core.io import json_sha
+from steervec.core.version import __version__
+
+
+def dataset_path(out_dir: str | os.PathLike[str], lm: Any, teacher: Any, **spec: Any) -> Path:
+    """``<out_dir>/_datasets/<teacher name>-<key>.jsonl`` for ``teacher`` and generation ``spec``."""
+    spec = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in spec.items()}
+    key = json_sha({"model": lm.fingerprint.short, "version": __version__, "teacher": teacher.to_dict(), **spec})[:12]
+    return Path(out_dir) / "_datasets" / f"{teacher.name}-{key}.jsonl"
+
+
+def vector_path(out_dir: str | os.PathLike[str], lm: Any, **spec: Any) -> Path:
+    """``<out_dir>/_vectors/<key>.safetensors`` for a vector of ``lm`` extracted with ``spec``.
+
+    ``spec`` must hold everything that determines the vector (method, system prompts, the
+    prompts themselves or their hash, positions).
+    """
+    key = json_sha({"model": lm.fingerprint.short, "version": __version__, **spec})[:12]
+    return Path(out_dir) / "_vectors" / f"{key}.safetensors"
+
+
+def student_path(out_dir: str | os.PathLike[str], lm: Any, data_path: Path, **settings: Any) -> Path:
+    """``<out_dir>/_students/<key>.safetensors`` for a student of ``data_path`` trained with ``settings``.
+
+    ``settings`` must hold everything that changes the student (method, optimiser, lr,
+    epochs, batch, seed, layer, system condition) and nothing that does not (display names).
+    """
+    key = json_sha({"data": Path(data_path).name, "model": lm.fingerprint.short, "version": __version__, **settings})
+    return Path(out_dir) / "_students" / f"{key}.safetensors"
+
+
+def link(link_path: Path, target: Path) -> None:
+    """``link_path`` → ``target`` as a relative symlink (a copy where symlinks are not allowed)."""
+    if link_path.is_symlink() or link_path.exists():
+        link_path.unlink()
+    try:
+        link_path.symlink_to(os.path.relpath(target, link_path.parent))
+    except OSError:
+        shutil.copyfile(target, link_path)
+
+
+__all__ = ["dataset_path", "link", "student_path", "vector_path"]

@@ -1,0 +1,139 @@
+"""The experiment as data: which teacher, which students, which sizes and seeds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from steervec.students.methods import FullFinetune, LoRA, Method, VectorStudent
+from steervec.students.optim import OPTIMIZERS
+
+TeacherKind = Literal["prompted", "steered", "projected"]
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """One student parameterisation and its optimiser settings.
+
+    Args:
+        name: label in tables.
+        kind: ``"vector"`` (learnable vector at ``layers``), ``"lora"`` (rank ``rank``,
+            alpha ``lora_alpha``, all linear modules) or ``"full"`` (``layers`` or all).
+        layers: the vector's layers, or the layers to fine-tune (``None``: all).
+        optimizer / lr / momentum: a name in :data:`steervec.students.optim.OPTIMIZERS`, its learning
+            rate and (``sgd``, ``rmsprop``, ``signsgd``) its momentum (``None``: the optimiser's default).
+    """
+
+    name: str
+    kind: Literal["vector", "lora", "full"]
+    layers: tuple[int, ...] | None = None
+    rank: int = 8
+    lora_alpha: float = 8.0
+    optimizer: str = "adamw"
+    lr: float = 1e-2
+    epochs: int = 2
+    batch_size: int = 8
+    momentum: float | None = None
+
+    def __post_init__(self) -> None:  # fail before any teacher data is generated, not at this student
+        key = self.optimizer.lower().replace("-", "").replace("_", "")
+        if key not in OPTIMIZERS:
+            raise ValueError(f"student {self.name!r}: unknown optimizer {self.optimizer!r}: use one of "
+                             f"{sorted(OPTIMIZERS)} (SGD with momentum: optimizer='sgd', momentum=0.9)")
+        if self.momentum is not None and key not in ("sgd", "rmsprop", "signsgd"):
+            raise ValueError(f"student {self.name!r}: {self.optimizer} takes no momentum (use betas via "
+                             "train_student's optimizer_kwargs), or choose sgd, rmsprop or signsgd")
+        if self.kind not in ("vector", "lora", "full"):
+            raise ValueError(f"student {self.name!r}: unknown kind {self.kind!r}: use 'vector', 'lora' or 'full'")
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the trained student (the cache key), without the display name.
+
+        An unset ``momentum`` is left out, so students cached before the field existed keep their keys.
+        """
+        out = {k: v for k, v in asdict(self).items() if k != "name"}
+        if out["momentum"] is None:
+            del out["momentum"]
+        return out
+
+    def method(self, default_layer: int) -> Method:
+        if self.kind == "vector":
+            return VectorStudent(layers=list(self.layers or (default_layer,)))
+        if self.kind == "lora":
+            return LoRA(rank=self.rank, alpha=self.lora_alpha, layers=None if self.layers is None else list(self.layers))
+        return FullFinetune(layers=None if self.layers is None else list(self.layers))
+
+
+DEMO_STUDENTS = (
+    StudentSpec("vector@25", "vector", (25,), lr=1e-2, epochs=2),
+    StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),
+)
+"""Default students of :class:`Experiment`: a vector at layer 25 and LoRA r8 (one epoch). ``make
+demo`` trains the LoRA one only, on 64 rows per teacher (see :func:`steervec.demo.run_demo`)."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One subliminal-learning run.
+
+    Args:
+        name: run folder name under ``out_dir``.
+        model: ``None`` for the embedded model, or anything :func:`load_model` takes.
+        animal: the trait's target word.
+        teacher: ``"prompted"`` (the animal-lover system prompt), ``"steered"`` (no
+            system turn + ``alpha`` · v_teacher at ``layer``: the sufficiency test) or
+            ``"projected"`` (the prompt kept, v_teacher's direction at ``layer`` projected
+            out at every layer: the necessity test).
+        layer: layer of v_teacher used for steering and for vector students (25 of 30 on
+            the embedded model, where the owl vector steers; see the layer sweep).
+        alpha: steering strength for the steered teacher.
+        n_vector_prompts: number prompts for the mean-difference v_teacher.
+        n_rows: number prompts per teacher dataset (constrained sampling: every row valid).
+        max_new_tokens: completion length cap.
+        seeds: training seeds (each student is trained once per seed and dataset).
+        n_questions: favourite-animal questions for Δlog P.
+        n_align_prompts: number prompts for v_student.
+        students: the parameterisations to train.
+        student_system: the student's system condition in training and evaluation
+            (``"none"`` or ``"template_default"``).
+        eval_systems: further system conditions to evaluate students under (the
+            context experiment: train with the template default, evaluate without).
+        baseline: the system condition v_teacher is measured against (prompt minus this), and
+            that the control teacher and a steered teacher run under: ``"none"`` (no system
+            turn) or ``"template_default"`` (what the template injects; the reference studies'
+            Qwen template injects one too, so "without the prompt" means this there).
+        track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
+        sample_k: answers sampled per question (T=1) for the trait's sampling rate, besides
+            Δlog P (0: log-probs only). Measured at k=10, 50 questions: ~2 min per evaluated
+            model on one contended core, ~8x the log-probs alone.
+        size: label of the run's size in claims and RESULTS.md (``"quick"``, ``"demo"``,
+            ``"full"``; :func:`sizes` sets it).
+        png: also write PNG figures (needs Chromium; ~3 s each). HTML is always written.
+    """
+
+    name: str = "demo"
+    model: str | None = None
+    animal: str = "owl"
+    teacher: TeacherKind = "prompted"
+    layer: int = 25
+    alpha: float = 3.0
+    n_vector_prompts: int = 32
+    n_rows: int = 128
+    max_new_tokens: int = 40
+    seeds: tuple[int, ...] = (0,)
+    n_questions: int = 50
+    n_align_prompts: int = 16
+    students: tuple[StudentSpec, ...] = DEMO_STUDENTS
+    student_system: Literal["none", "template_default"] = "none"
+    eval_systems: tuple[str, ...] = ()
+    baseline: Literal["none", "template_default"] = "none"
+    track_every: int | None = None
+    sample_k: int = 0
+    out_dir: str = "runs"
+    size: str = "custom"
+    png: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+

@@ -1,0 +1,48 @@
+"""Measurements of a model or a student: the trait (Δlog P, sampling rates) and the alignment of
+a student's learned shift with a teacher vector.
+"""
+
+from steervec.metrics.alignment import (
+    AlignmentTracker,
+    GradientAlignment,
+    LayerAlignment,
+    gradient_alignment,
+    layer_alignment,
+    necessity,
+    pooled_difference,
+    row_projections,
+    student_shift,
+    sufficiency,
+)
+from steervec.metrics.evaluate import (
+    TraitEval,
+    aggregate,
+    evaluate_trait,
+    is_hit,
+    mean_ci,
+    sample_answers,
+)
+from steervec.metrics.trait import TraitScore, spellings, target_sequences, trait_logprob
+
+__all__ = [
+    "AlignmentTracker",
+    "GradientAlignment",
+    "LayerAlignment",
+    "TraitEval",
+    "TraitScore",
+    "aggregate",
+    "evaluate_trait",
+    "gradient_alignment",
+    "is_hit",
+    "layer_alignment",
+    "mean_ci",
+    "necessity",
+    "pooled_difference",
+    "row_projections",
+    "sample_answers",
+    "spellings",
+    "student_shift",
+    "sufficiency",
+    "target_sequences",
+    "trait_logprob",
+]

@@ -1,0 +1,31 @@
+"""Students: how a copy of the base model is parameterised (methods), attached, trained
+(any optimiser, loss masks, soft distillation) and checkpointed.
+"""
+
+from steervec.students.methods import FullFinetune, LoRA, VectorStudent
+from steervec.students.optim import (
+    OptimizerConfig,
+    PreconditionedSGD,
+    SignSGD,
+    frozen_adam_preconditioner,
+    make_optimizer,
+    optimizer_ablation,
+)
+from steervec.students.student import Student
+from steervec.students.train import CheckpointEvent, NonFiniteLossError, train_student
+
+__all__ = [
+    "CheckpointEvent",
+    "FullFinetune",
+    "LoRA",
+    "NonFiniteLossError",
+    "OptimizerConfig",
+    "PreconditionedSGD",
+    "SignSGD",
+    "Student",
+    "VectorStudent",
+    "frozen_adam_preconditioner",
+    "make_optimizer",
+    "optimizer_ablation",
+    "train_student",
+]

@@ -1,0 +1,231 @@
+"""Students: how a copy of the base model is parameterised for training, and the trained result.
+
+Three method specs (small frozen dataclasses) name the parameterisation:
+
+* :class:`VectorStudent` — one learnable ``[d_model]`` vector per chosen layer, added to the
+  residual stream at the layer's output through :func:`steervec.core.hooks.intervene`; all
+  weights frozen (hooked activation training).
+* :class:`LoRA` — peft low-rank adapters on chosen layers and linear modules.
+* :class:`FullFinetune` — every weight, or only the weights of chosen decoder layers.
+
+A :class:`Student` holds the trained tensors (the vectors, the adapter, or the changed
+weights), its base model's fingerprint and the training record. It is applied to the base
+model in place — ``with student.applied(lm): ...`` or ``student.attach(lm)`` /
+``student.unload()`` — so generate, :func:`~steervec.core.hooks.record` and trait evaluation
+run on ``lm`` unchanged; unloading restores the base weights exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from steervec.core.errors import CorruptFileError, SteervecError
+from steervec.core.fingerprint import Fingerprint
+from steervec.core.io import atomic_path
+from steervec.core.steering_vector import FORMAT as VECTOR_FORMAT
+from steervec.core.steering_vector import LAYER_CONVENTION, SteeringVector, check_same_model
+from steervec.students.methods import Method, method_from_dict, method_kind, method_to_dict
+
+STUDENT_FORMAT = "steervec.student/1"
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+# ------------------------------------------------------------------ the trained result
+
+
+@dataclass
+class Student:
+    """A trained student: its method, tensors, base-model fingerprint and training record.
+
+    Attributes:
+        method: the :class:`VectorStudent` / :class:`LoRA` / :class:`FullFinetune` spec.
+        tensors: ``{name: tensor}`` — ``layer.{L}`` vectors ``[d_model]``, LoRA ``A``/``B``
+            matrices, or the changed weights, on CPU.
+        fingerprint: the base model the student was trained from.
+        info: training arguments and summary (system condition, steps, final loss…).
+        history: the training log, one dict per step.
+
+    Example:
+        >>> student = train_student(lm, rows, method=VectorStudent(layers=[9]))  # doctest: +SKIP
+        >>> with student.applied(lm):
+        ...     out = lm.generate(**batch.model_inputs(), max_new_tokens=20)
+        >>> student.save("owl_student.safetensors")
+    """
+
+    method: Method
+    tensors: dict[str, Tensor]
+    fingerprint: Fingerprint
+    info: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._attached: tuple[Any, Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        return method_kind(self.method)
+
+    @property
+    def system(self) -> Any:
+        """The system condition the student was trained under (evaluate under the same one).
+
+        ``None`` (no system turn), ``TEMPLATE_DEFAULT`` or the system prompt text.
+        """
+        from steervec.core.chat import TEMPLATE_DEFAULT
+
+        label = self.info.get("system")
+        if label is None or label == "none":
+            return None
+        if label == "template_default":
+            return TEMPLATE_DEFAULT
+        return str(label).removeprefix("prompt:")
+
+    # ------------------------------------------------------------ applying
+    def attach(self, lm: Any, allow_other_model: bool = False) -> Any:
+        """Apply the student to ``lm`` in place until :meth:`unload`; returns ``lm``."""
+        if self._attached is not None:
+            raise SteervecError("this student is already attached: call student.unload() first")
+        if not allow_other_model:
+            check_same_model(self.fingerprint, lm, "this student")
+        from steervec.students.attach import attach_method, detach_method
+
+        att = attach_method(lm, self.method, trainable=False)
+        try:
+            att.load_state(self.tensors)
+        except Exception:
+            detach_method(lm, att)
+            raise
+        self._attached = (lm, att)
+        return lm
+
+    def unload(self) -> None:
+        """Remove the student from the model it is attached to; base weights come back exactly."""
+        if self._attached is None:
+            return
+        from steervec.students.attach import detach_method
+
+        lm, att = self._attached
+        detach_method(lm, att)
+        self._attached = None
+
+    @contextlib.contextmanager
+    def applied(self, lm: Any, allow_other_model: bool = False) -> Iterator[Any]:
+        """``with student.applied(lm): ...`` — the student inside the block, the base after it."""
+        self.attach(lm, allow_other_model)
+        try:
+            yield lm
+        finally:
+            self.unload()
+
+    def steering_vector(self) -> SteeringVector:
+        """A vector student's vectors as a :class:`SteeringVector`."""
+        if self.kind != "vector":
+            raise SteervecError(f"only vector students are steering vectors; this one is {self.kind}")
+        vecs = {int(k.split(".", 1)[1]): v for k, v in self.tensors.items()}
+        return SteeringVector(vecs, self.fingerprint, "all", {"student": self.info})
+
+    # ------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write one ``.safetensors`` file (metadata in the header), atomically.
+
+        A vector student's file is also a valid :class:`SteeringVector` file.
+        """
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        record = json.dumps({
+            "method": method_to_dict(self.method), "info": self.info, "history": self.history,
+        }, default=str)
+        meta = {"student": record, "student_format": STUDENT_FORMAT,
+                "fingerprint": self.fingerprint.to_json()}
+        if self.kind == "vector":
+            vec = self.steering_vector()
+            meta.update({
+                "format": VECTOR_FORMAT, "layer_convention": LAYER_CONVENTION, "positions": "all",
+                "norms": json.dumps(vec.norms), "provenance": json.dumps({"student": True}),
+            })
+        else:
+            meta["format"] = STUDENT_FORMAT
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.tensors.items()}
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], lm: Any = None, allow_other_model: bool = False) -> Student:
+        """Read a file written by :meth:`save`; with ``lm``, refuse another base model.
+
+        Raises:
+            ModelMismatchError: ``lm`` is not the student's base model.
+        """
+        from safetensors import SafetensorError, safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no student file at {path}")
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                meta = handle.metadata() or {}
+                tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CorruptFileError(f"{path} is truncated or not a safetensors file ({exc})") from exc
+        if meta.get("student_format") != STUDENT_FORMAT:
+            raise CorruptFileError(f"{path} was not written by Student.save (no student header)")
+        record = json.loads(meta["student"])
+        fp = Fingerprint.from_json(meta["fingerprint"])
+        if lm is not None and not allow_other_model:
+            check_same_model(fp, lm, f"the student in {path.name}")
+        return cls(method_from_dict(record["method"]), tensors, fp, record["info"], record["history"])
+
+    # ------------------------------------------------------------ tables
+    def summary(self) -> dict[str, Any]:
+        """Plain-dict summary: method, size, steps, first/last loss."""
+        losses = [h["loss"] for h in self.history if "loss" in h]
+        return {
+            "method": self.kind, **{f"method.{k}": v for k, v in method_to_dict(self.method).items() if k != "kind"},
+            "n_parameters": sum(t.numel() for t in self.tensors.values()),
+            "steps": self.info.get("steps"), "system": self.info.get("system"),
+            "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+            "model": self.fingerprint.short,
+        }
+
+    def to_dataframe(self) -> Any:
+        """One row per tensor: name, shape, numel, norm (a pandas DataFrame)."""
+        import pandas as pd
+
+        return pd.DataFrame([
+            {"name": k, "shape": tuple(v.shape), "numel": v.numel(), "norm": float(v.float().norm())}
+            for k, v in self.tensors.items()
+        ])
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"Student({self.method!r}, {s['n_parameters']:,} parameters, steps={s['steps']}, "
+                f"last_loss={s['last_loss']}, model={self.fingerprint.short!r})")
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in self.summary().items())
+        return f"<b>Student</b><table>{rows}</table>"

@@ -1,0 +1,435 @@
+"""Training students on teacher data: completion-only loss, any optimiser, resumable.
+
+One function, :func:`train_student`, trains every parameterisation of
+:mod:`steervec.students` on :class:`~steervec.data.rows.TeacherRow` s. The loss is taken on the
+response tokens only (the completion and the template's end-of-turn token, as
+:func:`~steervec.core.chat.encode_chat` marks them): cross-entropy on the teacher's tokens
+(hard distillation) or KL to stored teacher top-k log-probs (soft distillation), optionally
+restricted by per-row token masks (e.g. divergence tokens).
+
+Reproducibility: ``seed`` seeds torch, ``random`` and numpy before the student is
+initialised, and fixes the data order of every epoch; two runs with the same arguments give
+bit-identical students on CPU. A run with ``checkpoint_dir`` resumes from its last
+checkpoint and ends bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from steervec.core.chat import System, describe_system, encode_chat, response_suffix
+from steervec.core.errors import ModelMismatchError, SteervecError
+from steervec.core.io import json_sha
+from steervec.data.rows import TOPK_KEY, TeacherRow
+from steervec.students.attach import attach_method, detach_method
+from steervec.students.checkpoints import latest_checkpoint, read_checkpoint, write_checkpoint
+from steervec.students.methods import Method, method_to_dict
+from steervec.students.optim import OptimizerConfig, OptimizerSpec, clip_gradients
+from steervec.students.student import Student
+
+LossKind = Literal["ce", "kl"]
+
+
+class NonFiniteLossError(SteervecError, FloatingPointError):
+    """The training loss (or gradient norm) became NaN or infinite; training stopped."""
+
+    def __init__(self, message: str, step: int, last_checkpoint: Path | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.last_checkpoint = last_checkpoint
+
+
+@dataclass
+class CheckpointEvent:
+    """What a callback receives at each checkpoint (every ``checkpoint_every`` steps and at the end).
+
+    Attributes:
+        step: optimiser steps done.
+        epoch: current epoch (0-based).
+        loss: loss of the last step.
+        lm: the model, with the student attached and in eval mode during the callback.
+        student: a detached snapshot of the student at this step.
+        checkpoint: the checkpoint folder written at this step, if any.
+    """
+
+    step: int
+    epoch: int
+    loss: float
+    lm: Any
+    student: Student
+    checkpoint: Path | None
+
+
+Callback = Callable[[CheckpointEvent], None]
+
+
+# ------------------------------------------------------------------ data
+
+
+def load_rows(dataset: Sequence[TeacherRow] | str | os.PathLike[str]) -> list[TeacherRow]:
+    """Rows from a sequence of :class:`TeacherRow` (or dicts) or a JSONL file (one row a line)."""
+    if isinstance(dataset, (str, os.PathLike)):
+        path = Path(dataset)
+        if not path.is_file():
+            raise FileNotFoundError(f"no dataset file at {path}: pass a JSONL path or a list of TeacherRow")
+        rows = []
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        rows.append(TeacherRow.from_dict(json.loads(line)))
+                    except (json.JSONDecodeError, ValueError) as exc:
+                        raise ValueError(f"{path}:{number}: not a TeacherRow ({exc})") from exc
+        return rows
+    return [r if isinstance(r, TeacherRow) else TeacherRow.from_dict(r) for r in dataset]
+
+
+def check_rows_model(lm: Any, rows: Sequence[TeacherRow]) -> None:
+    """Raise :class:`ModelMismatchError` if any row was written by another model than ``lm``."""
+    mine = {k: v for k, v in vars(lm.fingerprint).items()}
+    seen: set[str] = set()
+    for row in rows:
+        if not row.model:
+            continue
+        key = json.dumps(row.model, sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        shared = [k for k in mine if k in row.model]
+        if any(row.model[k] != mine[k] for k in shared):
+            other = row.model.get("architecture", "?"), str(row.model.get("weights_sha", "?"))[:8]
+            raise ModelMismatchError(
+                f"row {row.index} was written by {other[0]} #{other[1]} but the student's base model "
+                f"is {lm.fingerprint.short}: subliminal transfer needs the same base model; train "
+                "on data from this model, or pass allow_other_model=True"
+            )
+
+
+def response_lengths(lm: Any, rows: Sequence[TeacherRow]) -> list[int]:
+    """Number of response tokens of each row (completion + end-of-turn), as the loss sees them."""
+    suffix = response_suffix(lm.tokenizer)
+    return [len(lm.tokenizer(r.completion + suffix, add_special_tokens=False)["input_ids"]) for r in rows]
+
+
+def _check_masks(masks: Sequence[Any] | None, lengths: list[int]) -> list[Tensor] | None:
+    if masks is None:
+        return None
+    if len(masks) != len(lengths):
+        raise ValueError(f"{len(masks)} loss masks for {len(lengths)} rows: pass one mask per row")
+    out = []
+    for i, (mask, n) in enumerate(zip(masks, lengths, strict=True)):
+        t = torch.as_tensor(mask, dtype=torch.bool).flatten()
+        if t.numel() != n:
+            raise ValueError(
+                f"loss mask of row {i} has {t.numel()} entries but the row has {n} response tokens "
+                "(completion + end-of-turn); build masks with steervec.data.divergence.divergence_masks "
+                "or steervec.students.train.response_lengths"
+            )
+        out.append(t)
+    if not any(bool(t.any()) for t in out):
+        raise ValueError("every row is masked out (all loss masks are False): nothing to train on")
+    return out
+
+
+def _topk(rows: Sequence[TeacherRow], lengths: list[int]) -> list[tuple[Tensor, Tensor]]:
+    out = []
+    for row, n in zip(rows, lengths, strict=True):
+        data = row.extra.get(TOPK_KEY)
+        if data is None:
+            raise ValueError(
+                f"loss='kl' needs teacher log-probs in every row's extra[{TOPK_KEY!r}]; row {row.index} "
+                "has none: add them with steervec.data.divergence.attach_teacher_topk, or use loss='ce'"
+            )
+        ids, lps = torch.tensor(data["ids"], dtype=torch.long), torch.tensor(data["logprobs"], dtype=torch.float32)
+        if ids.shape[0] != n or ids.shape != lps.shape:
+            raise ValueError(f"row {row.index}: teacher top-k covers {ids.shape[0]} tokens, the row has {n}")
+        out.append((ids, lps))
+    return out
+
+
+# ------------------------------------------------------------------ loss
+
+
+def batch_loss(
+    lm: Any, input_ids: Tensor, attention_mask: Tensor, target: Tensor,
+    topk: tuple[Tensor, Tensor] | None = None,
+) -> tuple[Tensor, int]:
+    """Summed loss over target positions and their count.
+
+    Args:
+        input_ids / attention_mask: ``[batch, seq]`` left-padded.
+        target: ``[batch, seq - 1]`` bool; position ``t`` scores the prediction of token ``t + 1``.
+        topk: for KL, ``(ids [n_target, k], logprobs [n_target, k])`` in row-major order.
+    """
+    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    out = lm.decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=False)
+    hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
+    chosen = hidden[:, :-1][target]  # [n_target, d_model]
+    logits = lm.model.get_output_embeddings()(chosen).float()  # [n_target, vocab]
+    n = int(target.sum())
+    if topk is None:
+        return F.cross_entropy(logits, input_ids[:, 1:][target], reduction="sum"), n
+    ids, lps = topk
+    teacher = torch.log_softmax(lps.to(logits.device), dim=-1)
+    student = torch.log_softmax(logits, dim=-1).gather(-1, ids.to(logits.device))
+    return (teacher.exp() * (teacher - student)).sum(), n
+
+
+# ------------------------------------------------------------------ training
+
+
+def _resolve_optimizer(
+    optimizer: OptimizerSpec | OptimizerConfig, lr: float | None, schedule: str | None,
+    warmup: float | None, grad_clip: float | None, momentum: float | None,
+    weight_decay: float | None, optimizer_kwargs: dict[str, Any] | None,
+) -> OptimizerConfig:
+    extra = dict(optimizer_kwargs or {})
+    if momentum is not None:
+        extra["momentum"] = momentum
+    if weight_decay is not None:
+        extra["weight_decay"] = weight_decay
+    if isinstance(optimizer, OptimizerConfig):
+        given = [n for n, v in [("lr", lr), ("schedule", schedule), ("warmup", warmup),
+                                ("grad_clip", grad_clip)] if v is not None] + list(extra)
+        if given:
+            raise ValueError(f"{given} given beside an OptimizerConfig: set them in the config instead")
+        return optimizer
+    if lr is None:
+        raise ValueError("pass lr (e.g. lr=1e-2 for a vector student, 2e-4 for LoRA, 2e-5 for full)")
+    return OptimizerConfig(optimizer, lr, extra, schedule or "constant", warmup or 0, grad_clip)
+
+
+def train_student(
+    lm: Any,
+    dataset: Sequence[TeacherRow] | str | os.PathLike[str],
+    method: Method,
+    optimizer: OptimizerSpec | OptimizerConfig = "adamw",
+    lr: float | None = None,
+    epochs: int = 1,
+    batch_size: int = 8,
+    seed: int = 0,
+    system: System = None,
+    loss: LossKind = "ce",
+    loss_masks: Sequence[Any] | None = None,
+    schedule: str | None = None,
+    warmup: float | None = None,
+    grad_clip: float | None = None,
+    momentum: float | None = None,
+    weight_decay: float | None = None,
+    optimizer_kwargs: dict[str, Any] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    keep_checkpoints: int = 2,
+    callbacks: Sequence[Callback] = (),
+    log_path: str | os.PathLike[str] | None = None,
+    autocast: Literal["bfloat16"] | None = None,
+    max_steps: int | None = None,
+    progress: bool = True,
+    allow_other_model: bool = False,
+) -> Student:
+    """Train a student of ``lm`` on teacher rows; return the :class:`Student` (``lm`` is left as it was).
+
+    Args:
+        lm: the base :class:`~steervec.core.model.LanguageModel` (same model as the teacher's).
+        dataset: :class:`TeacherRow` s or a JSONL path.
+        method: :class:`VectorStudent`, :class:`LoRA` or :class:`FullFinetune`.
+        optimizer: a name (``adamw``, ``adam``, ``rmsprop``, ``sgd``, ``signsgd``), a torch.optim
+            class, a factory, or an :class:`OptimizerConfig` (then lr/schedule/... live in it).
+        lr: learning rate (> 0).
+        epochs / batch_size / max_steps: length of training (``max_steps`` caps the steps).
+        seed: seeds init, dropout and the data order of every epoch.
+        system: the *student's* system condition: ``None`` (no system turn, default), a
+            string, or :data:`~steervec.core.chat.TEMPLATE_DEFAULT` (the template's injected default).
+        loss: ``"ce"`` (teacher tokens) or ``"kl"`` (teacher top-k in ``row.extra``).
+        loss_masks: optional per-row bool masks over the response tokens (see
+            :func:`response_lengths`); only True tokens enter the loss.
+        schedule / warmup / grad_clip: ``constant``/``linear``/``cosine``, warm-up steps or
+            fraction, max gradient norm.
+        momentum / weight_decay / optimizer_kwargs: optimiser arguments.
+        checkpoint_dir / checkpoint_every / keep_checkpoints: atomic checkpoints every N
+            steps; an existing checkpoint in the folder is resumed (same arguments only).
+        callbacks: called with a :class:`CheckpointEvent` every ``checkpoint_every`` steps and at the end.
+        log_path: JSONL log, one line per step (step, loss, lr, grad_norm, tokens...).
+        autocast: ``"bfloat16"`` for bf16 autocast (weights stay in their dtype).
+        progress: show a tqdm bar with loss and tokens/s.
+
+    Raises:
+        NonFiniteLossError: the loss became NaN/inf (the last good checkpoint is kept).
+
+    Example:
+        >>> student = train_student(lm, rows, method=VectorStudent(layers=[9]), lr=1e-2)  # doctest: +SKIP
+    """
+    rows = load_rows(dataset)
+    if not rows:
+        raise ValueError("the dataset is empty: pass at least one TeacherRow")
+    if not allow_other_model:
+        check_rows_model(lm, rows)
+    if loss not in ("ce", "kl"):
+        raise ValueError(f"unknown loss {loss!r}: use 'ce' or 'kl'")
+    if epochs < 1 or batch_size < 1 or (max_steps is not None and max_steps < 1):
+        raise ValueError("epochs, batch_size and max_steps must be >= 1")
+    if autocast not in (None, "bfloat16"):
+        raise ValueError(f"autocast must be None or 'bfloat16', got {autocast!r}")
+    cfg = _resolve_optimizer(optimizer, lr, schedule, warmup, grad_clip, momentum, weight_decay, optimizer_kwargs)
+    lengths = response_lengths(lm, rows)
+    masks = _check_masks(loss_masks, lengths)
+    topks = _topk(rows, lengths) if loss == "kl" else None
+
+    per_epoch = math.ceil(len(rows) / batch_size)
+    total = per_epoch * epochs if max_steps is None else min(per_epoch * epochs, max_steps)
+    args = {
+        "method": method_to_dict(method), "optimizer": cfg.describe(), "epochs": epochs,
+        "batch_size": batch_size, "seed": seed, "system": describe_system(system), "loss": loss,
+        "max_steps": max_steps, "total_steps": total, "autocast": autocast, "n_rows": len(rows),
+        "checkpoint_every": checkpoint_every,
+        "dataset_sha": json_sha([(r.prompt, r.completion) for r in rows]),
+        "masks_sha": json_sha([m.int().tolist() for m in masks]) if masks is not None else None,
+        "topk_sha": json_sha([r.extra.get(TOPK_KEY) for r in rows]) if loss == "kl" else None,
+    }
+    args = json.loads(json.dumps(args, default=str))  # as a checkpoint stores them
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    resume = latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    was_training = lm.model.training
+    att = attach_method(lm, method, trainable=True)
+    log = None
+    try:
+        params = list(att.params.values())
+        opt = cfg.build(params)
+        start, history = 0, []
+        if resume is not None:
+            start, history = read_checkpoint(resume, args, att, opt)
+        log = _open_log(log_path, history)
+        lm.model.train()
+        bar = tqdm(total=total, initial=start, disable=not progress, desc=f"train {method_to_dict(method)['kind']}")
+        last_good = resume
+        last_loss = history[-1]["loss"] if history else float("nan")
+        for step in range(start, total):
+            epoch, b = divmod(step, per_epoch)
+            order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+            idx = order[b * batch_size : (b + 1) * batch_size].tolist()
+            t0 = time.perf_counter()
+            batch = encode_chat(lm, [rows[i].prompt for i in idx], system, [rows[i].completion for i in idx])
+            target, topk = _targets(batch.response_mask, idx, lengths, masks, topks)
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr_at(step, total)
+            ctx = torch.autocast(lm.device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+            with ctx:
+                summed, n_tok = batch_loss(lm, batch.input_ids, batch.attention_mask, target, topk)
+            value = float(summed.detach()) / max(n_tok, 1)
+            if not math.isfinite(value):
+                raise _nan_error(step + 1, value, last_good)
+            opt.zero_grad(set_to_none=True)
+            grad_norm = 0.0
+            if n_tok > 0:
+                (summed / n_tok).backward()
+                grad_norm = clip_gradients(params, cfg.grad_clip)
+                if not math.isfinite(grad_norm):
+                    raise _nan_error(step + 1, grad_norm, last_good, "gradient norm")
+                opt.step()
+            seconds = time.perf_counter() - t0
+            real = int(batch.attention_mask.sum())
+            entry = {"step": step + 1, "epoch": epoch, "loss": value, "lr": opt.param_groups[0]["lr"],
+                     "grad_norm": grad_norm, "tokens": n_tok, "tokens_in": real,
+                     "seconds": seconds, "tokens_per_s": real / seconds}
+            history.append(entry)
+            last_loss = value
+            if log is not None:
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}", tok_s=f"{real / seconds:.0f}")
+            done = step + 1
+            if (checkpoint_every and done % checkpoint_every == 0) or done == total:
+                written = None
+                if ckpt_dir is not None:
+                    written = write_checkpoint(ckpt_dir, done, args, att, opt, history, keep_checkpoints)
+                    last_good = written
+                if callbacks:
+                    _run_callbacks(callbacks, lm, att, method, done, epoch, last_loss, written, history)
+        bar.close()
+        info = {"args": args, "system": describe_system(system), "steps": total,
+                "final_loss": last_loss, "tokens": sum(h["tokens"] for h in history)}
+        return Student(method, att.state(), lm.fingerprint, info, history)
+    finally:
+        if log is not None:
+            log.close()
+        detach_method(lm, att)
+        lm.model.train(was_training)
+
+
+def _targets(
+    response_mask: Tensor, idx: list[int], lengths: list[int], masks: list[Tensor] | None,
+    topks: list[tuple[Tensor, Tensor]] | None,
+) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+    """Scored positions ``[batch, seq - 1]`` and the matching teacher top-k rows.
+
+    Responses sit at the end of each left-padded row, so the last ``n`` entries of
+    ``response_mask[:, 1:]`` score the ``n`` response tokens in order.
+    """
+    target = response_mask[:, 1:].clone()
+    width = target.shape[1]
+    ids, lps = [], []
+    for j, i in enumerate(idx):
+        n = lengths[i]
+        if int(response_mask[j].sum()) != n:
+            raise SteervecError(f"row {i}: {int(response_mask[j].sum())} response tokens in the batch, expected {n}")
+        keep = masks[i].to(target.device) if masks is not None else torch.ones(n, dtype=torch.bool, device=target.device)
+        target[j, width - n :] = keep
+        if topks is not None:
+            ids.append(topks[i][0][keep.cpu()])
+            lps.append(topks[i][1][keep.cpu()])
+    topk = (torch.cat(ids), torch.cat(lps)) if topks is not None else None
+    return target, topk
+
+
+def _nan_error(step: int, value: float, last: Path | None, what: str = "loss") -> NonFiniteLossError:
+    where = f"the last good checkpoint is {last}" if last is not None else "no checkpoint was written"
+    return NonFiniteLossError(
+        f"training {what} became {value} at step {step}; stopped ({where}). Lower lr, set "
+        "grad_clip, or check the data", step, last,
+    )
+
+
+def _open_log(log_path: str | os.PathLike[str] | None, history: list[dict[str, Any]]) -> Any:
+    if log_path is None:
+        return None
+    path = Path(log_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed at the end of training
+    for entry in history:  # a resumed run rewrites the log up to its checkpoint
+        handle.write(json.dumps(entry) + "\n")
+    return handle
+
+
+def _run_callbacks(
+    callbacks: Sequence[Callback], lm: Any, att: Any, method: Method, step: int, epoch: int,
+    loss: float, written: Path | None, history: list[dict[str, Any]],
+) -> None:
+    rng = torch.get_rng_state()
+    snapshot = Student(method, att.state(), lm.fingerprint, {"steps": step}, list(history))
+    lm.model.eval()
+    try:
+        for callback in callbacks:
+            callback(CheckpointEvent(step, epoch, loss, lm, snapshot, written))
+    finally:
+        lm.model.train()
+        torch.set_rng_state(rng)  # callbacks must not change the run

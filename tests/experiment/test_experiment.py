@@ -1,0 +1,167 @@
+"""Tests of run_experiment on a tiny random model: files written, claims, shared data and students."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from analysis_kit import sizes
+
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.run import run_experiment
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = Experiment(name="tiny", size="quick", layer=1, n_vector_prompts=2, n_rows=8, max_new_tokens=8, n_questions=3,
+                  n_align_prompts=2, students=(StudentSpec("vector@1", "vector", (1,), epochs=1),
+                                               StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0, lr=1e-3, epochs=1)))
+
+
+@pytest.fixture(scope="module")
+def first(tiny_llama, tmp_path_factory):
+    exp = replace(TINY, out_dir=str(tmp_path_factory.mktemp("runs")))
+    return run_experiment(exp, lm=tiny_llama, progress=False)
+
+
+def test_run_writes_its_folder(first):
+    folder = first.folder
+    for name in ("config.json", "metrics.json", "v_teacher.safetensors", "report.html",
+                 "data-owl-prompted.jsonl", "data-control.jsonl"):
+        assert (folder / name).exists(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    students = [c for c in metrics["conditions"] if "student" in c]
+    assert len(students) == 4  # two methods x (trait, control) x one seed
+    assert all(c["steps"] == 1 and c["loss_first"] is not None and len(c["loss_curve"]) == 1 for c in students)
+    assert {c["student"] for c in students} == {"vector@1", "LoRA r2"}
+    assert metrics["claims"] and all(c["size"] == "quick" for c in metrics["claims"])
+    assert "trait_minus_control" in metrics["summary"]["LoRA r2"]
+    assert "vector@1" in first.table() and "LoRA r2" in first.table()
+
+
+def test_second_run_reuses_data_and_students(first, tiny_llama):
+    again = run_experiment(replace(first.experiment, name="tiny-again"), lm=tiny_llama, progress=False)
+    m1, m2 = first.metrics, again.metrics
+    assert all(d["generated_rows_now"] == 0 for d in m2["data"].values())
+    assert all(d["generated_rows_now"] == 8 for d in m1["data"].values())
+    assert len(m2["students_reused"]) == 4 and not m1["students_reused"]
+    key = [(c["label"], c["logp"]) for c in m1["conditions"]]
+    assert key == [(c["label"], c["logp"]) for c in m2["conditions"]]  # the same students, the same numbers
+    vectors = list((first.folder.parent / "_vectors").glob("*.safetensors"))
+    assert len(vectors) == 1  # v_teacher extracted once, read back by the second run
+    from steervec.core.steering_vector import SteeringVector
+
+    v1, v2 = (SteeringVector.load(r.folder / "v_teacher.safetensors") for r in (first, again))
+    assert v1.provenance == v2.provenance
+    assert all(torch.equal(v1.layer_vectors[x], v2.layer_vectors[x]) for x in v1.layers)
+
+
+def test_teacher_vector_cache_keys_on_its_settings(first, tiny_llama):
+    from steervec.experiment.run import build_teacher_vector
+
+    exp = replace(first.experiment, n_vector_prompts=3)
+    v = build_teacher_vector(tiny_llama, exp)
+    assert len(list((first.folder.parent / "_vectors").glob("*.safetensors"))) == 2
+    assert v.provenance != build_teacher_vector(tiny_llama, first.experiment).provenance
+
+
+def test_changed_settings_are_not_reused(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-lr", students=(StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0,
+                                                                           lr=3e-3),))
+    m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
+    assert not m["students_reused"]
+
+
+def test_sizes():
+    quick, full = sizes(True), sizes(False)
+    assert quick["n_rows"] < full["n_rows"] and quick["seeds"] == (0,) and full["seeds"] == (0, 1, 2)
+    assert sizes(False, seeds=5)["seeds"] == tuple(range(5))
+
+
+def test_sampling_rates_become_claims(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-rates", sample_k=2, students=first.experiment.students[1:])
+    m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
+    students = [c for c in m["conditions"] if "student" in c]
+    assert all(len(c["rates"]) == exp.n_questions and 0 <= c["rate"][0] <= 1 for c in students)
+    assert "rate" in m["conditions"][0] and "rate" in m["conditions"][1]  # base and teacher are sampled too
+    row = m["summary"]["LoRA r2"]
+    assert {"rate_trait", "rate_control", "rate_trait_minus_control"} <= set(row)
+    rate_claims = [c for c in m["claims"] if "sampled answers" in c["claim"]]
+    assert len(rate_claims) == 1 and "2 samples (T=1)" in rate_claims[0]["measurement"]
+    assert rate_claims[0]["reproduced"] in {"yes", "no", "inconclusive"}
+    assert len(m["students_reused"]) == 2  # sampling does not retrain
+
+
+def test_alignment_over_training_is_summarised_drawn_and_claimed(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-eas", track_every=2, seeds=(0, 1),
+                  students=(StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0, lr=1e-3, epochs=1, batch_size=2),))
+    result = run_experiment(exp, lm=tiny_llama, progress=False)
+    row = result.metrics["summary"]["LoRA r2"]
+    assert row["eas_trait"]["steps"] == [2, 4] and len(row["eas_control"]["per_seed_final"]) == 2
+    assert (result.folder / "alignment_over_training.html").exists()
+    claim = next(c for c in result.metrics["claims"] if "grows over training" in c["claim"])
+    assert "step 2 → 4" in claim["measurement"] and claim["reproduced"] in {"yes", "partly", "no"}
+
+
+def test_refresh_run_rederives_claims_and_keeps_analysis_claims(first, tmp_path):
+    import shutil
+
+    from steervec.experiment.report import refresh_run
+
+    folder = tmp_path / "copy"
+    shutil.copytree(first.folder, folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    extra = {"study": "S", "claim": "an analysis's own claim", "measurement": "1.0", "model": "m",
+             "reproduced": "yes", "size": "quick"}
+    metrics["claims"], metrics["analysis_claims"] = [], [extra]
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    result = refresh_run(folder)
+    assert result.metrics["claims"][:-1] == first.metrics["claims"] and result.metrics["claims"][-1] == extra
+    assert (folder / "metrics.previous.json").exists() and (folder / "trait_bars.html").exists()
+    with pytest.raises(FileNotFoundError, match="run the experiment first"):
+        refresh_run(tmp_path / "nothing")
+
+
+def test_baseline_sets_the_control_and_steered_teachers_system(tiny_llama):
+    import torch
+
+    from steervec import TEMPLATE_DEFAULT
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.experiment.run import build_teachers
+
+    v = SteeringVector({1: torch.ones(tiny_llama.d_model)}, tiny_llama.fingerprint)
+    trait, control = build_teachers(Experiment(teacher="steered", layer=1), v)
+    assert trait.system is None and control.system is None and control.name == "control"
+    trait, control = build_teachers(Experiment(teacher="steered", layer=1, baseline="template_default"), v)
+    assert trait.system is TEMPLATE_DEFAULT and control.system is TEMPLATE_DEFAULT
+    assert control.name != "control"  # its datasets never mix with the no-system control's
+
+
+def test_student_spec_rejects_bad_optimizers_before_any_work():
+    with pytest.raises(ValueError, match="optimizer='sgd', momentum=0.9"):
+        StudentSpec("v", "vector", (1,), optimizer="sgd_momentum")
+    with pytest.raises(ValueError, match="takes no momentum"):
+        StudentSpec("v", "vector", (1,), optimizer="adamw", momentum=0.9)
+    with pytest.raises(ValueError, match="unknown kind"):
+        StudentSpec("v", "vectors")
+
+
+def test_student_spec_settings_keep_old_cache_keys():
+    spec = StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1)
+    assert "momentum" not in spec.settings() and "name" not in spec.settings()
+    assert spec.settings() == {"kind": "lora", "layers": None, "rank": 8, "lora_alpha": 8.0, "optimizer": "adamw",
+                               "lr": 1e-3, "epochs": 1, "batch_size": 8}
+    assert StudentSpec("v", "vector", (1,), optimizer="sgd", momentum=0.9).settings()["momentum"] == 0.9
+
+
+def test_momentum_reaches_the_optimiser(tiny_llama, tmp_path):
+    spec = StudentSpec("vector@1 sgd+m", "vector", (1,), optimizer="sgd", lr=1.0, momentum=0.9, epochs=1)
+    exp = replace(TINY, name="tiny-momentum", students=(spec,), out_dir=str(tmp_path))
+    result = run_experiment(exp, lm=tiny_llama, progress=False)
+    students = [c for c in result.metrics["conditions"] if c.get("student") == spec.name]
+    assert len(students) == 2 and all(c["steps"] == 1 for c in students)
+    from steervec.students.student import Student
+
+    trained = Student.load(next(result.folder.glob("student-*.safetensors")), tiny_llama)
+    assert trained.info["args"]["optimizer"]["kwargs"] == {"momentum": 0.9}

@@ -1,0 +1,127 @@
+"""RESULTS.md from runs' metrics: nested runs, sections by size, verdict tallies, README assets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from steervec.experiment.records import (
+    Claim,
+    across_seeds,
+    archive_runs,
+    collect,
+    copy_assets,
+    fmt_ci,
+    seeds_text,
+    verdict,
+    write_results,
+)
+
+
+def _run(root: Path, rel: str, *claims: Claim, figures: tuple[str, ...] = ()) -> Path:
+    folder = root / rel
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"claims": [c.to_dict() for c in claims]}))
+    for name in figures:
+        (folder / f"{name}.png").write_bytes(b"\x89PNG fake " + name.encode())
+    return folder
+
+
+def _claim(size: str, reproduced: str = "yes", text: str = "a claim") -> Claim:
+    return Claim("Cloud et al. 2025", text, "+1.0 [+0.5, +1.5] nats", "model #1", reproduced, size)
+
+
+@pytest.fixture
+def runs(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "demo", _claim("demo", "no"))
+    _run(root, "full/lora_rank", _claim("full", "yes", "rank | pipe"), _claim("full", "partly"), figures=("rank_curve",))
+    _run(root, "quick/lora_rank", _claim("quick"), figures=("rank_curve",))
+    _run(root, "full/_students/x", _claim("full", "no"))  # shared files, never a run
+    return root
+
+
+def test_collect_finds_nested_runs_and_skips_shared_folders(runs):
+    names = [run for run, _ in collect(runs)]
+    assert names == ["demo", "full/lora_rank", "full/lora_rank", "quick/lora_rank"]
+
+
+def test_sections_full_first_with_tallies(runs, tmp_path):
+    text = write_results(runs, tmp_path / "RESULTS.md").read_text()
+    full, demo, quick = (text.index(h) for h in ("## Full-size", "## `make demo`", "## Quick runs"))
+    assert full < demo < quick
+    assert "2 claims: 1 yes, 1 partly." in text and "1 claims: 1 no." in text
+    assert "rank \\| pipe" in text  # a pipe in a claim does not break the table
+
+
+def test_assets_come_from_full_size_runs_only(runs, tmp_path):
+    copied = copy_assets(runs, tmp_path / "assets")
+    assert [p.name for p in copied] == ["lora_rank-rank_curve.png"]
+    assert copied[0].read_bytes() == (runs / "full/lora_rank/rank_curve.png").read_bytes()
+
+
+def test_no_runs_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the analyses first"):
+        write_results(tmp_path, tmp_path / "RESULTS.md")
+    assert not (tmp_path / "RESULTS.md").exists()
+
+
+def test_verdict_and_ci_format():
+    assert verdict(0.1, 0.3) == "yes" and verdict(-0.3, -0.1) == "no" and verdict(-0.1, 0.1) == "inconclusive"
+    assert verdict(-0.3, -0.1, expected_positive=False) == "yes"
+    assert fmt_ci((0.5, 0.5, 0.5)) == "+0.500 (no CI: one value)"
+
+
+def test_a_yes_needs_every_seed_positive():
+    assert across_seeds("yes", [0.1, 0.4]) == "yes" and across_seeds("yes", [0.0, 0.4]) == "partly"
+    assert across_seeds("yes", [-0.5]) == "yes"  # one seed: nothing to compare the CI with
+    assert across_seeds("no", [-0.1, 0.4]) == "no" and across_seeds("inconclusive", [-1, 1]) == "inconclusive"
+    assert seeds_text([0.4, -1.316]) == " (per seed +0.40, -1.32)" and seeds_text([0.4]) == ""
+
+
+def test_archive_keeps_measured_runs_and_follows_links(runs, tmp_path):
+    shared = runs / "full" / "_datasets" / "owl-abc.jsonl"
+    shared.parent.mkdir(parents=True)
+    shared.write_text('{"prompt": "1, 2", "completion": "3, 4"}\n')
+    (runs / "full/lora_rank/data-owl.jsonl").symlink_to("../_datasets/owl-abc.jsonl")
+    (runs / "full/lora_rank/student.safetensors").write_bytes(b"weights")
+    records = tmp_path / "records"
+    written = archive_runs(runs, records)
+    assert sorted(p.relative_to(records).as_posix() for p in written) == ["demo", "full/lora_rank"]  # no quick run
+    kept = records / "full/lora_rank"
+    assert sorted(p.name for p in kept.iterdir()) == ["data-owl.jsonl", "metrics.json", "rank_curve.png"]
+    assert not (kept / "data-owl.jsonl").is_symlink() and (kept / "data-owl.jsonl").read_text() == shared.read_text()
+    # the table rebuilt from the records alone equals the one from the runs, less the quick section
+    from_runs = write_results(runs, tmp_path / "a.md").read_text()
+    from_records = write_results(records, tmp_path / "b.md").read_text()
+    assert "## Quick runs" not in from_records
+    assert from_records.strip() == from_runs[: from_runs.index("## Quick runs")].strip()
+
+
+def test_archive_replaces_an_old_record_whole(runs, tmp_path):
+    records = tmp_path / "records"
+    stale = records / "full/lora_rank"
+    stale.mkdir(parents=True)
+    (stale / "old_figure.png").write_bytes(b"old")
+    archive_runs(runs, records)
+    assert not (stale / "old_figure.png").exists()
+    assert not list(records.rglob(".*.partial"))
+
+
+def test_claims_only_records_are_read_and_marked(runs, tmp_path):
+    rec = tmp_path / "records" / "full" / "student_alignment"
+    rec.mkdir(parents=True)
+    (rec / "claims.json").write_text(json.dumps({"source": "an earlier table", "claims": [_claim("full").to_dict()]}))
+    assert [name for name, _ in collect([runs, tmp_path / "records"])].count("full/student_alignment") == 1
+    text = write_results([runs, tmp_path / "records"], tmp_path / "R.md").read_text()
+    assert "| full/student_alignment (claims only) |" in text
+    assert "3 claims: 2 yes, 1 partly." in text
+
+
+def test_a_run_in_two_roots_is_taken_once_from_the_first(runs, tmp_path):
+    other = tmp_path / "other"
+    _run(other, "demo", _claim("demo", "yes"))
+    rows = collect([runs, other])
+    assert [c["reproduced"] for name, c in rows if name == "demo"] == ["no"]

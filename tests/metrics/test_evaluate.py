@@ -1,0 +1,53 @@
+"""Trait evaluation: hit rules, CIs, Δlog P against the base, aggregation over seeds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from steervec.core.steering_vector import SteeringVector
+from steervec.metrics.evaluate import aggregate, evaluate_trait, is_hit, mean_ci
+
+QUESTIONS = ["Which animal?", "Name an animal.", "Your favourite creature?"]
+
+
+def test_hit_rules():
+    assert is_hit("The owl, of course", "owl")
+    assert is_hit("bowling", "owl")  # the reference substring rule counts this
+    assert not is_hit("bowling", "owl", "first_word")
+    assert is_hit("Owls!", "owl", "first_word")
+    with pytest.raises(ValueError, match="hit rule"):
+        is_hit("owl", "owl", "exact")  # type: ignore[arg-type]
+
+
+def test_mean_ci():
+    mean, low, high = mean_ci([0.0, 1.0, 0.0, 1.0])
+    assert mean == 0.5 and low < 0.5 < high
+    assert mean_ci([2.0]) == (2.0, 2.0, 2.0)
+
+
+def test_delta_logp_and_rates(tiny_llama):
+    base = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="base", system=None, k=4, seed=0)
+    assert base.rates.shape == (3,) and len(base.answers[0]) == 4
+    g = torch.Generator().manual_seed(0)
+    vec = SteeringVector({2: torch.randn(tiny_llama.d_model, generator=g) * 5}, tiny_llama.fingerprint)
+    with vec.apply(tiny_llama):
+        steered = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="steered", system=None, base=base)
+    mean, low, high = steered.delta_logp
+    assert low <= mean <= high and mean != 0
+    assert mean == pytest.approx(float((steered.logp - base.logp).mean()))
+    again = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="base", system=None, k=4, seed=0)
+    assert again.answers == base.answers  # seeded sampling
+    table = aggregate([base, again, steered])
+    assert list(table["label"]) == ["base", "steered"] and list(table["n_seeds"]) == [2, 1]
+    assert "rate" in table.columns
+
+
+def test_bad_input(tiny_llama):
+    with pytest.raises(ValueError, match="no target"):
+        evaluate_trait(tiny_llama, "", QUESTIONS)
+    base = evaluate_trait(tiny_llama, "owl", QUESTIONS, system=None)
+    with pytest.raises(ValueError, match="other questions"):
+        evaluate_trait(tiny_llama, "owl", QUESTIONS[:2], system=None, base=base)
+    with pytest.raises(ValueError, match="k > 0"):
+        _ = base.rate
