@@ -25,13 +25,14 @@ from pathlib import Path
 
 import torch
 from analysis_kit import analysis_parser, sizes
+from claims import cross_model_claim, experiment_claims
 
 from steervec.core.model import load_model, wrap_model
 from steervec.data.datasets import load_dataset
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.experiment.cache import student_path
 from steervec.experiment.config import Experiment, StudentSpec
-from steervec.experiment.records import Claim, fmt_ci, verdict
+from steervec.experiment.records import fmt_ci
 from steervec.experiment.run import run_experiment
 from steervec.metrics.evaluate import evaluate_trait, mean_ci
 from steervec.students.methods import LoRA
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     size = sizes(args.quick, args.seeds)
     exp = Experiment(name="cross_model-teacher", model=args.model, out_dir=args.out, students=(
         StudentSpec("LoRA r8 (same model)", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),), **size)
-    teacher_run = run_experiment(exp)
+    teacher_run = run_experiment(exp, claims=experiment_claims)
     if not args.quick and args.student_model in (None, GEMMA):
         args.student_model = gemma_path()
         if args.student_model is None:
@@ -122,13 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     same = teacher_run.metrics["summary"].get("LoRA r8 (same model)", {}).get("trait_minus_control")
     n = len(size["seeds"])
     same_text = f"; the same-model LoRA r8 student: {fmt_ci(same)} nats" if same else ""
-    claim = Claim("Cloud et al. 2025", "a student of another model family does not pick up the trait",
-                  f"{other.fingerprint.architecture} LoRA r8 students of {teacher_run.metrics['model'].split()[0]} teacher "
-                  f"data: log P(owl-data student) − "
-                  f"log P(control-data student) = {fmt_ci(diff)} nats (per question, averaged over {n} seed(s); "
-                  f"CI across questions; per seed {', '.join(f'{x:+.2f}' for x in per_seed)}){same_text}",
-                  other.fingerprint.short, "yes" if verdict(diff[1], diff[2]) != "yes" else "no",
-                  "quick (stand-in student)" if args.quick else "full")
+    detail = (f"{other.fingerprint.architecture} LoRA r8 students of {teacher_run.metrics['model'].split()[0]} "
+              f"teacher data, {n} training seed(s); across questions {fmt_ci(diff)}{same_text}")
+    claim = cross_model_claim(per_seed, detail, other.fingerprint.short,
+                              "quick (stand-in student)" if args.quick else "full")
     metrics = {"student_model": other.name, "base_mean_logp": float(base.logp.mean()), "students": students,
                "difference": diff, "difference_per_seed": per_seed, "same_model_difference": same,
                "claims": [claim.to_dict()]}

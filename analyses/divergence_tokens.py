@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from analysis_kit import analysis_parser, sizes
+from claims import divergence_claims
 
 from steervec.core.model import load_model
 from steervec.data.datasets import generate_dataset, load_dataset
@@ -24,7 +25,6 @@ from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import animal_lover_prompt, animal_teacher, control_teacher
 from steervec.experiment.cache import student_path
-from steervec.experiment.records import Claim, across_seeds, fmt_ci, seeds_text, verdict
 from steervec.metrics.evaluate import evaluate_trait, mean_ci
 from steervec.students.methods import LoRA
 from steervec.students.student import Student
@@ -83,28 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         logps[label] = logps_by_seed[label].mean(0)  # per question, averaged over seeds
         metrics["students"][label] = {"per_seed": per_seed,
                                       "delta_logp_over_seeds": mean_ci([r["delta_logp"][0] for r in per_seed])}
-    claims = []
-    share = metrics["shares"]
-    claims.append(Claim("Schrodi et al. 2026", "divergence tokens are a small share of teacher tokens "
-                        "(Qwen2.5-7B: 7.5 % greedy, 4.7 % T=1)",
-                        f"greedy {share['T=0']['share']:.1%}, T=1 {share['T=1']['share']:.1%} of completion tokens",
-                        lm.fingerprint.short, "yes" if share["T=1"]["share"] < 0.25 else "no",
-                        "quick" if args.quick else "full"))
+    per_seed: dict[str, list[float]] = {}
     if "control data" in logps:
         for label in ("divergence only", "all but divergence", "all tokens"):
             if label in logps:
-                diff = mean_ci(logps[label] - logps["control data"])
-                per_seed = [float((logps_by_seed[label][i] - logps_by_seed["control data"][i]).mean())
-                            for i in range(len(seeds))]
-                metrics["students"][label]["minus_control_per_seed"] = per_seed
-                expected = label != "all but divergence"
-                claims.append(Claim("Schrodi et al. 2026",
-                                    f"a student trained on {label} learns the trait (vs control-data student)"
-                                    + ("" if expected else " — expected mostly NOT to"),
-                                    f"log P difference {fmt_ci(diff)} nats (per question, averaged over "
-                                    f"{len(seeds)} seed(s){seeds_text(per_seed)}; CI across questions)",
-                                    lm.fingerprint.short, across_seeds(verdict(diff[1], diff[2]), per_seed) if expected
-                                    else ("yes" if diff[1] <= 0 else "no"), "quick" if args.quick else "full"))
+                per_seed[label] = [float((logps_by_seed[label][i] - logps_by_seed["control data"][i]).mean())
+                                   for i in range(len(seeds))]
+                metrics["students"][label]["minus_control_per_seed"] = per_seed[label]
+                metrics["students"][label]["minus_control_across_questions"] = mean_ci(
+                    logps[label] - logps["control data"])
+    shares = {k: [v["share"] for v in (metrics["shares"][k],)] for k in metrics["shares"]}  # one teacher dataset each
+    claims = divergence_claims(shares, per_seed, lm.fingerprint.short, "quick" if args.quick else "full")
     metrics["claims"] = [c.to_dict() for c in claims]
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     print(json.dumps(metrics, indent=1, default=float))

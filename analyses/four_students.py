@@ -18,6 +18,7 @@ import json
 import sys
 
 from analysis_kit import analysis_parser, sizes
+from claims import experiment_claims
 
 from steervec.experiment.config import Experiment, StudentSpec
 from steervec.experiment.run import run_experiment
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     size = {**sizes(args.quick, args.seeds or 1), **({} if args.quick else {"n_rows": 1000})}
     exp = Experiment(name="four_students", model=args.model, students=STUDENTS, out_dir=args.out, **size)
-    result = run_experiment(exp)
+    result = run_experiment(exp, claims=experiment_claims)
     print(result.table())
     print("\n".join(loss_end_points(result.metrics)))
     print(json.dumps(result.metrics["summary"], indent=1))

@@ -15,13 +15,19 @@ import sys
 from pathlib import Path
 
 from analysis_kit import analysis_parser, sizes
+from claims import (
+    ADAPTIVE_OPTIMIZERS,
+    PLAIN_OPTIMIZERS,
+    experiment_claims,
+    gradient_claim,
+    optimizer_claim,
+)
 
 from steervec import plots
 from steervec.core.model import load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import load_dataset
 from steervec.experiment.config import Experiment, StudentSpec
-from steervec.experiment.records import Claim, fmt_ci
 from steervec.experiment.run import run_experiment
 from steervec.metrics.alignment import gradient_alignment, pooled_difference
 
@@ -37,27 +43,6 @@ def students(quick: bool) -> tuple[StudentSpec, ...]:
     return tuple(StudentSpec(f"vector@25 {label}", "vector", (25,), optimizer=name, lr=lr, momentum=momentum,
                              epochs=1) for label, name, lr, momentum in chosen)
 
-ADAPTIVE = ("adamw", "adam", "rmsprop", "signsgd")
-PLAIN = ("sgd", "sgd_momentum")
-
-
-def optimizer_claim(summary: dict, model: str, size: str) -> Claim:
-    """Adaptive optimisers transfer more than plain SGD: the best adaptive student's trait − control
-    difference against the best SGD one's (95 % CIs; across questions for one seed)."""
-    diffs = {label: summary[f"vector@25 {label}"]["trait_minus_control"] for label, *_ in OPTIMIZERS
-             if f"vector@25 {label}" in summary}
-    text = ", ".join(f"{label} {fmt_ci(d)}" for label, d in diffs.items())
-    adaptive = [diffs[x] for x in ADAPTIVE if x in diffs]
-    plain = [diffs[x] for x in PLAIN if x in diffs]
-    if not adaptive or not plain:
-        reproduced = "inconclusive"
-    else:
-        a, b = max(adaptive, key=lambda d: d[0]), max(plain, key=lambda d: d[0])
-        reproduced = "yes" if a[1] > b[2] else "no" if b[1] > a[2] else "inconclusive"
-    n = summary[next(iter(summary))]["n_seeds"] if summary else 0
-    return Claim("Blank et al. 2026", "adaptive optimisers (Adam, RMSprop, SignSGD) transfer the trait more than "
-                 "plain SGD", f"vector@25 log P(trait-data student) − log P(control-data student) per optimiser: "
-                 f"{text} nats ({n} seed(s))", model, reproduced, size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     exp = Experiment(name="optimizer_ablation", model=args.model, students=students(args.quick), out_dir=args.out,
                      **sizes(args.quick, args.seeds or 1))
     lm = load_model(args.model)
-    result = run_experiment(exp, lm=lm)
+    result = run_experiment(exp, lm=lm, claims=experiment_claims)
     print(result.table())
     folder = result.folder
     v = SteeringVector.load(folder / "v_teacher.safetensors", model=lm)
@@ -87,13 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     metrics = json.loads((folder / "metrics.json").read_text())
     metrics["gradient_alignment"] = grad
     x = 25
-    metrics["analysis_claims"] = [Claim(
-        "Blank et al. 2026", "the pooled trait − control gradient at the last prompt token points along v_teacher",
-        f"cos(mean grad owl − mean grad control, v_teacher) at layer {x} = {pooled[x]:+.3f}; per-row |cos| "
-        f"owl {g_trait.fraction_along()[x]:.3f} vs control {g_control.fraction_along()[x]:.3f}; top 5 % of rows "
-        f"carry {g_trait.top_share(0.05)[x]:.0%} of the gradient norm ({len(trait)} rows)",
-        lm.fingerprint.short, "yes" if pooled[x] > 0.1 else "no", "quick" if args.quick else "full").to_dict(),
-        optimizer_claim(metrics["summary"], lm.fingerprint.short, "quick" if args.quick else "full").to_dict()]
+    size = "quick" if args.quick else "full"
+    detail = (f"per-row |cos| owl {g_trait.fraction_along()[x]:.3f} vs control {g_control.fraction_along()[x]:.3f}; "
+              f"top 5 % of rows carry {g_trait.top_share(0.05)[x]:.0%} of the gradient norm ({len(trait)} rows)")
+    per_optimizer = {label: result.seed_level(f"vector@25 {label}") for label, *_ in OPTIMIZERS
+                     if f"vector@25 {label}" in metrics["summary"]}
+    metrics["analysis_claims"] = [
+        gradient_claim([pooled[x]], x, detail, lm.fingerprint.short, size).to_dict(),
+        optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, lm.fingerprint.short, size).to_dict()]
     metrics["claims"] += metrics["analysis_claims"]
     (Path(folder) / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     return 0

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from analysis_kit import analysis_parser, sizes
+from claims import experiment_claims
 
 from steervec import TEMPLATE_DEFAULT, plots
 from steervec.core.model import load_model
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in ("steered", "projected"):
         run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
                          out_dir=args.out, **base, **common)
-        print(run_experiment(run, lm=lm).table())
+        print(run_experiment(run, lm=lm, claims=experiment_claims).table())
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from analysis_kit import analysis_parser, sizes
+from claims import experiment_claims
 
 from steervec.experiment.config import Experiment, StudentSpec
 from steervec.experiment.run import run_experiment
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         size["n_rows"] = 16
     exp = Experiment(name="student_alignment", model=args.model, students=students, out_dir=args.out,
                      track_every=1 if args.quick else 4, **size)
-    print(run_experiment(exp).table())
+    print(run_experiment(exp, claims=experiment_claims).table())
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from analysis_kit import analysis_parser, sizes
+from claims import experiment_claims
 
 from steervec.experiment.config import DEMO_STUDENTS, Experiment, StudentSpec
 from steervec.experiment.run import run_experiment
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
                          students=students, out_dir=args.out, sample_k=2 if args.quick else 10,
                          **sizes(args.quick, args.seeds))
-        result = run_experiment(exp)
+        result = run_experiment(exp, claims=experiment_claims)
         print(result.table())
     return 0
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def _block_digest(block: nn.Module) -> str:
     return ",".join(sorted(_digest(p) for p in unique))
 
 
-def fingerprint_model(model: nn.Module, layers: nn.ModuleList, d_model: int) -> Fingerprint:
+def fingerprint_model(model: PreTrainedModel, layers: nn.ModuleList, d_model: int) -> Fingerprint:
     """Compute the :class:`Fingerprint` of a loaded causal LM."""
     hasher = hashlib.sha256()
     embed = model.get_input_embeddings()

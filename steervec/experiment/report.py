@@ -1,9 +1,10 @@
-"""What a finished experiment run says: per-student summaries, claims, figures.
+"""What a finished experiment run says: per-student summaries and figures (claims come from the caller).
 
 :func:`steervec.experiment.run_experiment` measures (teachers, students, evaluations) and
 stores every per-condition number in ``metrics.json``; this module derives from those numbers
-the summary (trait vs control, over seeds), the :class:`~steervec.experiment.records.Claim` rows and the
-figures, and :func:`refresh_run` re-derives them for a finished run without retraining.
+the summary (trait vs control, paired by seed), and :func:`refresh_run` re-derives it, the
+figures and (given a :data:`ClaimsFn`) the claims for a finished run without retraining. Which
+study claimed what, and how a verdict is decided, lives with the analyses (``analyses/claims.py``).
 
 Example:
     >>> result = refresh_run("runs/full/student_alignment")  # doctest: +SKIP
@@ -13,123 +14,112 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steervec.core.io import atomic_path
-from steervec.experiment.records import Claim, across_seeds, fmt_ci, seeds_text, verdict
+from steervec.experiment.records import Claim
 from steervec.metrics.evaluate import mean_ci
 
 if TYPE_CHECKING:
     from steervec.experiment.config import Experiment
     from steervec.experiment.result import ExperimentResult
 
+ClaimsFn = Callable[[dict[str, Any], "Experiment", str], list[Claim]]
+"""``claims(summary, experiment, model) -> [Claim]``: what a run's summary says about a study's
+claims (``analyses/claims.py::experiment_claims``)."""
+
+def _unit(c: dict[str, Any]) -> tuple[int, int]:
+    """A student condition's (data seed, training seed); runs before data seeds varied used data seed 1."""
+    return int(c.get("data_seed", 1)), int(c.get("seed", 0))
+
+
 def summarise_conditions(conditions: Sequence[dict[str, Any]], trait: str, control: str, exp: Experiment) -> dict[str, Any]:
-    """Per student: Δlog P and cosine on trait vs control data (95 % CIs over seeds), and the
-    paired per-question difference log P(trait-data student) − log P(control-data student),
-    averaged over seeds (95 % CI across questions)."""
+    """Per student: what the trait-data students did against the control-data students.
+
+    Students are paired by unit, a (data seed, training seed) pair (the data seed's trait and
+    control datasets, trained with the same training seed). Per student the summary holds:
+
+    * ``delta_logp_{trait,control}`` and ``cosine_{trait,control}``: mean and 95 % t interval over units;
+    * ``trait_minus_control``: the paired per-question difference log P(trait-data student) −
+      log P(control-data student), averaged over units; mean and 95 % CI **across questions**
+      (how sure the measurement is for these students; not a replication interval);
+    * ``trait_minus_control_per_seed``: one mean-over-questions difference per unit, and
+      ``units`` their (data seed, training seed);
+    * ``seed_level``: the values a verdict reads: per data seed (the mean over its training
+      seeds) when several data seeds ran, else per training seed; ``seed_unit`` names which;
+      ``by_question_per_seed``: per seed-level unit, the per-question differences (for a
+      hierarchical bootstrap);
+    * the same for the cosine at the reporting layer (``cosine_minus_control_*``) and for the
+      other evaluation conditions.
+    """
     out: dict[str, Any] = {}
     for spec in exp.students:
-        row: dict[str, Any] = {"n_seeds": len(exp.seeds)}
+        row: dict[str, Any] = {"n_seeds": len(exp.seeds), "n_data_seeds": len(exp.data_seeds)}
         groups = {}
         for data_name, tag in ((trait, "trait"), (control, "control")):
             group = sorted((c for c in conditions if c.get("student") == spec.name and c.get("data") == data_name),
-                           key=lambda c: c.get("seed", 0))  # trait and control students paired by seed
+                           key=_unit)  # trait and control students paired by unit
             groups[tag] = group
             if group:
                 row[f"delta_logp_{tag}"] = mean_ci([c["delta_logp"][0] for c in group])
                 row[f"cosine_{tag}"] = mean_ci([c["cosine_at_layer"] for c in group])
                 if group[0].get("eas"):
-                    row[f"eas_{tag}"] = _eas_mean(group, exp.layer)
+                    row[f"eas_{tag}"] = _eas_mean(group, exp.reporting_layer)
                 if "rates" in group[0]:  # per question, averaged over seeds; CI across questions
                     per_q = [sum(c["rates"][i] for c in group) / len(group) for i in range(len(group[0]["rates"]))]
                     row[f"rate_{tag}"] = mean_ci(per_q)
         if groups["trait"] and groups["control"]:
-            row["trait_minus_control"] = _paired(groups, "logp")
-            row["trait_minus_control_per_seed"] = _per_seed(groups, "logp")
+            if [_unit(c) for c in groups["trait"]] != [_unit(c) for c in groups["control"]]:
+                raise ValueError(f"student {spec.name!r}: trait and control students cover different (data seed, "
+                                 "seed) units; rerun the experiment so that both finish")
+            row["units"] = [list(_unit(c)) for c in groups["trait"]]
+            row["seed_unit"] = _seed_level({_unit(c): 0.0 for c in groups["trait"]})[0]
+            row.update(_paired_summary(groups, "logp", "trait_minus_control"))
+            pairs = list(zip(groups["trait"], groups["control"], strict=True))
+            cos = {_unit(t): t["cosine_at_layer"] - c["cosine_at_layer"] for t, c in pairs}
+            row["cosine_minus_control_per_seed"] = list(cos.values())
+            row["cosine_minus_control_seed_level"] = _seed_level(cos)[1]
             if "rates" in groups["trait"][0] and "rates" in groups["control"][0]:
-                row["rate_trait_minus_control"] = _paired(groups, "rates")
+                row.update(_paired_summary(groups, "rates", "rate_trait_minus_control"))
                 row["rate_base"] = conditions[0].get("rate")
                 row["rate_teacher"] = conditions[1].get("rate")
             for name in exp.eval_systems:
-                row[f"trait_minus_control_eval_{name}"] = _paired(groups, f"logp_eval_{name}")
+                row.update(_paired_summary(groups, f"logp_eval_{name}", f"trait_minus_control_eval_{name}"))
         out[spec.name] = row
     return out
 
 
-def claims_from_summary(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]:
-    size = exp.size
-    claims = []
-    teacher = {"prompted": "prompted", "steered": "steered (no prompt, + α·v_teacher)",
-               "projected": "prompted with v_teacher projected out"}[exp.teacher]
-    for name, row in summary.items():
-        if "trait_minus_control" not in row:
-            continue
-        diff, per_seed = row["trait_minus_control"], row.get("trait_minus_control_per_seed", [])
-        expected = exp.teacher != "projected"
-        claims.append(Claim(
-            "Cloud et al. 2025" if exp.teacher == "prompted" else "Blank et al. 2026",
-            f"a {name} student of a {teacher} {exp.animal} teacher prefers '{exp.animal}' more than one trained "
-            f"on control data" + ("" if expected else " (necessity: expected NOT to)"),
-            f"log P(trait-data student) − log P(control-data student) = {fmt_ci(diff)} nats, "
-            f"{len(exp.seeds)} seed(s){seeds_text(per_seed)}, {exp.n_rows} rows, {exp.n_questions} questions",
-            model, across_seeds(verdict(diff[1], diff[2], expected), per_seed) if expected else
-            ("yes" if diff[1] <= 0 <= diff[2] or diff[2] < 0 else "no"), size))
-        if "rate_trait_minus_control" in row:
-            rd, rt, rc = row["rate_trait_minus_control"], row["rate_trait"], row["rate_control"]
-            claims.append(Claim(
-                "Cloud et al. 2025",
-                f"a {name} student of a {teacher} {exp.animal} teacher names '{exp.animal}' more often in sampled "
-                f"answers than one trained on control data" + ("" if expected else " (necessity: expected NOT to)"),
-                f"'{exp.animal}' in {_pct(rt)} of answers (trait data) vs {_pct(rc)} (control); difference "
-                f"{_pct(rd, sign=True)}; base {_pct(row['rate_base'])}, teacher {_pct(row['rate_teacher'])}; "
-                f"{exp.sample_k} samples (T=1) × {exp.n_questions} questions, {len(exp.seeds)} seed(s)",
-                model, verdict(rd[1], rd[2], expected) if expected else ("yes" if rd[1] <= 0 else "no"), size))
-        if "cosine_trait" in row:
-            ct, cc = row["cosine_trait"], row["cosine_control"]
-            aligned = ct[0] > cc[0] and (len(exp.seeds) < 2 or ct[1] > cc[2])
-            claims.append(Claim(
-                "Blank et al. 2026",
-                f"the {name} student's shift aligns with v_teacher (layer {exp.layer}) more on trait data than on control",
-                f"cos trait {fmt_ci(ct)} vs control {fmt_ci(cc)} ({len(exp.seeds)} seed(s))",
-                model, ("yes" if aligned and len(exp.seeds) >= 2 else "partly" if ct[0] > cc[0] else "no"), size))
-        if "eas_trait" in row and "eas_control" in row:
-            et, ec = row["eas_trait"], row["eas_control"]
-            first, last = mean_ci(et["per_seed_first"]), mean_ci(et["per_seed_final"])
-            last_c = mean_ci(ec["per_seed_final"])
-            grows = last[0] > first[0] and last[0] > last_c[0]
-            separated = last[1] > first[2] and last[1] > last_c[2] and len(et["per_seed_final"]) >= 2
-            claims.append(Claim(
-                "Blank et al. 2026",
-                f"the {name} student's alignment with v_teacher (layer {exp.layer}) grows over training on trait data, "
-                f"above the control-data student",
-                f"cos at step {et['steps'][0]} → {et['steps'][-1]}: trait {fmt_ci(first)} → {fmt_ci(last)}, control "
-                f"{fmt_ci(mean_ci(ec['per_seed_first']))} → {fmt_ci(last_c)} ({len(exp.seeds)} seed(s), CI over seeds)",
-                model, "yes" if separated else "partly" if grows else "no", size))
-        for sysname in exp.eval_systems:
-            d2 = row.get(f"trait_minus_control_eval_{sysname}")
-            if d2:
-                claims.append(Claim(
-                    "Nief et al. 2026",
-                    f"the {name} effect trained under '{exp.student_system}' disappears when evaluated under '{sysname}'",
-                    f"trained context {fmt_ci(diff)} vs '{sysname}' {fmt_ci(d2)} nats",
-                    model, "yes" if (diff[1] > 0 and d2[1] <= 0) else "inconclusive" if diff[1] <= 0 else "no", size))
-    return claims
+def _seed_level(per_unit: dict[tuple[int, int], Any]) -> tuple[str, list[Any]]:
+    """The values a verdict reads: one per data seed (the mean over its training seeds) when the
+    units span several data seeds, else one per training seed."""
+    data_seeds = sorted({d for d, _ in per_unit})
+    if len(data_seeds) == 1:
+        return "training seed", [per_unit[u] for u in sorted(per_unit)]
+    means = []
+    for d in data_seeds:
+        values = [v for (dd, _), v in sorted(per_unit.items()) if dd == d]
+        means.append([sum(col) / len(values) for col in zip(*values, strict=True)] if isinstance(values[0], list)
+                     else sum(values) / len(values))
+    return "data seed", means
 
 
-def _paired(groups: dict[str, list[dict[str, Any]]], key: str) -> tuple[float, float, float]:
-    """Per question: ``key`` of the trait-data student − the control-data student of the same seed,
-    averaged over seeds; mean and 95 % CI across questions."""
+def _paired_summary(groups: dict[str, list[dict[str, Any]]], key: str, name: str) -> dict[str, Any]:
+    """``key`` of each trait-data student minus the control-data student of the same unit:
+    ``name`` (per question, averaged over units; mean and CI across questions),
+    ``name_per_seed`` (per unit, mean over questions), ``name_seed_level`` and
+    ``name_by_question_per_seed`` (per seed-level unit; see :func:`summarise_conditions`)."""
     pairs = list(zip(groups["trait"], groups["control"], strict=True))
     n = len(pairs[0][0][key])
-    return mean_ci([sum(t[key][i] - c[key][i] for t, c in pairs) / len(pairs) for i in range(n)])
-
-
-def _per_seed(groups: dict[str, list[dict[str, Any]]], key: str) -> list[float]:
-    """Per seed: mean over questions of ``key`` of the trait-data student − the control-data student."""
-    return [sum(a - b for a, b in zip(t[key], c[key], strict=True)) / len(t[key])
-            for t, c in zip(groups["trait"], groups["control"], strict=True)]
+    per_unit = {_unit(t): [t[key][i] - c[key][i] for i in range(n)] for t, c in pairs}
+    _, by_question = _seed_level(per_unit)
+    return {
+        name: mean_ci([sum(d[i] for d in per_unit.values()) / len(per_unit) for i in range(n)]),
+        f"{name}_per_seed": [sum(d) / n for d in per_unit.values()],
+        f"{name}_seed_level": [sum(d) / n for d in by_question],
+        f"{name}_by_question_per_seed": by_question,
+    }
 
 
 def _eas_mean(group: Sequence[dict[str, Any]], layer: int) -> dict[str, list[float]]:
@@ -138,17 +128,6 @@ def _eas_mean(group: Sequence[dict[str, Any]], layer: int) -> dict[str, list[flo
     curves = [[float(h["cosine"][layer]) for h in c["eas"]] for c in group if [h["step"] for h in c["eas"]] == steps]
     return {"steps": steps, "cosine": [sum(v) / len(curves) for v in zip(*curves, strict=True)],
             "per_seed_final": [cur[-1] for cur in curves], "per_seed_first": [cur[0] for cur in curves]}
-
-
-def _pct(stats: Sequence[float] | None, sign: bool = False) -> str:
-    """``12.0 % [8.1, 15.9]`` from a (mean, low, high) of fractions; a rate's CI is clipped to [0, 100]."""
-    if not stats:
-        return "n/a"
-    m, lo, hi = (100 * float(x) for x in stats)
-    if not sign:
-        lo, hi = max(lo, 0.0), min(hi, 100.0)
-    f = "+.1f" if sign else ".1f"
-    return f"{m:{f}} % [{lo:{f}}, {hi:{f}}]"
 
 
 def draw_figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]]) -> list[Path]:
@@ -180,13 +159,17 @@ def draw_figures(result: ExperimentResult, cosines: dict[str, list[dict[int, flo
     return written
 
 
-def refresh_run(folder: str | os.PathLike[str], size: str | None = None) -> ExperimentResult:
-    """Recompute a finished run's summary, claims and figures from its ``metrics.json``.
+def refresh_run(folder: str | os.PathLike[str], size: str | None = None,
+                claims: ClaimsFn | None = None, figures: bool = True, backup: bool = True) -> ExperimentResult:
+    """Recompute a finished run's summary, figures and (with ``claims``) claims from its ``metrics.json``.
 
     For a run written by an older steervec (new claims or figures, same measurements): nothing
     is retrained or re-evaluated, only derived from the stored per-condition numbers. Claims an
-    analysis stored under ``analysis_claims`` are kept. The previous file is kept as
-    ``metrics.previous.json``. ``size`` labels runs written before the size was recorded.
+    analysis stored under ``analysis_claims`` are kept; without ``claims`` the experiment's own
+    claims are left as they were. Claims that change are kept under ``claims_superseded`` (the
+    first time only, so the earliest verdicts stay visible); with ``backup`` the previous file is
+    also kept as ``metrics.previous.json``. ``figures=False`` leaves the figures as they are (a run
+    record's PNGs). ``size`` labels runs written before the size was recorded.
     """
     from steervec.experiment.config import Experiment, StudentSpec
     from steervec.experiment.result import ExperimentResult
@@ -199,7 +182,9 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None) -> Expe
     cfg = dict(metrics["experiment"])
     cfg["students"] = tuple(StudentSpec(**{**s, "layers": None if s.get("layers") is None else tuple(s["layers"])})
                             for s in cfg["students"])
-    cfg["seeds"], cfg["eval_systems"] = tuple(cfg["seeds"]), tuple(cfg.get("eval_systems", ()))
+    for key in ("seeds", "data_seeds", "eval_systems"):
+        if key in cfg:
+            cfg[key] = tuple(cfg[key])
     if size is not None:
         cfg["size"] = size
     exp = Experiment(**cfg)
@@ -216,10 +201,15 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None) -> Expe
     trait = students[0]["data"]
     control = next((c["data"] for c in students if c["data"] != trait), trait)
     summary = summarise_conditions(conditions, trait, control, exp)
-    (folder / "metrics.previous.json").write_text(path.read_text())
+    if backup:
+        (folder / "metrics.previous.json").write_text(path.read_text())
+    before = list(metrics.get("claims", []))
     # claims an analysis added on top of the experiment's are kept (``analysis_claims``)
-    metrics.update(summary=summary, claims=[c.to_dict() for c in claims_from_summary(summary, exp, metrics["model"])]
-                   + metrics.get("analysis_claims", []))
+    own = [c.to_dict() for c in claims(summary, exp, metrics["model"])] if claims is not None else \
+        metrics.get("experiment_claims", _own_claims(metrics))
+    metrics.update(summary=summary, experiment_claims=own, claims=own + metrics.get("analysis_claims", []))
+    if metrics["claims"] != before and "claims_superseded" not in metrics:
+        metrics["claims_superseded"] = before
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
     cosines: dict[str, list[dict[int, float]]] = {}
@@ -227,8 +217,15 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None) -> Expe
         key = f"{c['student']} · {'trait' if c['data'] == trait else 'control'} data"
         cosines.setdefault(key, []).append(c["cosine_by_layer"])
     result = ExperimentResult(exp, folder, metrics)
-    result.figures = draw_figures(result, cosines)
+    if figures:
+        result.figures = draw_figures(result, cosines)
     return result
 
 
-__all__ = ["claims_from_summary", "draw_figures", "refresh_run", "summarise_conditions"]
+def _own_claims(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The experiment's own claims of a run written before ``experiment_claims`` was stored."""
+    extra = metrics.get("analysis_claims", [])
+    return [c for c in metrics.get("claims", []) if c not in extra]
+
+
+__all__ = ["ClaimsFn", "draw_figures", "refresh_run", "summarise_conditions"]

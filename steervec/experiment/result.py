@@ -41,6 +41,12 @@ class ExperimentResult:
                            f"{sorted(k for k, v in summary.items() if 'trait_minus_control_per_seed' in v)}")
         return summary[student]["trait_minus_control_per_seed"]
 
+    def seed_level(self, student: str) -> list[float]:
+        """The values a verdict reads for ``student``: trait − control per data seed (mean over its
+        training seeds) when data seeds varied, else per training seed."""
+        row = self.metrics.get("summary", {}).get(student, {})
+        return row.get("trait_minus_control_seed_level", self.seed_differences(student))
+
 
 def summary_json(path: str | Path) -> dict[str, Any]:
     """Read a run's ``metrics.json``."""

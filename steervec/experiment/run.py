@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,8 @@ from steervec.data.teachers import (
     steered_teacher,
 )
 from steervec.experiment.cache import dataset_path, link, student_path, vector_path
-from steervec.experiment.config import Experiment
-from steervec.experiment.report import (
-    claims_from_summary,
-    draw_figures,
-    summarise_conditions,
-)
+from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.report import ClaimsFn, draw_figures, summarise_conditions
 from steervec.experiment.result import ExperimentResult
 from steervec.metrics.alignment import AlignmentTracker, layer_alignment, student_shift
 from steervec.metrics.evaluate import TraitEval, evaluate_trait
@@ -73,7 +70,7 @@ def build_teacher_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
     Runs in one ``exp.out_dir`` share it: it is read from ``<out_dir>/_vectors/`` when an
     earlier run extracted the same vector (same model, template, prompts and baseline).
     """
-    prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=10_000)]
+    prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=exp.vector_prompt_seed)]
     system = animal_lover_prompt(exp.animal)
     path = vector_path(exp.out_dir, lm, method="mean_difference", system=system, baseline=exp.baseline,
                        prompts=prompts, template=lm.tokenizer.chat_template)
@@ -100,14 +97,155 @@ def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher,
     return trait, control
 
 
-def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True) -> ExperimentResult:
-    """Run ``exp`` end to end and write its folder (see the module docstring)."""
+@dataclass
+class _Teachers:
+    """The run's teachers and their datasets: rows and paths by (teacher name, data seed), and
+    statistics by dataset label (the teacher's name, ``-d<seed>`` added beyond the first data seed)."""
+
+    trait: Teacher
+    control: Teacher
+    rows: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
+    paths: dict[tuple[str, int], Path] = field(default_factory=dict)
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _data_label(exp: Experiment, name: str, data_seed: int) -> str:
+    """A dataset's label: the teacher's name for the first data seed, ``<name>-d<seed>`` for others."""
+    return name if data_seed == exp.data_seeds[0] else f"{name}-d{data_seed}"
+
+
+@dataclass
+class _Context:
+    """What every student of a run is measured against: the model, v_teacher, the evaluation
+    condition and questions, the base model's trait scores and mean activations."""
+
+    lm: LanguageModel
+    exp: Experiment
+    folder: Path
+    v_teacher: SteeringVector
+    system: Any
+    questions: list[str]
+    base: TraitEval
+    align_prompts: list[str]
+    base_means: dict[int, Any]
+    progress: bool
+
+
+def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, folder: Path,
+                 progress: bool = True) -> _Teachers:
+    """Step 2: the trait and control teachers' datasets (format-constrained number lists), one
+    pair per data seed, generated or resumed in the run cache and linked into ``folder``."""
+    trait, control = build_teachers(exp, v_teacher)
+    out = _Teachers(trait, control)
+    params = SamplingParams(temperature=1.0, max_new_tokens=exp.max_new_tokens, batch_size=32)
+    for data_seed, teacher in ((d, t) for d in exp.data_seeds for t in (trait, control)):
+        seeds = {"seed": data_seed, "prompt_seed": exp.prompt_seed(data_seed)}
+        path = dataset_path(exp.out_dir, lm, teacher, n=exp.n_rows, params=params, **seeds)
+        report = generate_dataset(lm, teacher, path=path, n=exp.n_rows,
+                                  mode="constrained", params=params, **seeds, progress=progress)
+        label = _data_label(exp, teacher.name, data_seed)
+        link(folder / f"data-{label}.jsonl", report.path)
+        rows = load_dataset(report.path, model=lm)
+        out.rows[teacher.name, data_seed] = rows
+        out.paths[teacher.name, data_seed] = report.path
+        lengths = [len(r.completion.replace(";", ",").replace(" ", ",").strip(",").split(",")) for r in rows]
+        out.stats[label] = {"rows": len(rows), "data_seed": data_seed, "valid": report.valid, "total": report.total,
+                            "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
+                            "mean_allowed_mass": report.mean_allowed_mass, "path": str(report.path),
+                            "generated_rows_now": report.total - report.resumed_from}
+    return out
+
+
+def evaluate_teachers(lm: LanguageModel, exp: Experiment, trait: Teacher) -> tuple[TraitEval, list[dict[str, Any]]]:
+    """Step 3: the base model's and the trait teacher's trait scores (the base is the reference
+    of every Δlog P); returns the base evaluation and the two condition rows."""
+    system = _system(exp.student_system)
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS[: exp.n_questions])
+    base = evaluate_trait(lm, exp.animal, questions, label="base", system=system, k=exp.sample_k)
+    with trait.context(lm):
+        teacher_eval = evaluate_trait(lm, exp.animal, questions, label="teacher", system=trait.system, base=base,
+                                      k=exp.sample_k)
+    return base, [_eval_row("base", base), _eval_row(f"teacher ({trait.name})", teacher_eval)]
+
+
+def _student_file(exp: Experiment, lm: LanguageModel, spec: StudentSpec, data_path: Path, seed: int) -> Path:
+    """The student's run-cache path. The key holds the steering layer only for a vector student
+    placed there by default, so changing the reporting (or steering) layer retrains no LoRA or
+    fine-tuning student."""
+    layer = exp.layer if spec.kind == "vector" and spec.layers is None else None
+    return student_path(exp.out_dir, lm, data_path, seed=seed, spec=spec.settings(), layer=layer,
+                        system=exp.student_system)
+
+
+def _train_or_load(ctx: _Context, spec: StudentSpec, rows: list[Any], data_path: Path, seed: int,
+                   callbacks: list[Any]) -> tuple[Student, bool]:
+    """A student from the run cache when an earlier run trained the same one, else trained now."""
+    cached = _student_file(ctx.exp, ctx.lm, spec, data_path, seed)
+    if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
+        return Student.load(cached, ctx.lm), True
+    student = train_student(ctx.lm, rows, method=spec.method(ctx.exp.layer), optimizer=spec.optimizer, lr=spec.lr,
+                            momentum=spec.momentum, epochs=spec.epochs, batch_size=spec.batch_size, seed=seed,
+                            system=ctx.system, progress=ctx.progress, callbacks=callbacks,
+                            checkpoint_every=ctx.exp.track_every)
+    student.save(cached)
+    return student, False
+
+
+def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list[Any], data_path: Path,
+                    seed: int, data_seed: int | None = None) -> tuple[dict[str, Any], dict[int, float]]:
+    """Step 4, one student: train (or reuse) it, score the trait, and measure its shift's cosine
+    with v_teacher at every layer. Returns the condition row and the cosine by layer."""
+    exp, lm = ctx.exp, ctx.lm
+    t0 = time.perf_counter()
+    data_seed = exp.data_seeds[0] if data_seed is None else data_seed
+    label = f"{spec.name} on {data_name} (seed {seed})" if len(exp.data_seeds) == 1 else \
+        f"{spec.name} on {data_name} (data {data_seed}, seed {seed})"
+    callbacks = [AlignmentTracker(lm, ctx.v_teacher, ctx.align_prompts, label=label, system=ctx.system)] \
+        if exp.track_every else []
+    student, reused = _train_or_load(ctx, spec, rows, data_path, seed, callbacks)
+    t_trained = time.perf_counter()
+    with student.applied(lm):
+        ev = evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=ctx.system, base=ctx.base,
+                            k=exp.sample_k, seed=seed)
+        other_evals = {name: evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=_system(name))
+                       for name in exp.eval_systems}
+    shift = student_shift(lm, student, ctx.align_prompts, system=ctx.system, base_means=ctx.base_means)
+    al = layer_alignment(shift, ctx.v_teacher, label)
+    extra: dict[str, Any] = {"student": spec.name, "data": data_name, "seed": seed, "data_seed": data_seed,
+                             "reused": reused, "cosine_at_layer": al.cosine[exp.reporting_layer], "cosine_by_layer": al.cosine,
+                             "final_loss": student.history[-1]["loss"] if student.history else None,
+                             **_loss_summary(student.history), "train_seconds": round(t_trained - t0, 1)}
+    if spec.kind == "vector":
+        extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
+    if callbacks:
+        extra["eas"] = [{"step": h.step, "cosine": h.cosine} for h in callbacks[0].history]
+    for name, other in other_evals.items():
+        extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
+        extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
+    link(ctx.folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-"
+                      f"{_data_label(exp, data_name, data_seed)}-s{seed}.safetensors",
+         _student_file(exp, lm, spec, data_path, seed))
+    return _eval_row(label, ev, **extra), al.cosine
+
+
+def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True,
+                   claims: ClaimsFn | None = None) -> ExperimentResult:
+    """Run ``exp`` end to end and write its folder (see the module docstring).
+
+    ``claims(summary, exp, model)`` turns the summary into the run's claims (the analyses pass
+    ``analyses/claims.py::experiment_claims``); without it the run states no claim.
+
+    Steps: the teacher vector (:func:`build_teacher_vector`), the teachers' data
+    (:func:`teacher_data`), the base and teacher scores (:func:`evaluate_teachers`), then each
+    student on each dataset and seed (:func:`measure_student`), the summary, claims and figures.
+    """
     start = time.perf_counter()
     folder = Path(exp.out_dir) / exp.name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(exp.to_dict(), indent=1))
     lm = lm or load_model(exp.model)
     lm.check_layer(exp.layer)
+    lm.check_layer(exp.reporting_layer)
     timings: dict[str, float] = {}
 
     def lap(name: str, t0: float) -> None:
@@ -119,101 +257,39 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     v_teacher = build_teacher_vector(lm, exp)
     v_teacher.save(folder / "v_teacher.safetensors")
     lap("teacher vector", t0)
-
-    trait, control = build_teachers(exp, v_teacher)
-    params = SamplingParams(temperature=1.0, max_new_tokens=exp.max_new_tokens, batch_size=32)
-    data: dict[str, list[Any]] = {}
-    data_paths: dict[str, Path] = {}
-    data_stats: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
-    for teacher in (trait, control):
-        path = dataset_path(exp.out_dir, lm, teacher, n=exp.n_rows, params=params, seed=1, prompt_seed=2)
-        report = generate_dataset(lm, teacher, path=path, n=exp.n_rows,
-                                  mode="constrained", params=params, seed=1, prompt_seed=2, progress=progress)
-        link(folder / f"data-{teacher.name}.jsonl", report.path)
-        rows = load_dataset(report.path, model=lm)
-        data[teacher.name] = rows
-        data_paths[teacher.name] = report.path
-        lengths = [len(r.completion.replace(";", ",").replace(" ", ",").strip(",").split(",")) for r in rows]
-        data_stats[teacher.name] = {"rows": len(rows), "valid": report.valid, "total": report.total,
-                                    "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
-                                    "mean_allowed_mass": report.mean_allowed_mass, "path": str(report.path),
-                                    "generated_rows_now": report.total - report.resumed_from}
+    teachers = teacher_data(lm, exp, v_teacher, folder, progress)
     lap("teacher data", t0)
-
-    system = _system(exp.student_system)
-    questions = list(FAVOURITE_ANIMAL_QUESTIONS[: exp.n_questions])
     t0 = time.perf_counter()
-    k = exp.sample_k
-    base = evaluate_trait(lm, exp.animal, questions, label="base", system=system, k=k)
-    conditions = [_eval_row("base", base)]
-    with trait.context(lm):
-        teacher_eval = evaluate_trait(lm, exp.animal, questions, label="teacher", system=trait.system, base=base,
-                                      k=k)
-    conditions.append(_eval_row(f"teacher ({trait.name})", teacher_eval))
+    base, conditions = evaluate_teachers(lm, exp, teachers.trait)
     lap("teacher evaluation", t0)
 
-    align_prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=20_000)]
-    base_means = mean_activations(lm, align_prompts, system, positions="prompt")
+    system = _system(exp.student_system)
+    align_prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=exp.align_prompt_seed)]
+    ctx = _Context(lm, exp, folder, v_teacher, system, list(FAVOURITE_ANIMAL_QUESTIONS[: exp.n_questions]), base,
+                   align_prompts, mean_activations(lm, align_prompts, system, positions="prompt"), progress)
     cosines: dict[str, list[dict[int, float]]] = {}
     reused: list[str] = []
     for spec in exp.students:
-        for data_name in (trait.name, control.name):
-            for seed in exp.seeds:
+        for data_name in (teachers.trait.name, teachers.control.name):
+            is_trait = data_name == teachers.trait.name
+            for data_seed, seed in exp.units:
                 t0 = time.perf_counter()
-                label = f"{spec.name} on {data_name} (seed {seed})"
-                callbacks = []
-                if exp.track_every:
-                    callbacks.append(AlignmentTracker(lm, v_teacher, align_prompts, label=label, system=system))
-                settings = spec.settings()
-                cached = student_path(exp.out_dir, lm, data_paths[data_name], seed=seed, spec=settings,
-                                      layer=exp.layer, system=exp.student_system)
-                if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
-                    student = Student.load(cached, lm)
-                    reused.append(label)
-                else:
-                    student = train_student(lm, data[data_name], method=spec.method(exp.layer),
-                                            optimizer=spec.optimizer, lr=spec.lr, momentum=spec.momentum,
-                                            epochs=spec.epochs,
-                                            batch_size=spec.batch_size, seed=seed, system=system,
-                                            progress=progress, callbacks=callbacks,
-                                            checkpoint_every=exp.track_every)
-                    student.save(cached)
-                t_trained = time.perf_counter()
-                with student.applied(lm):
-                    ev = evaluate_trait(lm, exp.animal, questions, label=label, system=system, base=base,
-                                        k=k, seed=seed)
-                    other_evals = {name: evaluate_trait(lm, exp.animal, questions, label=label, system=_system(name))
-                                   for name in exp.eval_systems}
-                shift = student_shift(lm, student, align_prompts, system=system, base_means=base_means)
-                al = layer_alignment(shift, v_teacher, label)
-                key = f"{spec.name} · {'trait' if data_name == trait.name else 'control'} data"
-                cosines.setdefault(key, []).append(al.cosine)
-                extra: dict[str, Any] = {"student": spec.name, "data": data_name, "seed": seed,
-                                         "reused": label in reused,
-                                         "cosine_at_layer": al.cosine[exp.layer],
-                                         "cosine_by_layer": al.cosine,
-                                         "final_loss": student.history[-1]["loss"] if student.history else None,
-                                         **_loss_summary(student.history),
-                                         "train_seconds": round(t_trained - t0, 1)}
-                if spec.kind == "vector":
-                    learned = student.steering_vector()
-                    extra["learned_vector_cosine"] = learned.cosine(v_teacher)
-                if callbacks:
-                    extra["eas"] = [{"step": h.step, "cosine": h.cosine} for h in callbacks[0].history]
-                for name, other in other_evals.items():
-                    extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
-                    extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
-                conditions.append(_eval_row(label, ev, **extra))
-                link(folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-{data_name}-s{seed}.safetensors",
-                      cached)
-                lap(f"student {label}", t0)
+                row, cosine = measure_student(ctx, spec, data_name, teachers.rows[data_name, data_seed],
+                                              teachers.paths[data_name, data_seed], seed, data_seed)
+                if row["reused"]:
+                    reused.append(row["label"])
+                cosines.setdefault(f"{spec.name} · {'trait' if is_trait else 'control'} data", []).append(cosine)
+                conditions.append(row)
+                lap(f"student {row['label']}", t0)
 
-    summary = summarise_conditions(conditions, trait.name, control.name, exp)
-    metrics = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": data_stats,
+    summary = summarise_conditions(conditions, teachers.trait.name, teachers.control.name, exp)
+    metrics = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": teachers.stats,
                "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,
-               "summary": summary, "students_reused": reused, "claims": [c.to_dict() for c in claims_from_summary(summary, exp, lm.fingerprint.short)],
+               "summary": summary, "students_reused": reused,
+               "experiment_claims": [c.to_dict() for c in (claims(summary, exp, lm.fingerprint.short) if claims else [])],
                "seconds": round(time.perf_counter() - start, 1)}
+    metrics["claims"] = list(metrics["experiment_claims"])
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
     result = ExperimentResult(exp, folder, metrics)
@@ -233,8 +309,8 @@ def _loss_summary(history: Sequence[dict[str, Any]], window: int = 10) -> dict[s
 
 
 
-__all__ = ["build_teacher_vector", "build_teachers",
-           "run_experiment"]
+__all__ = ["build_teacher_vector", "build_teachers", "evaluate_teachers", "measure_student",
+           "run_experiment", "teacher_data"]
 
 
 

@@ -152,7 +152,7 @@ def frozen_adam_preconditioner(optimizer_state: str | os.PathLike[str] | dict[st
     return factory
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "adamw": torch.optim.AdamW,
     "adam": torch.optim.Adam,
     "rmsprop": torch.optim.RMSprop,
@@ -180,7 +180,7 @@ def make_optimizer(
         >>> opt = make_optimizer(model.parameters(), "sgd", lr=0.1, momentum=0.9)  # doctest: +SKIP
     """
     check_lr(lr)
-    params = list(params)
+    params = list[Any](params)
     if isinstance(optimizer, str):
         key = optimizer.lower().replace("-", "").replace("_", "")
         if key not in OPTIMIZERS:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, TypeAlias
 
 import torch
@@ -53,6 +53,7 @@ from steervec.core.chat import (
 )
 from steervec.core.errors import SteervecError
 from steervec.core.hooks import Intervention, add_operator, intervene
+from steervec.core.model import LanguageModel
 from steervec.core.steering_vector import SteeringVector
 from steervec.core.suffix_forward import SuffixForward, SuffixModules, max_error
 from steervec.vectors.mean_diff import mean_difference_vector
@@ -191,9 +192,92 @@ def _initial(lm: Any, init: Any, layers: list[int], system_prompt: str | None, p
     raise ValueError(f"init must be 'zeros', 'mean_diff' or a SteeringVector, got {init!r}")
 
 
-def _check_inputs(lm: Any, system_prompt: str | None, prompts: Sequence[Prompt], layers: list[int],
-                  control: System, completions: Any, steps: int, lr: float, batch_size: int,
-                  teacher_vector: SteeringVector | None) -> None:
+@dataclass(frozen=True)
+class FitConfig:
+    """How :func:`fit_steering_vector` fits: the teacher's steering, the student's condition and
+    the optimisation. Every field can also be passed to the fit (and to
+    :func:`~steervec.vectors.sweep.sweep_fit_layers`) as a keyword.
+
+    Attributes:
+        teacher_vector / teacher_alpha: a steered teacher: ``teacher_alpha * teacher_vector``
+            is added at all its positions (with or without a system prompt).
+        control: the student's condition: ``TEMPLATE_DEFAULT`` or ``None`` (no system turn).
+        positions: where the vector is added: ``"all"`` real tokens (default), ``"prompt"``,
+            ``"response"`` or ``"last_prompt"``.
+        loss_positions: ``"answer"`` (last prompt token only), ``"response"`` (also every
+            position predicting a completion token) or ``"auto"`` (response when completions
+            are given).
+        optimizer: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"sgd_momentum"``, ``"rmsprop"`` or a
+            factory ``(params, lr) -> Optimizer``.
+        lr / steps / batch_size: optimisation; minibatches are fixed chunks of prompts visited
+            in a seeded shuffled order each epoch.
+        norm_penalty: adds ``norm_penalty * sum_L ||v_L||^2`` to the loss.
+        init: ``"zeros"``, ``"mean_diff"`` (last-prompt-token mean difference) or a vector.
+        seed: seeds the chunk order (and torch's RNG).
+        dtype: compute dtype of the optimisation steps (``torch.bfloat16`` for speed);
+            teacher log-probs and every KL in the report are float32.
+        cached: run only the blocks above the lowest fitted layer per step (checked against a
+            full forward on the first chunk; falls back if they differ).
+        progress: show a tqdm bar.
+    """
+
+    teacher_vector: SteeringVector | None = None
+    teacher_alpha: float = 1.0
+    control: System = TEMPLATE_DEFAULT
+    positions: AddPositions = "all"
+    loss_positions: LossPositions = "auto"
+    optimizer: str | OptimizerFactory = "adam"
+    lr: float = DEFAULT_LR
+    steps: int = 40
+    batch_size: int = 8
+    norm_penalty: float = 0.0
+    init: Literal["zeros", "mean_diff"] | SteeringVector = "zeros"
+    seed: int = 0
+    dtype: torch.dtype | None = None
+    cached: bool = True
+    progress: bool = True
+
+    def with_settings(self, **settings: Any) -> FitConfig:
+        """A copy with ``settings`` replaced; an unknown name is refused, naming the valid ones."""
+        unknown = sorted(set(settings) - {f.name for f in fields(self)})
+        if unknown:
+            raise TypeError(f"unknown fit setting(s) {unknown}: valid are {[f.name for f in fields(self)]}")
+        return replace(self, **settings)
+
+    def loss_mode(self, has_completions: bool) -> str:
+        """``"answer"`` or ``"response"``: what ``loss_positions`` means for this data."""
+        mode = self.loss_positions if self.loss_positions != "auto" else ("response" if has_completions else "answer")
+        if mode not in ("answer", "response"):
+            raise ValueError(f"unknown loss_positions {self.loss_positions!r}: use 'auto', 'answer' or 'response'")
+        return mode
+
+    def summary(self, lm: LanguageModel, mode: str, cached: bool) -> dict[str, Any]:
+        """The settings as stored in the vector's provenance and the report."""
+        return {
+            "control": describe_system(self.control), "positions": self.positions, "loss_positions": mode,
+            "optimizer": self.optimizer if isinstance(self.optimizer, str) else getattr(self.optimizer, "__name__", "custom"),
+            "lr": self.lr, "steps": self.steps, "batch_size": self.batch_size, "norm_penalty": self.norm_penalty,
+            "init": self.init if isinstance(self.init, str) else "vector", "seed": self.seed,
+            "dtype": str(self.dtype or lm.dtype), "cached": cached,
+        }
+
+
+@dataclass(frozen=True)
+class FitData:
+    """What a fit reads: prompts to fit on, optional teacher completions (teacher-forced for both
+    models; ``None`` entries allowed) and held-out prompts / completions that are scored, not fitted."""
+
+    prompts: Sequence[Prompt]
+    completions: Sequence[str | None] | None = None
+    heldout_prompts: Sequence[Prompt] | None = None
+    heldout_completions: Sequence[str | None] | None = None
+
+
+def _check_inputs(lm: LanguageModel, system_prompt: str | None, data: FitData, layers: list[int],
+                  cfg: FitConfig) -> None:
+    prompts, control = data.prompts, cfg.control
+    if isinstance(prompts, str):
+        raise ValueError("prompts is one string: pass a list of prompts, e.g. [prompt]")
     if len(prompts) == 0:
         raise ValueError("no prompts given: pass at least one prompt to fit on")
     if not layers:
@@ -206,12 +290,12 @@ def _check_inputs(lm: Any, system_prompt: str | None, prompts: Sequence[Prompt],
             "rendered: load the model with load_model(..., chat_template=JINJA) or set "
             "lm.tokenizer.chat_template = '{% for m in messages %}...{% endfor %}'"
         )
-    if system_prompt is None and teacher_vector is None:
+    if system_prompt is None and cfg.teacher_vector is None:
         raise ValueError("no teacher: pass a system_prompt, a teacher_vector, or both")
     if system_prompt is not None and (not isinstance(system_prompt, str) or not system_prompt):
         raise ValueError("system_prompt must be a non-empty string (the teacher's system prompt)")
     teacher_system = control if system_prompt is None else system_prompt
-    if teacher_vector is None and (control == system_prompt or render_chat(
+    if cfg.teacher_vector is None and (control == system_prompt or render_chat(
         lm, prompts[0], teacher_system) == render_chat(lm, prompts[0], control)
     ):
         raise ValueError(
@@ -219,76 +303,141 @@ def _check_inputs(lm: Any, system_prompt: str | None, prompts: Sequence[Prompt],
             "teacher and student are the same model, KL is already 0 and there is nothing to "
             "fit; choose a different control (None or TEMPLATE_DEFAULT) or system prompt"
         )
-    if completions is not None and len(completions) != len(prompts):
-        raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions: pass one each")
-    if steps < 1 or lr <= 0 or batch_size < 1:
-        raise ValueError(f"need steps >= 1, lr > 0 and batch_size >= 1 (got {steps}, {lr}, {batch_size})")
+    if data.completions is not None and len(data.completions) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(data.completions)} completions: pass one each")
+    if cfg.steps < 1 or cfg.lr <= 0 or cfg.batch_size < 1:
+        raise ValueError(f"need steps >= 1, lr > 0 and batch_size >= 1 (got {cfg.steps}, {cfg.lr}, {cfg.batch_size})")
+    mode = cfg.loss_mode(data.completions is not None)
+    if mode == "response" and data.completions is None:
+        raise ValueError("loss_positions='response' needs completions: pass the teacher's responses")
+    if data.heldout_prompts is not None and mode == "response" and data.heldout_completions is None:
+        raise ValueError("fitting on responses: pass heldout_completions too, or loss_positions='answer'")
+    if isinstance(cfg.optimizer, str) and cfg.optimizer not in _OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}: use one of {sorted(_OPTIMIZERS)} or a factory")
+
+
+@dataclass
+class _Prepared:
+    """The fit's fixed inputs: train / held-out chunks with teacher log-probs, and whether the
+    cached suffix forward is used (and its measured error against a full forward)."""
+
+    train: list[_Chunk]
+    held: list[_Chunk]
+    steps_chunks: list[_Chunk]
+    cached: bool
+    suffix_error: float | None
+
+
+def _prepare(lm: LanguageModel, system_prompt: str | None, data: FitData, layers: list[int], mode: str,
+             cfg: FitConfig) -> _Prepared:
+    teacher_system = cfg.control if system_prompt is None else system_prompt
+    common = (cfg.positions, mode, cfg.batch_size, cfg.teacher_vector, cfg.teacher_alpha)
+    train = _make_chunks(lm, teacher_system, cfg.control, data.prompts, data.completions, *common)
+    held = [] if not data.heldout_prompts else _make_chunks(
+        lm, teacher_system, cfg.control, data.heldout_prompts, data.heldout_completions, *common)
+    first, cached, suffix_error = min(layers), cfg.cached, None
+    if cached:
+        exact = SuffixModules.of(lm, first)
+        for chunk in (*train, *held):
+            chunk.suffix = SuffixForward.build(lm, chunk.student.model_inputs(), first, exact)
+        probe = {x: torch.randn(lm.d_model, generator=torch.Generator().manual_seed(cfg.seed)) for x in layers}
+        c0 = train[0]
+        suffix_error = max_error(c0.suffix, lm, c0.student.model_inputs(), probe, c0.add_mask, c0.loss_mask)
+        if suffix_error > _SUFFIX_TOLERANCE:
+            cached = False  # this architecture's blocks need more than the replayed kwargs
+    steps_chunks = train
+    if cached and cfg.dtype is not None and cfg.dtype != lm.dtype:
+        fast = SuffixModules.of(lm, first, cfg.dtype)
+        steps_chunks = [_Chunk(c.student, c.add_mask, c.loss_mask, c.teacher_logp,
+                               c.suffix.with_modules(fast) if c.suffix else None) for c in train]
+    return _Prepared(train, held, steps_chunks, cached, suffix_error)
+
+
+@dataclass
+class _Optimised:
+    """The optimisation's outcome: the vector per layer, KL before / at init, and the curves."""
+
+    vectors: dict[int, Tensor]
+    kl_before: float
+    kl_init: float
+    curve: list[float]
+    seconds: list[float]
+    nan_step: int | None
+
+
+def _optimise(lm: LanguageModel, prep: _Prepared, layers: list[int], init_t: Tensor, cfg: FitConfig) -> _Optimised:
+    vector = nn.Parameter(init_t.to(lm.device))
+    kl_before = _mean_kl(lm, prep.train, {}, prep.cached)
+    kl_init = kl_before if not bool(init_t.any()) else _mean_kl(
+        lm, prep.train, dict(zip(layers, vector, strict=True)), prep.cached)
+    make_opt = _OPTIMIZERS[cfg.optimizer] if isinstance(cfg.optimizer, str) else cfg.optimizer
+    opt = make_opt([vector], cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    order: list[int] = []
+    curve: list[float] = []
+    seconds: list[float] = []
+    best, best_loss, nan_step = vector.detach().clone(), float("inf"), None
+    t0 = time.perf_counter()
+    bar = tqdm(range(cfg.steps), desc=f"fit layers {layers}", disable=not cfg.progress)
+    for step in bar:
+        if not order:
+            order = torch.randperm(len(prep.steps_chunks), generator=gen).tolist()
+        chunk = prep.steps_chunks[order.pop()]
+        logits = _student_logits(lm, chunk, dict(zip(layers, vector, strict=True)), prep.cached)
+        kl = _kl(chunk.teacher_logp, logits).mean()
+        loss = kl + cfg.norm_penalty * vector.pow(2).sum()
+        if not torch.isfinite(loss):
+            nan_step = step
+            break
+        curve.append(kl.item())
+        seconds.append(time.perf_counter() - t0)
+        if loss.item() < best_loss:
+            best, best_loss = vector.detach().clone(), loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        bar.set_postfix(kl=f"{curve[-1]:.4g}")
+    final = best if nan_step is not None or not torch.isfinite(vector).all() else vector.detach().clone()
+    return _Optimised(dict(zip(layers, final, strict=True)), kl_before, kl_init, curve, seconds, nan_step)
 
 
 def fit_steering_vector(
-    lm: Any,
+    lm: LanguageModel,
     system_prompt: str | None,
     prompts: Sequence[Prompt],
     layers: int | Sequence[int] = DEFAULT_LAYER,
     *,
-    teacher_vector: SteeringVector | None = None,
-    teacher_alpha: float = 1.0,
-    control: System = TEMPLATE_DEFAULT,
     completions: Sequence[str | None] | None = None,
-    positions: AddPositions = "all",
-    loss_positions: LossPositions = "auto",
-    optimizer: str | OptimizerFactory = "adam",
-    lr: float = DEFAULT_LR,
-    steps: int = 40,
-    batch_size: int = 8,
-    norm_penalty: float = 0.0,
-    init: Literal["zeros", "mean_diff"] | SteeringVector = "zeros",
-    seed: int = 0,
     heldout_prompts: Sequence[Prompt] | None = None,
     heldout_completions: Sequence[str | None] | None = None,
     target: str | Sequence[str] | None = None,
     trait_questions: Sequence[str] | None = None,
     trait_ref: TraitReference | None = None,
-    dtype: torch.dtype | None = None,
-    cached: bool = True,
-    progress: bool = True,
+    config: FitConfig | None = None,
+    **settings: Any,
 ) -> FitResult:
     """Fit one vector per layer so the control model reproduces the prompted teacher.
+
+    Three steps: prepare (teacher log-probs once, the cached suffix forward), optimise
+    (minimise the mean per-token ``KL(teacher || student)``), report (KL explained on the
+    training and held-out prompts, trait recovered).
 
     Args:
         lm: a :class:`~steervec.core.model.LanguageModel`.
         system_prompt: the teacher's system prompt (e.g. an owl-loving persona);
-            ``None`` for a teacher made only of ``teacher_vector`` under ``control``.
-        teacher_vector / teacher_alpha: a steered teacher: ``teacher_alpha *
-            teacher_vector`` is added at all its positions (with or without a prompt).
+            ``None`` for a teacher made only of ``config.teacher_vector`` under ``control``.
         prompts: user messages to fit on (number prompts, trait questions, any mix).
         layers: one layer or several (layer ``L`` = output of block ``L``).
-        control: the student's condition: ``TEMPLATE_DEFAULT`` or ``None`` (no system turn).
         completions: teacher completions, one per prompt (``None`` entries allowed),
             teacher-forced for both models.
-        positions: where the vector is added: ``"all"`` real tokens (default),
-            ``"prompt"``, ``"response"`` or ``"last_prompt"``.
-        loss_positions: ``"answer"`` (last prompt token only), ``"response"`` (also every
-            position predicting a completion token) or ``"auto"`` (response when
-            completions are given).
-        optimizer: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"sgd_momentum"``, ``"rmsprop"`` or
-            a factory ``(params, lr) -> Optimizer``.
-        lr / steps / batch_size: optimisation; minibatches are fixed chunks of prompts
-            visited in a seeded shuffled order each epoch.
-        norm_penalty: adds ``norm_penalty * sum_L ||v_L||^2`` to the loss.
-        init: ``"zeros"``, ``"mean_diff"`` (last-prompt-token mean difference) or a vector.
-        seed: seeds the chunk order (and torch's RNG).
         heldout_prompts / heldout_completions: prompts scored but not fitted.
         target / trait_questions: trait metric for the report (questions default to
             :data:`~steervec.data.questions.FAVOURITE_ANIMAL_QUESTIONS`; pass held-out ones).
         trait_ref: base and teacher trait scores computed earlier with
             :func:`~steervec.vectors.recovery.trait_reference` (saves two passes per fit in
             sweeps); replaces ``target`` and ``trait_questions``.
-        dtype: compute dtype of the optimisation steps (``torch.bfloat16`` for speed);
-            teacher log-probs and every KL in the report are float32.
-        cached: run only the blocks above the lowest fitted layer per step (checked
-            against a full forward on the first chunk; falls back if they differ).
-        progress: show a tqdm bar.
+        config: a :class:`FitConfig`; ``settings`` (any of its fields, e.g. ``lr=0.1,
+            steps=40, control=None``) override it.
 
     Returns:
         :class:`FitResult` with ``.vector`` and ``.report``. On a NaN/inf loss the fit
@@ -300,106 +449,44 @@ def fit_steering_vector(
         >>> print(res.report)
     """
     start_time = time.perf_counter()
+    cfg = (config or FitConfig()).with_settings(**settings)
+    data = FitData(prompts, completions, heldout_prompts, heldout_completions)
     chosen = [layers] if isinstance(layers, int) else list(layers)
-    _check_inputs(lm, system_prompt, prompts, chosen, control, completions, steps, lr, batch_size,
-                  teacher_vector)
-    teacher_system = control if system_prompt is None else system_prompt
-    if teacher_vector is not None:
-        teacher_vector._check_model(lm, allow_other_model=False)
-    mode = loss_positions if loss_positions != "auto" else ("response" if completions is not None else "answer")
-    if mode not in ("answer", "response"):
-        raise ValueError(f"unknown loss_positions {loss_positions!r}: use 'auto', 'answer' or 'response'")
-    if mode == "response" and completions is None:
-        raise ValueError("loss_positions='response' needs completions: pass the teacher's responses")
-    if heldout_prompts is not None and mode == "response" and heldout_completions is None:
-        raise ValueError("fitting on responses: pass heldout_completions too, or loss_positions='answer'")
-    if isinstance(optimizer, str) and optimizer not in _OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}: use one of {sorted(_OPTIMIZERS)} or a factory")
-    torch.manual_seed(seed)
-    first = min(chosen)
+    _check_inputs(lm, system_prompt, data, chosen, cfg)
+    if cfg.teacher_vector is not None:
+        cfg.teacher_vector._check_model(lm, allow_other_model=False)
+    mode = cfg.loss_mode(completions is not None)
+    torch.manual_seed(cfg.seed)
     param_state = [p.requires_grad for p in lm.model.parameters()]
     lm.model.requires_grad_(False)
     try:
-        common = (positions, mode, batch_size, teacher_vector, teacher_alpha)
-        train = _make_chunks(lm, teacher_system, control, prompts, completions, *common)
-        held = [] if not heldout_prompts else _make_chunks(
-            lm, teacher_system, control, heldout_prompts, heldout_completions, *common)
-        suffix_error = None
-        if cached:
-            exact = SuffixModules.of(lm, first)
-            for chunk in (*train, *held):
-                chunk.suffix = SuffixForward.build(lm, chunk.student.model_inputs(), first, exact)
-            probe = {x: torch.randn(lm.d_model, generator=torch.Generator().manual_seed(seed))
-                     for x in chosen}
-            c0 = train[0]
-            suffix_error = max_error(c0.suffix, lm, c0.student.model_inputs(), probe, c0.add_mask, c0.loss_mask)
-            if suffix_error > _SUFFIX_TOLERANCE:
-                cached = False  # this architecture's blocks need more than the replayed kwargs
-        steps_chunks = train
-        if cached and dtype is not None and dtype != lm.dtype:
-            fast = SuffixModules.of(lm, first, dtype)
-            steps_chunks = [_Chunk(c.student, c.add_mask, c.loss_mask, c.teacher_logp,
-                                   c.suffix.with_modules(fast) if c.suffix else None) for c in train]
-        init_t = _initial(lm, init, chosen, system_prompt, prompts, control)
-        vector = nn.Parameter(init_t.to(lm.device))
-        kl_before = _mean_kl(lm, train, {}, cached)
-        kl_init = kl_before if not bool(init_t.any()) else _mean_kl(lm, train, dict(zip(chosen, vector, strict=True)), cached)
-        make_opt = _OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
-        opt = make_opt([vector], lr)
-        gen = torch.Generator().manual_seed(seed)
-        order: list[int] = []
-        curve: list[float] = []
-        seconds: list[float] = []
-        best, best_loss, nan_step = vector.detach().clone(), float("inf"), None
+        prep = _prepare(lm, system_prompt, data, chosen, mode, cfg)
+        init_t = _initial(lm, cfg.init, chosen, system_prompt, prompts, cfg.control)
         setup_seconds = time.perf_counter() - start_time
-        t0 = time.perf_counter()
-        bar = tqdm(range(steps), desc=f"fit layers {chosen}", disable=not progress)
-        for step in bar:
-            if not order:
-                order = torch.randperm(len(steps_chunks), generator=gen).tolist()
-            chunk = steps_chunks[order.pop()]
-            logits = _student_logits(lm, chunk, dict(zip(chosen, vector, strict=True)), cached)
-            kl = _kl(chunk.teacher_logp, logits).mean()
-            loss = kl + norm_penalty * vector.pow(2).sum()
-            if not torch.isfinite(loss):
-                nan_step = step
-                break
-            curve.append(kl.item())
-            seconds.append(time.perf_counter() - t0)
-            if loss.item() < best_loss:
-                best, best_loss = vector.detach().clone(), loss.item()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            bar.set_postfix(kl=f"{curve[-1]:.4g}")
-        final = best if nan_step is not None or not torch.isfinite(vector).all() else vector.detach().clone()
-        vectors = dict(zip(chosen, final, strict=True))
-        kl_after = _mean_kl(lm, train, vectors, cached)
-        kl_before_held = _mean_kl(lm, held, {}, cached) if held else None
-        kl_after_held = _mean_kl(lm, held, vectors, cached) if held else None
+        opt = _optimise(lm, prep, chosen, init_t, cfg)
+        kl_after = _mean_kl(lm, prep.train, opt.vectors, prep.cached)
+        kl_before_held = _mean_kl(lm, prep.held, {}, prep.cached) if prep.held else None
+        kl_after_held = _mean_kl(lm, prep.held, opt.vectors, prep.cached) if prep.held else None
     finally:
         for p, flag in zip(lm.model.parameters(), param_state, strict=True):
             p.requires_grad_(flag)
-    settings = {
-        "control": describe_system(control), "positions": positions, "loss_positions": mode,
-        "optimizer": optimizer if isinstance(optimizer, str) else getattr(optimizer, "__name__", "custom"),
-        "lr": lr, "steps": steps, "batch_size": batch_size, "norm_penalty": norm_penalty,
-        "init": init if isinstance(init, str) else "vector", "seed": seed,
-        "dtype": str(dtype or lm.dtype), "cached": cached,
-    }
-    out = SteeringVector({x: v.cpu() for x, v in vectors.items()}, lm.fingerprint, positions,
-                         {"method": "fit_steering_vector", "system_prompt": system_prompt, **settings})
-    trait = None
+    summary = cfg.summary(lm, mode, prep.cached)
+    out = SteeringVector({x: v.cpu() for x, v in opt.vectors.items()}, lm.fingerprint, cfg.positions,
+                         {"method": "fit_steering_vector", "system_prompt": system_prompt, **summary})
     if trait_ref is None and target is not None:
-        trait_ref = trait_reference(lm, system_prompt, target, trait_questions, control,
-                                    teacher_vector, teacher_alpha)
-    if trait_ref is not None:
-        trait = trait_recovery(lm, out, trait_ref, positions, fit_prompts=prompts)
+        trait_ref = trait_reference(lm, system_prompt, target, trait_questions, cfg.control,
+                                    cfg.teacher_vector, cfg.teacher_alpha)
+    trait = None if trait_ref is None else trait_recovery(lm, out, trait_ref, cfg.positions, fit_prompts=prompts)
     report = FitReport(
-        chosen, _describe_teacher(system_prompt, teacher_vector, teacher_alpha), describe_system(control), len(prompts), len(heldout_prompts or ()),
-        sum(int(c.loss_mask.sum()) for c in train), sum(int(c.loss_mask.sum()) for c in held),
-        kl_before, kl_init, kl_after, kl_before_held, kl_after_held, trait, curve, seconds,
-        time.perf_counter() - start_time, setup_seconds, nan_step, suffix_error, out.norms, settings,
+        layers=chosen, system_prompt=_describe_teacher(system_prompt, cfg.teacher_vector, cfg.teacher_alpha),
+        control=describe_system(cfg.control), n_train=len(prompts), n_heldout=len(heldout_prompts or ()),
+        train_positions=sum(int(c.loss_mask.sum()) for c in prep.train),
+        heldout_positions=sum(int(c.loss_mask.sum()) for c in prep.held),
+        kl_before_train=opt.kl_before, kl_init_train=opt.kl_init, kl_after_train=kl_after,
+        kl_before_heldout=kl_before_held, kl_after_heldout=kl_after_held, trait=trait,
+        loss_curve=opt.curve, seconds_curve=opt.seconds, wall_seconds=time.perf_counter() - start_time,
+        setup_seconds=setup_seconds, nan_step=opt.nan_step, suffix_error=prep.suffix_error,
+        vector_norms=out.norms, settings=summary,
     )
     out.provenance["report"] = report.summary()
     return FitResult(out, report)

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System
+from steervec.core.model import LanguageModel
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.questions import (
     FAVOURITE_ANIMAL_QUESTIONS,
@@ -35,10 +35,9 @@ from steervec.data.questions import (
 )
 from steervec.metrics.trait import trait_logprob
 from steervec.vectors.fit import (
-    DEFAULT_LR,
     AddPositions,
+    FitConfig,
     FitResult,
-    LossPositions,
     fit_steering_vector,
 )
 from steervec.vectors.recovery import trait_reference
@@ -216,30 +215,24 @@ class FitSweepResult:
 
 
 def sweep_fit_layers(
-    lm: Any,
+    lm: LanguageModel,
     system_prompt: str,
     prompts: Sequence[Prompt],
     layers: Sequence[int],
     *,
-    control: System = TEMPLATE_DEFAULT,
     completions: Sequence[str | None] | None = None,
     heldout_prompts: Sequence[Prompt] | None = None,
     heldout_completions: Sequence[str | None] | None = None,
     target: str | Sequence[str] | None = None,
     trait_questions: Sequence[str] | None = None,
-    positions: AddPositions = "all",
-    loss_positions: LossPositions = "auto",
-    lr: float = DEFAULT_LR,
-    steps: int = 40,
-    batch_size: int = 8,
-    seed: int = 0,
-    dtype: torch.dtype | None = None,
-    progress: bool = True,
+    config: FitConfig | None = None,
+    **settings: Any,
 ) -> FitSweepResult:
     """Fit one vector at each layer separately and tabulate KL explained and trait recovered.
 
-    Arguments are those of :func:`~steervec.vectors.fit.fit_steering_vector`; the base and
-    teacher trait scores are computed once and shared by all layers.
+    Arguments are those of :func:`~steervec.vectors.fit.fit_steering_vector` (``settings``:
+    any :class:`~steervec.vectors.fit.FitConfig` field); the base and teacher trait scores are
+    computed once and shared by all layers, and ``progress`` shows one bar over the layers.
 
     Example:
         >>> sweep = sweep_fit_layers(lm, OWL, prompts, [6, 12, 24], completions=comps,  # doctest: +SKIP
@@ -250,13 +243,12 @@ def sweep_fit_layers(
         raise ValueError("pass at least one layer to sweep")
     for layer in layers:
         lm.check_layer(layer)
-    ref = None if target is None else trait_reference(lm, system_prompt, target, trait_questions, control)
+    cfg = (config or FitConfig()).with_settings(**settings)
+    ref = None if target is None else trait_reference(lm, system_prompt, target, trait_questions, cfg.control)
     results = {}
-    for layer in tqdm(list(layers), desc="fit per layer", disable=not progress):
+    for layer in tqdm(list(layers), desc="fit per layer", disable=not cfg.progress):
         results[layer] = fit_steering_vector(
-            lm, system_prompt, prompts, layer, control=control, completions=completions,
-            positions=positions, loss_positions=loss_positions, lr=lr, steps=steps,
-            batch_size=batch_size, seed=seed, heldout_prompts=heldout_prompts,
-            heldout_completions=heldout_completions, trait_ref=ref, dtype=dtype, progress=False,
+            lm, system_prompt, prompts, layer, completions=completions, heldout_prompts=heldout_prompts,
+            heldout_completions=heldout_completions, trait_ref=ref, config=cfg, progress=False,
         )
     return FitSweepResult(results)

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 from analysis_kit import sizes
+from claims import experiment_claims
 
 from steervec.experiment.config import Experiment, StudentSpec
 from steervec.experiment.run import run_experiment
@@ -22,7 +23,7 @@ TINY = Experiment(name="tiny", size="quick", layer=1, n_vector_prompts=2, n_rows
 @pytest.fixture(scope="module")
 def first(tiny_llama, tmp_path_factory):
     exp = replace(TINY, out_dir=str(tmp_path_factory.mktemp("runs")))
-    return run_experiment(exp, lm=tiny_llama, progress=False)
+    return run_experiment(exp, lm=tiny_llama, progress=False, claims=experiment_claims)
 
 
 def test_run_writes_its_folder(first):
@@ -73,6 +74,32 @@ def test_changed_settings_are_not_reused(first, tiny_llama):
     assert not m["students_reused"]
 
 
+def test_without_claims_a_run_states_none(first, tiny_llama):
+    m = run_experiment(replace(first.experiment, name="tiny-plain"), lm=tiny_llama, progress=False).metrics
+    assert m["claims"] == [] and m["summary"] == first.metrics["summary"]
+
+
+def test_data_seeds_give_a_dataset_pair_each_and_pair_students_within_them(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-data-seeds", data_seeds=(1, 3), students=first.experiment.students[1:])
+    result = run_experiment(exp, lm=tiny_llama, progress=False, claims=experiment_claims)
+    m = result.metrics
+    assert set(m["data"]) == {"owl-prompted", "control", "owl-prompted-d3", "control-d3"}
+    assert m["data"]["owl-prompted"]["generated_rows_now"] == 0  # data seed 1 is the earlier runs' data
+    assert (result.folder / "data-control-d3.jsonl").exists()
+    row = m["summary"]["LoRA r2"]
+    assert row["units"] == [[1, 0], [3, 0]] and row["seed_unit"] == "data seed"
+    assert len(row["trait_minus_control_seed_level"]) == 2
+    assert {c["data_seed"] for c in m["conditions"] if "student" in c} == {1, 3}
+
+
+def test_reporting_layer_retrains_no_lora_student(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-report-layer", report_layer=0, students=first.experiment.students[1:])
+    m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
+    assert len(m["students_reused"]) == 2
+    lora = next(c for c in m["conditions"] if c.get("student") == "LoRA r2")
+    assert lora["cosine_at_layer"] == lora["cosine_by_layer"][0]
+
+
 def test_sizes():
     quick, full = sizes(True), sizes(False)
     assert quick["n_rows"] < full["n_rows"] and quick["seeds"] == (0,) and full["seeds"] == (0, 1, 2)
@@ -81,7 +108,7 @@ def test_sizes():
 
 def test_sampling_rates_become_claims(first, tiny_llama):
     exp = replace(first.experiment, name="tiny-rates", sample_k=2, students=first.experiment.students[1:])
-    m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
+    m = run_experiment(exp, lm=tiny_llama, progress=False, claims=experiment_claims).metrics
     students = [c for c in m["conditions"] if "student" in c]
     assert all(len(c["rates"]) == exp.n_questions and 0 <= c["rate"][0] <= 1 for c in students)
     assert "rate" in m["conditions"][0] and "rate" in m["conditions"][1]  # base and teacher are sampled too
@@ -89,19 +116,19 @@ def test_sampling_rates_become_claims(first, tiny_llama):
     assert {"rate_trait", "rate_control", "rate_trait_minus_control"} <= set(row)
     rate_claims = [c for c in m["claims"] if "sampled answers" in c["claim"]]
     assert len(rate_claims) == 1 and "2 samples (T=1)" in rate_claims[0]["measurement"]
-    assert rate_claims[0]["reproduced"] in {"yes", "no", "inconclusive"}
+    assert rate_claims[0]["reproduced"] == "no verdict"  # one seed never decides
     assert len(m["students_reused"]) == 2  # sampling does not retrain
 
 
 def test_alignment_over_training_is_summarised_drawn_and_claimed(first, tiny_llama):
     exp = replace(first.experiment, name="tiny-eas", track_every=2, seeds=(0, 1),
                   students=(StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0, lr=1e-3, epochs=1, batch_size=2),))
-    result = run_experiment(exp, lm=tiny_llama, progress=False)
+    result = run_experiment(exp, lm=tiny_llama, progress=False, claims=experiment_claims)
     row = result.metrics["summary"]["LoRA r2"]
     assert row["eas_trait"]["steps"] == [2, 4] and len(row["eas_control"]["per_seed_final"]) == 2
     assert (result.folder / "alignment_over_training.html").exists()
     claim = next(c for c in result.metrics["claims"] if "grows over training" in c["claim"])
-    assert "step 2 → 4" in claim["measurement"] and claim["reproduced"] in {"yes", "partly", "no"}
+    assert "step 2 → 4" in claim["measurement"] and claim["reproduced"] == "no verdict"  # two seeds
 
 
 def test_refresh_run_rederives_claims_and_keeps_analysis_claims(first, tmp_path):
@@ -116,8 +143,10 @@ def test_refresh_run_rederives_claims_and_keeps_analysis_claims(first, tmp_path)
              "reproduced": "yes", "size": "quick"}
     metrics["claims"], metrics["analysis_claims"] = [], [extra]
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    result = refresh_run(folder)
+    result = refresh_run(folder, claims=experiment_claims)
     assert result.metrics["claims"][:-1] == first.metrics["claims"] and result.metrics["claims"][-1] == extra
+    kept = refresh_run(folder)  # without a claims function the experiment's claims stay as they were
+    assert kept.metrics["claims"] == result.metrics["claims"]
     assert (folder / "metrics.previous.json").exists() and (folder / "trait_bars.html").exists()
     with pytest.raises(FileNotFoundError, match="run the experiment first"):
         refresh_run(tmp_path / "nothing")

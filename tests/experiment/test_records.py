@@ -9,13 +9,11 @@ import pytest
 
 from steervec.experiment.records import (
     Claim,
-    across_seeds,
+    _verdict_word,
     archive_runs,
     collect,
     copy_assets,
     fmt_ci,
-    seeds_text,
-    verdict,
     write_results,
 )
 
@@ -68,17 +66,18 @@ def test_no_runs_is_a_clear_error(tmp_path):
     assert not (tmp_path / "RESULTS.md").exists()
 
 
-def test_verdict_and_ci_format():
-    assert verdict(0.1, 0.3) == "yes" and verdict(-0.3, -0.1) == "no" and verdict(-0.1, 0.1) == "inconclusive"
-    assert verdict(-0.3, -0.1, expected_positive=False) == "yes"
+def test_ci_format_and_verdict_tally():
     assert fmt_ci((0.5, 0.5, 0.5)) == "+0.500 (no CI: one value)"
+    assert _verdict_word("inconclusive — needs 7 seeds") == "inconclusive"
+    assert _verdict_word("no verdict") == "no verdict" and _verdict_word("no") == "no"
 
 
-def test_a_yes_needs_every_seed_positive():
-    assert across_seeds("yes", [0.1, 0.4]) == "yes" and across_seeds("yes", [0.0, 0.4]) == "partly"
-    assert across_seeds("yes", [-0.5]) == "yes"  # one seed: nothing to compare the CI with
-    assert across_seeds("no", [-0.1, 0.4]) == "no" and across_seeds("inconclusive", [-1, 1]) == "inconclusive"
-    assert seeds_text([0.4, -1.316]) == " (per seed +0.40, -1.32)" and seeds_text([0.4]) == ""
+def test_new_claims_are_tallied_by_their_first_words(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "full/x", Claim("S", "a", "m", "model", "inconclusive — needs 9 seeds", "full", "rule"),
+         Claim("S", "b", "m", "model", "no verdict", "full", "rule"), _claim("full", "no"))
+    text = write_results(root, tmp_path / "R.md").read_text()
+    assert "3 claims: 1 no, 1 inconclusive, 1 no verdict." in text
 
 
 def test_archive_keeps_measured_runs_and_follows_links(runs, tmp_path):

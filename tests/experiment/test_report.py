@@ -1,5 +1,5 @@
-"""Summaries and claims derived from per-condition numbers (no model): paired differences,
-rates, the EAS curve, verdicts."""
+"""Summaries derived from per-condition numbers (no model): paired differences by seed and data
+seed, rates, the EAS curve."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from steervec.experiment.config import Experiment, StudentSpec
-from steervec.experiment.report import _pct, claims_from_summary, summarise_conditions
+from steervec.experiment.report import summarise_conditions
 from steervec.experiment.result import ExperimentResult
 
 EXP = Experiment(layer=1, seeds=(0, 1), n_questions=3, sample_k=4,
@@ -39,35 +39,33 @@ def test_paired_differences_are_per_question_averaged_over_seeds():
     assert row["rate_base"] == [0.0, 0.0, 0.0] and row["rate_teacher"][0] == 0.5
 
 
-def test_per_seed_differences_pair_students_by_seed_and_appear_in_the_claim():
+def test_per_seed_differences_pair_students_by_seed():
     shuffled = [CONDITIONS[0], CONDITIONS[1], CONDITIONS[5], CONDITIONS[2], CONDITIONS[4], CONDITIONS[3]]
     row = summarise_conditions(shuffled, "owl", "control", EXP)["LoRA r2"]
     assert row["trait_minus_control_per_seed"] == pytest.approx([1.0, 4 / 3])
     assert row["trait_minus_control"][0] == pytest.approx(3.5 / 3)  # unchanged by the order of the rows
-    prefers = next(c for c in claims_from_summary({"LoRA r2": row}, EXP, "m") if "prefers" in c.claim)
-    assert "2 seed(s) (per seed +1.00, +1.33)" in prefers.measurement and prefers.reproduced == "yes"
     result = ExperimentResult(EXP, Path("unused"), {"summary": {"LoRA r2": row}})
     assert result.seed_differences("LoRA r2") == pytest.approx([1.0, 4 / 3])
     with pytest.raises(KeyError, match="one of \\['LoRA r2'\\]"):
         result.seed_differences("LoRA r9")
-    split = dict(row, trait_minus_control_per_seed=[-0.2, 2.5])  # same CI, seeds of both signs
-    prefers = next(c for c in claims_from_summary({"LoRA r2": split}, EXP, "m") if "prefers" in c.claim)
-    assert prefers.reproduced == "partly"
 
 
-def test_claims_carry_verdicts_from_the_numbers():
-    summary = summarise_conditions(CONDITIONS, "owl", "control", EXP)
-    by_claim = {c.claim.split(" than ")[0]: c for c in claims_from_summary(summary, EXP, "model")}
-    assert by_claim["a LoRA r2 student of a prompted owl teacher prefers 'owl' more"].reproduced == "yes"
-    grows = next(c for c in by_claim.values() if "grows over training" in c.claim)
-    assert grows.reproduced == "yes" and "step 2 → 4" in grows.measurement
-    flipped = [dict(c, data={"owl": "control", "control": "owl"}.get(c.get("data"), c.get("data")))
-               for c in CONDITIONS]
-    summary = summarise_conditions(flipped, "owl", "control", EXP)
-    assert [c.reproduced for c in claims_from_summary(summary, EXP, "m") if "prefers" in c.claim] == ["no"]
+def test_several_data_seeds_make_the_data_seed_the_unit():
+    exp = Experiment(layer=1, seeds=(0, 1), data_seeds=(1, 3), n_questions=2,
+                     students=(StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0),))
+    conditions = [{"label": "base"}, {"label": "teacher"}]
+    # trait − control per question: data seed 1 → seeds (1, 1), (3, 3); data seed 3 → (-1, -1), (0, 0)
+    for d, s, diff in ((1, 0, 1.0), (1, 1, 3.0), (3, 0, -1.0), (3, 1, 0.0)):
+        for data, logp in (("owl", [diff, diff]), ("control", [0.0, 0.0])):
+            conditions.append({"label": f"{data} {d} {s}", "student": "LoRA r2", "data": data, "seed": s,
+                               "data_seed": d, "logp": logp, "delta_logp": [0.0, 0.0, 0.0], "cosine_at_layer": 0.0})
+    row = summarise_conditions(conditions[::-1][:-2] + conditions[:2], "owl", "control", exp)["LoRA r2"]
+    assert row["units"] == [[1, 0], [1, 1], [3, 0], [3, 1]] and row["seed_unit"] == "data seed"
+    assert row["trait_minus_control_per_seed"] == pytest.approx([1.0, 3.0, -1.0, 0.0])
+    assert row["trait_minus_control_seed_level"] == pytest.approx([2.0, -0.5])  # mean over training seeds
+    assert row["trait_minus_control_by_question_per_seed"] == [[2.0, 2.0], [-0.5, -0.5]]
+    assert row["trait_minus_control"][0] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="different"):
+        summarise_conditions(conditions[:-1], "owl", "control", exp)
 
 
-def test_rate_ci_is_clipped_but_a_difference_is_not():
-    assert _pct((0.01, -0.02, 0.04)) == "1.0 % [0.0, 4.0]"
-    assert _pct((0.01, -0.02, 0.04), sign=True) == "+1.0 % [-2.0, +4.0]"
-    assert _pct(None) == "n/a"

@@ -1,0 +1,288 @@
+"""The reference studies' claims, in our words, and how each one is decided from our measurements.
+
+Every verdict comes from one rule, :func:`steervec.metrics.stats.verdict`, applied to
+**seed-level values**: one value per data seed (the mean over its training seeds) when the
+teacher data was generated with several seeds, else one per training seed. The rule:
+
+* "yes" only when the seed-level 95 % t interval (n − 1 degrees of freedom) excludes zero in
+  the claimed direction, with at least 3 seeds;
+* "no" when it excludes zero the other way;
+* a claim of *no effect* (another model family, the projected-out teacher, full fine-tuning)
+  is "yes" only when a TOST equivalence test shows the effect within ±margin (stated in the
+  claim), and "no" when the interval excludes zero;
+* otherwise "inconclusive — needs N seeds", N from the power of the t-test at the measured
+  seed spread; fewer than 3 seeds: "no verdict".
+
+The CI across questions is quoted as the precision of the measurement for those students, never
+as the verdict's interval. The library (:mod:`steervec.experiment`) measures; this module is the
+only place that knows which study said what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from steervec.experiment.config import Experiment
+from steervec.experiment.records import Claim, fmt_ci
+from steervec.metrics.stats import Verdict, verdict
+
+CLOUD, BLANK, NIEF, SCHRODI = "Cloud et al. 2025", "Blank et al. 2026", "Nief et al. 2026", "Schrodi et al. 2026"
+RULE = "seed-level t (metrics.stats.verdict)"
+"""Marks a claim decided by the seed-level rule (earlier claims carry no ``rule``)."""
+
+NULL_MARGIN_NATS = 0.25
+"""Equivalence margin of "no transfer" claims on trait − control Δlog P (nats): a quarter of the
+smallest same-model LoRA r8 effect measured at full size (+0.58 nats, one seed)."""
+NULL_MARGIN_COSINE = 0.05
+"""Equivalence margin of "not aligned" claims on a cosine difference."""
+
+
+def word(v: Verdict) -> str:
+    """The verdict as the RESULTS.md column shows it."""
+    if v.word == "inconclusive":
+        return f"inconclusive — needs {v.seeds_needed} seeds" if v.seeds_needed else "inconclusive"
+    return v.word
+
+
+def seed_text(values: Sequence[float], v: Verdict, unit: str) -> str:
+    """``seed-level +0.998 [+0.079, +1.917] (t over 3 seeds, training seeds of one teacher dataset:
+    +0.58, +1.13, +1.28; smallest effect 80 % power detects 1.21)``."""
+    vals = ", ".join(f"{x:+.2f}" for x in values)
+    if v.interval is None:
+        return f"one seed ({unit}): {vals} (no seed-level interval)"
+    mde = f"; smallest effect 80 % power detects {v.mde:.2f}" if v.mde is not None else ""
+    return f"seed-level {fmt_ci(tuple(v.interval))} (t over {v.n_seeds} seeds, {unit}: {vals}{mde})"
+
+
+def decide(values: Sequence[float], direction: str, unit: str, margin: float | None = None) -> tuple[str, str]:
+    """(verdict word, measurement text) of seed-level ``values`` under the one rule."""
+    v = verdict(list(values), direction, margin=margin)  # type: ignore[arg-type]
+    return word(v), seed_text(values, v, unit)
+
+
+ONE_DATASET = "training seeds of one teacher dataset"
+"""The seed unit when the teacher data was generated once (only the training seed varied)."""
+
+
+def _unit(summary_row: dict[str, Any]) -> str:
+    return "data seeds" if summary_row.get("seed_unit") == "data seed" else ONE_DATASET
+
+
+def _teacher_words(exp: Experiment) -> str:
+    return {"prompted": "prompted", "steered": "steered (no prompt, + α·v_teacher)",
+            "projected": "prompted with v_teacher projected out"}[exp.teacher]
+
+
+def transfer_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
+    """A student of the trait teacher prefers the trait more than one trained on control data
+    (necessity, the projected-out teacher: it does not, within ±NULL_MARGIN_NATS)."""
+    necessity = exp.teacher == "projected"
+    values = row.get("trait_minus_control_seed_level", row["trait_minus_control_per_seed"])
+    verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
+                                NULL_MARGIN_NATS if necessity else None)
+    claim = (f"a {name} student of a {_teacher_words(exp)} {exp.animal} teacher prefers '{exp.animal}' more than one "
+             f"trained on control data" + (f" (necessity: expected NOT to, within ±{NULL_MARGIN_NATS} nats)"
+                                           if necessity else ""))
+    measurement = (f"log P(trait-data student) − log P(control-data student): {text}; across questions "
+                   f"{fmt_ci(row['trait_minus_control'])} nats; {exp.n_rows} rows, {exp.n_questions} questions")
+    return Claim(BLANK if exp.teacher != "prompted" else CLOUD, claim, measurement, model, verdict_word, exp.size)
+
+
+def pct(stats: Sequence[float] | None, sign: bool = False) -> str:
+    """``12.0 % [8.1, 15.9]`` from a (mean, low, high) of fractions; a rate's CI is clipped to [0, 100]."""
+    if not stats:
+        return "n/a"
+    m, lo, hi = (100 * float(x) for x in stats)
+    if not sign:
+        lo, hi = max(lo, 0.0), min(hi, 100.0)
+    f = "+.1f" if sign else ".1f"
+    return f"{m:{f}} % [{lo:{f}}, {hi:{f}}]"
+
+
+def rate_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
+    """Sampled answers name the trait more often (whole words) than the control-data student's."""
+    necessity = exp.teacher == "projected"
+    values = row.get("rate_trait_minus_control_seed_level", [])
+    verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row), 0.02 if necessity else None)
+    return Claim(CLOUD, f"a {name} student of a {_teacher_words(exp)} {exp.animal} teacher names '{exp.animal}' more "
+                 "often in sampled answers than one trained on control data"
+                 + (" (necessity: expected NOT to, within ±2 points)" if necessity else ""),
+                 f"rate difference: {text}; '{exp.animal}' in {pct(row['rate_trait'])} of answers (trait data) vs "
+                 f"{pct(row['rate_control'])} (control), base {pct(row.get('rate_base'))}, teacher "
+                 f"{pct(row.get('rate_teacher'))}; {exp.sample_k} samples (T=1) × {exp.n_questions} questions",
+                 model, verdict_word, exp.size)
+
+
+def alignment_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
+    """The student's shift aligns with v_teacher more on trait data than on control data (paired by
+    seed); for the projected-out teacher the claim predicts no extra alignment."""
+    necessity = exp.teacher == "projected"
+    values = row.get("cosine_minus_control_seed_level", row.get("cosine_minus_control_per_seed", []))
+    verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
+                                NULL_MARGIN_COSINE if necessity else None)
+    layer = exp.reporting_layer
+    return Claim(BLANK, f"the {name} student's shift aligns with v_teacher (layer {layer}, baseline "
+                 f"'{exp.baseline}') more on trait data than on control"
+                 + (f" (necessity: expected NOT to, within ±{NULL_MARGIN_COSINE})" if necessity else ""),
+                 f"cos trait − cos control: {text}; cos trait {fmt_ci(row['cosine_trait'])} vs control "
+                 f"{fmt_ci(row['cosine_control'])}", model, verdict_word, exp.size)
+
+
+def growth_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
+    """Alignment over training ends above the control-data student's (paired by seed)."""
+    et, ec = row["eas_trait"], row["eas_control"]
+    values = [a - b for a, b in zip(et["per_seed_final"], ec["per_seed_final"], strict=True)]
+    verdict_word, text = decide(values, "positive", ONE_DATASET)
+    return Claim(BLANK, f"the {name} student's alignment with v_teacher (layer {exp.reporting_layer}) grows over "
+                 "training on trait data, above the control-data student",
+                 f"final cos trait − control: {text}; cos at step {et['steps'][0]} → {et['steps'][-1]}: trait "
+                 f"{et['cosine'][0]:+.3f} → {et['cosine'][-1]:+.3f}, control {ec['cosine'][0]:+.3f} → "
+                 f"{ec['cosine'][-1]:+.3f}", model, verdict_word, exp.size)
+
+
+def context_claim(name: str, row: dict[str, Any], exp: Experiment, model: str, system: str) -> Claim:
+    """The effect learnt under one system condition is gone (within ±margin) under another."""
+    values = row[f"trait_minus_control_eval_{system}_seed_level"]
+    verdict_word, text = decide(values, "none", _unit(row), NULL_MARGIN_NATS)
+    return Claim(NIEF, f"the {name} effect trained under '{exp.student_system}' disappears (within "
+                 f"±{NULL_MARGIN_NATS} nats) when evaluated under '{system}'",
+                 f"evaluated under '{system}': {text}; in the trained context "
+                 f"{fmt_ci(row['trait_minus_control'])} across questions", model, verdict_word, exp.size)
+
+
+def experiment_claims(summary: dict[str, Any], exp: Experiment, model: str) -> list[Claim]:
+    """Every claim an experiment's summary supports (pass to ``run_experiment(claims=...)``)."""
+    claims = []
+    for name, row in summary.items():
+        if "trait_minus_control" not in row:
+            continue
+        claims.append(transfer_claim(name, row, exp, model))
+        if "rate_trait_minus_control" in row:
+            claims.append(rate_claim(name, row, exp, model))
+        if "cosine_trait" in row and ("cosine_minus_control_per_seed" in row):
+            claims.append(alignment_claim(name, row, exp, model))
+        if "eas_trait" in row and "eas_control" in row:
+            claims.append(growth_claim(name, row, exp, model))
+        for system in exp.eval_systems:
+            if f"trait_minus_control_eval_{system}_seed_level" in row:
+                claims.append(context_claim(name, row, exp, model, system))
+    return [_ruled(c) for c in claims]
+
+
+def _ruled(claim: Claim) -> Claim:
+    return Claim(claim.study, claim.claim, claim.measurement, claim.model, claim.reproduced, claim.size, RULE)
+
+
+def _both(first: Verdict, second: Verdict) -> str:
+    """One word for a claim that needs two comparisons to hold."""
+    if "no verdict" in (first.word, second.word):
+        return "no verdict"
+    if first.word == second.word == "yes":
+        return "yes"
+    if "no" in (first.word, second.word):
+        return "no"
+    needs = [v.seeds_needed for v in (first, second) if v.word == "inconclusive" and v.seeds_needed]
+    return f"inconclusive — needs {max(needs)} seeds" if needs else "inconclusive"
+
+
+def rank_claims(ranks: Sequence[int], per_rank: Sequence[Sequence[float]], full: Sequence[float] | None,
+                model: str, size: str) -> list[Claim]:
+    """Nief et al.: transfer vs LoRA rank is an inverted U; full fine-tuning transmits nothing.
+
+    ``per_rank``: per rank, the seed-level trait − control values (the same seeds, so ranks are
+    compared seed by seed). Inverted U: the best inner rank beats both end ranks, each paired
+    difference decided by the rule; vanishing: full fine-tuning's values equivalent to 0 within
+    ±:data:`NULL_MARGIN_NATS`.
+    """
+    means = [sum(v) / len(v) for v in per_rank]
+    text = "; ".join(f"r{r} {', '.join(f'{x:+.2f}' for x in v)}" for r, v in zip(ranks, per_rank, strict=True))
+    claims = []
+    if len(ranks) >= 3:
+        inner = max(range(1, len(ranks) - 1), key=lambda i: means[i])
+        low = verdict([a - b for a, b in zip(per_rank[inner], per_rank[0], strict=True)], "positive")
+        high = verdict([a - b for a, b in zip(per_rank[inner], per_rank[-1], strict=True)], "positive")
+        claims.append(Claim(NIEF, "trait transfer vs LoRA rank is an inverted U (an inner rank transfers most)",
+                            f"r{ranks[inner]} − r{ranks[0]}: {seed_text(_paired(per_rank, inner, 0), low, 'paired')}; "
+                            f"r{ranks[inner]} − r{ranks[-1]}: {seed_text(_paired(per_rank, inner, -1), high, 'paired')}; "
+                            f"trait − control per seed: {text}", model, _both(low, high), size, RULE))
+    if full:
+        verdict_word, seeds = decide(full, "none", ONE_DATASET, NULL_MARGIN_NATS)
+        claims.append(Claim(NIEF, f"trait transfer vanishes under full fine-tuning (within ±{NULL_MARGIN_NATS} nats)",
+                            f"full FT trait − control: {seeds}", model, verdict_word, size, RULE))
+    return claims
+
+
+def _paired(per_rank: Sequence[Sequence[float]], a: int, b: int) -> list[float]:
+    return [x - y for x, y in zip(per_rank[a], per_rank[b], strict=True)]
+
+
+ADAPTIVE_OPTIMIZERS = ("adamw", "adam", "rmsprop", "signsgd")
+PLAIN_OPTIMIZERS = ("sgd", "sgd_momentum")
+"""The two families the optimiser claim compares (labels of analyses/optimizer_ablation.py)."""
+
+
+def optimizer_claim(per_optimizer: dict[str, Sequence[float]], adaptive: Sequence[str], plain: Sequence[str],
+                    model: str, size: str) -> Claim:
+    """Blank et al.: adaptive optimisers transfer the trait more than plain SGD — the best adaptive
+    student's seed-level trait − control values against the best plain one's, paired by seed."""
+    text = "; ".join(f"{k} {', '.join(f'{x:+.3f}' for x in v)}" for k, v in per_optimizer.items())
+    best = {group: max((k for k in names if k in per_optimizer), key=lambda k: sum(per_optimizer[k]), default=None)
+            for group, names in (("adaptive", adaptive), ("plain", plain))}
+    if best["adaptive"] is None or best["plain"] is None:
+        verdict_word, seeds = "no verdict", "an optimiser family is missing"
+    else:
+        diff = [a - b for a, b in zip(per_optimizer[best["adaptive"]], per_optimizer[best["plain"]], strict=True)]
+        verdict_word, seeds = decide(diff, "positive", "paired")
+        seeds = f"{best['adaptive']} − {best['plain']}: {seeds}"
+    return Claim(BLANK, "adaptive optimisers (Adam, RMSprop, SignSGD) transfer the trait more than plain SGD",
+                 f"{seeds}; trait − control per optimiser and seed: {text}", model, verdict_word, size, RULE)
+
+
+def gradient_claim(per_data_seed: Sequence[float], layer: int, detail: str, model: str, size: str) -> Claim:
+    """Blank et al.: the pooled trait − control gradient at the last prompt token points along
+    v_teacher (one cosine per teacher dataset: the data seed is the unit)."""
+    verdict_word, seeds = decide(per_data_seed, "positive", "teacher datasets")
+    return Claim(BLANK, "the pooled trait − control gradient at the last prompt token points along v_teacher",
+                 f"cos(mean grad owl − mean grad control, v_teacher) at layer {layer}: {seeds}; {detail}",
+                 model, verdict_word, size, RULE)
+
+
+def cross_model_claim(per_seed: Sequence[float], detail: str, model: str, size: str) -> Claim:
+    """Cloud et al.: a student of another model family does not pick up the trait (equivalence
+    within ±NULL_MARGIN_NATS; a CI below zero is not enough)."""
+    verdict_word, seeds = decide(per_seed, "none", ONE_DATASET, NULL_MARGIN_NATS)
+    return Claim(CLOUD, f"a student of another model family does not pick up the trait (within ±{NULL_MARGIN_NATS} "
+                 "nats)", f"log P(owl-data student) − log P(control-data student): {seeds}; {detail}",
+                 model, verdict_word, size, RULE)
+
+
+def divergence_claims(share_per_dataset: dict[str, Sequence[float]], per_seed: dict[str, Sequence[float]],
+                      model: str, size: str) -> list[Claim]:
+    """Schrodi et al.: divergence tokens are a minority of teacher tokens; a student trained on them
+    alone learns the trait, one trained on every other token mostly does not, all tokens do."""
+    claims = []
+    t1 = share_per_dataset.get("T=1", [])
+    verdict_word, seeds = decide([0.5 - x for x in t1], "positive", "teacher datasets")
+    shares = ", ".join(f"{k} {', '.join(f'{x:.1%}' for x in v)}" for k, v in share_per_dataset.items())
+    claims.append(Claim(SCHRODI, "divergence tokens are a minority (< 50 %) of teacher tokens (Qwen2.5-7B: 7.5 % "
+                        "greedy, 4.7 % T=1)", f"share of completion tokens: {shares}; 50 % − share at T=1: {seeds}",
+                        model, verdict_word, size, RULE))
+    for label, values in per_seed.items():
+        expected = label != "all but divergence"
+        verdict_word, seeds = decide(values, "positive" if expected else "none", ONE_DATASET,
+                                     None if expected else NULL_MARGIN_NATS)
+        claims.append(Claim(SCHRODI, f"a student trained on {label} learns the trait (vs control-data student)"
+                            + ("" if expected else f" — expected NOT to, within ±{NULL_MARGIN_NATS} nats"),
+                            f"log P difference: {seeds}", model, verdict_word, size, RULE))
+    return claims
+
+
+NOT_RECORDED = "no verdict"
+"""What a claim gets when its per-seed numbers were not recorded (claims-only records)."""
+
+
+def unrecorded(claim: dict[str, Any]) -> dict[str, Any]:
+    """A claim of a record without per-seed numbers under the seed-level rule: no verdict, said why."""
+    return {**claim, "reproduced": NOT_RECORDED, "rule": RULE,
+            "measurement": claim["measurement"] + " [per-seed numbers not recorded: no seed-level verdict; re-run]"}

@@ -1,0 +1,108 @@
+"""The studies' claims and the one verdict rule (analyses/claims.py) on constructed summaries:
+each claim kind must be able to come out yes, no, inconclusive and no verdict."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from claims import RULE, experiment_claims, pct
+
+from steervec.experiment.config import Experiment, StudentSpec
+
+LORA = (StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0),)
+
+
+def _exp(teacher: str = "prompted", seeds: int = 3, **kw) -> Experiment:
+    return Experiment(layer=1, seeds=tuple(range(seeds)), n_questions=3, students=LORA, teacher=teacher, size="full",
+                      **kw)
+
+
+def _row(per_seed: list[float], cos: list[float] | None = None, **extra) -> dict:
+    cos = cos if cos is not None else [0.0] * len(per_seed)
+    return {"trait_minus_control": [sum(per_seed) / len(per_seed), -9.0, 9.0],
+            "trait_minus_control_per_seed": per_seed, "trait_minus_control_seed_level": per_seed,
+            "seed_unit": "training seed", "cosine_trait": [0.2, 0.1, 0.3], "cosine_control": [0.1, 0.0, 0.2],
+            "cosine_minus_control_per_seed": cos, "cosine_minus_control_seed_level": cos, **extra}
+
+
+def _verdict(claims: list, text: str) -> str:
+    return next(c for c in claims if text in c.claim).reproduced
+
+
+@pytest.mark.parametrize(("per_seed", "expected"), [
+    ([0.9, 1.1, 1.0], "yes"),                       # every seed up, tight: the seed CI excludes 0
+    ([-0.9, -1.1, -1.0], "no"),                      # excludes 0 the other way
+    ([0.36, 0.78, -2.90], "inconclusive"),           # seeds of both signs: the question CI does not matter
+    ([1.0, 1.2], "no verdict"),                      # two seeds never decide
+])
+def test_transfer_claim_reads_the_seed_level_interval(per_seed, expected):
+    exp = _exp(seeds=len(per_seed))
+    claims = experiment_claims({"LoRA r2": _row(per_seed)}, exp, "m")
+    got = _verdict(claims, "prefers")
+    assert got.startswith(expected) and all(c.rule == RULE for c in claims)
+    if expected == "inconclusive":
+        assert "needs" in got or got == "inconclusive"
+
+
+def test_an_inconclusive_verdict_says_how_many_seeds_it_needs():
+    got = _verdict(experiment_claims({"LoRA r2": _row([0.1, 0.9, 0.2])}, _exp(), "m"), "prefers")
+    assert got.startswith("inconclusive — needs ") and got.endswith(" seeds")
+    assert int(got.split()[-2]) > 3
+
+
+@pytest.mark.parametrize(("per_seed", "expected"), [
+    ([0.01, -0.02, 0.0, 0.02, -0.01], "yes"),        # equivalent to 0 within the margin (TOST)
+    ([0.9, 1.1, 1.0], "no"),                         # a clear effect: necessity fails
+    ([-0.73, 0.00, 0.86], "inconclusive"),           # the recorded necessity seeds: a wide CI is no 'yes'
+])
+def test_a_claim_of_no_effect_needs_equivalence(per_seed, expected):
+    claims = experiment_claims({"LoRA r2": _row(per_seed)}, _exp("projected", seeds=len(per_seed)), "m")
+    assert _verdict(claims, "prefers").startswith(expected)
+
+
+def test_alignment_claim_reads_the_sign_and_the_direction():
+    up = _row([1.0, 1.1, 0.9], cos=[0.10, 0.12, 0.11])
+    assert _verdict(experiment_claims({"LoRA r2": up}, _exp(), "m"), "aligns") == "yes"
+    # necessity predicts no extra alignment: the same clear difference refutes it
+    assert _verdict(experiment_claims({"LoRA r2": up}, _exp("projected"), "m"), "aligns") == "no"
+    down = _row([1.0, 1.1, 0.9], cos=[-0.10, -0.12, -0.11])
+    assert _verdict(experiment_claims({"LoRA r2": down}, _exp(), "m"), "aligns") == "no"
+
+
+def test_context_claim_is_a_claim_of_no_effect():
+    exp = _exp(student_system="template_default", eval_systems=("none",))
+    gone = _row([1.0, 1.1, 0.9], trait_minus_control_eval_none_seed_level=[0.01, -0.01, 0.0])
+    kept = _row([1.0, 1.1, 0.9], trait_minus_control_eval_none_seed_level=[0.9, 1.0, 1.1])
+    assert _verdict(experiment_claims({"LoRA r2": gone}, exp, "m"), "disappears") == "yes"
+    assert _verdict(experiment_claims({"LoRA r2": kept}, exp, "m"), "disappears") == "no"
+
+
+def test_measurement_states_seed_values_and_the_question_ci_apart():
+    claim = next(c for c in experiment_claims({"LoRA r2": _row([0.58, 1.13, 1.28])}, _exp(), "m")
+                 if "prefers" in c.claim)
+    assert "+0.58, +1.13, +1.28" in claim.measurement and "seed-level" in claim.measurement
+    assert "across questions" in claim.measurement and "training seeds of one teacher dataset" in claim.measurement
+
+
+def test_rate_ci_is_clipped_but_a_difference_is_not():
+    assert pct((0.01, -0.02, 0.04)) == "1.0 % [0.0, 4.0]"
+    assert pct((0.01, -0.02, 0.04), sign=True) == "+1.0 % [-2.0, +4.0]"
+    assert pct(None) == "n/a"
+
+
+def _strings_outside_docstrings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and id(n) not in docs]
+
+
+def test_the_library_states_no_study_claim():
+    """Docstrings may cite a method's source; no value the library computes names a study."""
+    library = Path(__file__).resolve().parents[2] / "steervec"
+    named = [p.name for p in library.rglob("*.py") if any("et al." in s for s in _strings_outside_docstrings(p))]
+    assert not named, f"study names belong in analyses/claims.py, found in {named}"
