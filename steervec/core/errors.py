@@ -17,3 +17,7 @@ class MissingPackageError(SteervecError, ImportError):
 
 class CorruptFileError(SteervecError, OSError):
     """A file steervec wrote earlier is truncated or damaged."""
+
+
+class ComparisonError(SteervecError, ValueError):
+    """Things to compare do not line up (a baseline and its trait, a panel, seeds, layers, labels)."""
