@@ -143,7 +143,11 @@ class ControlledShifts:
         if set(self.trait_shifts) != set(self.control_shifts):
             raise ComparisonError(f"seeds differ: trait students {sorted(self.trait_shifts)}, control students "
                                   f"{sorted(self.control_shifts)}; train a control student for every seed")
+        layers = next(iter(self.trait_shifts.values())).layers
         for seed, shift in self.trait_shifts.items():
+            if shift.layers != layers:
+                raise ComparisonError(f"seed {seed}'s shift has layers {shift.layers}, another seed's {layers}; "
+                                      "measure every seed at the same layers")
             if shift.layers != self.control_shifts[seed].layers:
                 raise ComparisonError(f"seed {seed}: the trait shift has layers {shift.layers} but the control's "
                                       f"{self.control_shifts[seed].layers}; measure both at the same layers")

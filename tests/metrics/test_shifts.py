@@ -79,6 +79,8 @@ def test_seeds_and_layers_must_pair_up(tiny_llama):
         ControlledShifts("owl", {0: a, 1: a}, {0: a})
     with pytest.raises(ComparisonError, match="same layers"):
         ControlledShifts("owl", {0: a}, {0: b})
+    with pytest.raises(ComparisonError, match="another seed's"):
+        ControlledShifts("owl", {0: a, 1: b}, {0: a, 1: b})
     with pytest.raises(ComparisonError, match="seeds differ"):
         controlled_shifts(tiny_llama, "owl", {0: ShiftStudent(a)}, {1: ShiftStudent(a)}, PROMPTS)
     with pytest.raises(ComparisonError, match="unknown shift kind"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _planted import Planted, plant_means
 
 from steervec.core.chat import TEMPLATE_DEFAULT
 from steervec.core.errors import ComparisonError
@@ -24,6 +25,11 @@ from steervec.vectors.trait_matrix import cross_trait_matrix
 
 PROMPTS = ["list three numbers", "continue 1, 2, 3", "say some digits please"]
 PANEL = matched(ANIMAL_PANEL[:12])  # owl, cat, dog and nine others: >= 10 once a trait is left out
+
+
+@pytest.fixture()
+def planted(monkeypatch: pytest.MonkeyPatch) -> Planted:
+    return plant_means(monkeypatch)
 
 
 def _cos(a, b):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _planted import Planted, plant_means
 
 from steervec.core.errors import ComparisonError
 from steervec.core.steering_vector import SteeringVector
@@ -15,6 +16,11 @@ from steervec.vectors.trait_matrix import cross_trait_matrix, decompose_trait
 
 PROMPTS = ["list three numbers", "continue 1, 2, 3", "say some digits please"]
 PANEL = matched(ANIMAL_PANEL[:12])
+
+
+@pytest.fixture()
+def planted(monkeypatch: pytest.MonkeyPatch) -> Planted:
+    return plant_means(monkeypatch)
 
 
 def test_decomposition_parts_add_up_to_the_raw_vector(tiny_llama, one_thread):
@@ -70,3 +76,16 @@ def test_alignment_matrix_puts_a_planted_specific_direction_on_the_diagonal(tiny
     assert margin.beats.all() and (margin.margin > 0.1).all()
     swapped = alignment_matrix({"owl": shifts["cat"], "cat": shifts["owl"]}, vectors).diagonal_margin()
     assert not swapped.beats.any()  # the planted direction, not the row order, makes the diagonal
+
+
+@pytest.mark.embedded
+@pytest.mark.slow
+def test_owl_and_cat_vectors_part_once_the_panel_is_subtracted(embedded):
+    """Measured (16 number prompts, 24-animal panel): layer 25 raw cos(v_owl, v_cat) +0.983, matched +0.072."""
+    from steervec.data.numbers import number_prompts
+
+    prompts = [p.text for p in number_prompts(2, seed=30_000)]
+    result = cross_trait_matrix(ConditionMeans(embedded, prompts, layers=[25]), ["owl", "cat"],
+                                {"raw": no_system(), "matched": PANEL})
+    pair = result.off_diagonal("owl", "cat").loc[25]
+    assert pair.raw > 0.9 and pair.matched < 0.5

@@ -1,4 +1,8 @@
-"""A planted-activation fixture: known generic and trait-specific shifts on top of a tiny model's means."""
+"""Planted activations: known generic and trait-specific shifts on top of a tiny model's means.
+
+Tests of trait vectors patch ``mean_activations`` with :func:`plant_means` (a fixture in each
+module that uses it), then check that a baseline removes or keeps what was planted.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +36,8 @@ class Planted:
     calls: list[str] = field(default_factory=list)
 
 
-@pytest.fixture()
-def planted(monkeypatch: pytest.MonkeyPatch) -> Planted:
+def plant_means(monkeypatch: pytest.MonkeyPatch) -> Planted:
+    """Patch :mod:`steervec.vectors.baselines`' ``mean_activations`` to add the planted shifts."""
     d_model = 64  # the tiny models' width (tests/conftest.py)
     basis = torch.linalg.qr(torch.randn(d_model, 1 + len(PLANTED_TRAITS), generator=torch.Generator().manual_seed(7))).Q.T
     plant = Planted(GENERIC_NORM * basis[0], {t: SPECIFIC_NORM * basis[1 + i] for i, t in enumerate(PLANTED_TRAITS)})
