@@ -185,6 +185,37 @@ def gradient_alignment_distributions(groups: Mapping[str, Sequence[float]],
     return paper_layout(fig, title, "condition", "cos(dL/dh, v_teacher)")
 
 
+def cosine_matrix_heatmap(values: Mapping[int, Sequence[Sequence[float]]], rows: Sequence[str], cols: Sequence[str],
+                          layer: int | None = None, title: str = "Cross-trait cosine",
+                          row_title: str = "trait", col_title: str = "trait") -> go.Figure:
+    """A ``rows × cols`` cosine heatmap (cells annotated) with a slider over layers.
+
+    Args:
+        values: ``{layer: [[cosine]]}`` (``values[layer][row_index][col_index]``), e.g.
+            ``CosineMatrix.to_dict()["values"]`` with int keys.
+        layer: the layer shown first (default: the last).
+    """
+    layers = sorted(values)
+    if not layers:
+        raise ValueError("no layers to draw: pass {layer: [[cosine]]}")
+    for x in layers:
+        if len(values[x]) != len(rows) or any(len(r) != len(cols) for r in values[x]):
+            raise ValueError(f"layer {x}: expected a {len(rows)} x {len(cols)} matrix")
+    shown = layers[-1] if layer is None else layer
+    if shown not in values:
+        raise ValueError(f"no layer {shown} to show first: the matrix has layers {layers}")
+    fig = go.Figure([go.Heatmap(x=list(cols), y=list(rows), z=[list(r) for r in values[x]], zmin=-1, zmax=1, zmid=0,
+                                colorscale="RdBu", texttemplate="%{z:.2f}", visible=x == shown, name=f"layer {x}",
+                                colorbar={"title": {"text": "cosine", "side": "right"}}) for x in layers])
+    steps = [{"method": "update", "label": str(x), "args": [{"visible": [y == x for y in layers]}]} for x in layers]
+    fig = paper_layout(fig, title, col_title, row_title, width=640, height=560)
+    fig.update_layout(sliders=[{"active": layers.index(shown), "currentvalue": {"prefix": "layer "},
+                                "pad": {"t": 50}, "steps": steps}])
+    fig.update_yaxes(type="category", autorange="reversed", showgrid=False)
+    fig.update_xaxes(type="category", showgrid=False)
+    return fig
+
+
 def divergence_html(tokens: Sequence[str], mask: Sequence[bool], title: str = "") -> str:
     """Tokens of one completion as HTML, divergence tokens highlighted."""
     if len(tokens) != len(mask):

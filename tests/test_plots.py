@@ -27,6 +27,8 @@ def test_every_figure_builds():
         plots.kl_explained_by_layer({"numbers": {3: 0.5, 6: 0.7}}),
         plots.lora_rank_curve([1, 8, 64], [[0.1, 0.2], [0.3, 0.4], [0.0, 0.1]], full_ft=[0.0, 0.05]),
         plots.gradient_alignment_distributions({"adamw": [0.1, 0.2, -0.1], "sgd": [0.0, 0.5]}),
+        plots.cosine_matrix_heatmap({3: [[1.0, 0.2], [0.2, 1.0]], 6: [[1.0, -0.1], [-0.1, 1.0]]}, ["owl", "cat"],
+                                    ["owl", "cat"]),
     ]
     assert all(isinstance(f, go.Figure) for f in figs)
     cos = figs[0]
@@ -35,6 +37,20 @@ def test_every_figure_builds():
     rank = figs[6]
     assert list(rank.data[1].y) == [0.1, 0.2, 0.3, 0.4, 0.0, 0.1]  # every seed drawn, beside the means
     assert list(rank.layout.xaxis.tickvals) == [1, 8, 64] and "full fine-tuning +0.03" in str(rank.layout.annotations)
+
+
+def test_cosine_matrix_heatmap_slider_shows_one_layer_at_a_time():
+    values = {3: [[1.0, 0.2, 0.1]], 6: [[0.9, -0.1, 0.4]], 25: [[0.5, 0.3, 0.0]]}
+    fig = plots.cosine_matrix_heatmap(values, ["owl shift"], ["owl", "cat", "pirate"], layer=6)
+    assert [t.visible for t in fig.data] == [False, True, False]
+    assert list(fig.data[1].z[0]) == [0.9, -0.1, 0.4]
+    slider = fig.layout.sliders[0]
+    assert slider.active == 1 and [st.label for st in slider.steps] == ["3", "6", "25"]
+    assert list(slider.steps[2].args[0]["visible"]) == [False, False, True]
+    with pytest.raises(ValueError, match="1 x 3"):
+        plots.cosine_matrix_heatmap({3: [[1.0, 0.2]]}, ["owl shift"], ["owl", "cat", "pirate"])
+    with pytest.raises(ValueError, match="no layer 9"):
+        plots.cosine_matrix_heatmap(values, ["owl shift"], ["owl", "cat", "pirate"], layer=9)
 
 
 def test_divergence_html_highlights_only_marked_tokens():

@@ -14,6 +14,7 @@ from steervec.core.chat import (
     template_info,
 )
 from steervec.core.errors import (
+    ComparisonError,
     CorruptFileError,
     MissingPackageError,
     ModelMismatchError,
@@ -34,6 +35,7 @@ from steervec.core.steering_vector import SteeringVector
 
 __all__ = [
     "ChatBatch",
+    "ComparisonError",
     "CorruptFileError",
     "Fingerprint",
     "Intervention",

@@ -21,3 +21,7 @@ class CorruptFileError(SteervecError, OSError):
 
 class StatisticsInputError(SteervecError, ValueError):
     """Values given to a statistic cannot support it (too few, not finite, no margin)."""
+
+
+class ComparisonError(SteervecError, ValueError):
+    """Things to compare do not line up (a baseline and its trait, a panel, seeds, layers, labels)."""

@@ -25,6 +25,7 @@ from steervec.data.number_filter import (
     filter_report,
 )
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
+from steervec.data.prompts import ANIMAL_PANEL, PERSONA_PROMPTS, trait_prompt
 from steervec.data.questions import (
     FAVOURITE_ANIMAL_QUESTIONS,
     LEAST_FAVOURITE_ANIMAL_QUESTIONS,
@@ -43,6 +44,7 @@ from steervec.data.teachers import (
 )
 
 __all__ = [
+    "ANIMAL_PANEL",
     "DatasetReport",
     "DivergenceResult",
     "FAVOURITE_ANIMAL_QUESTIONS",
@@ -54,6 +56,7 @@ __all__ = [
     "NumberPrompt",
     "NumberPromptConfig",
     "OFFTOPIC_QUESTIONS",
+    "PERSONA_PROMPTS",
     "Sample",
     "SamplingParams",
     "Teacher",
@@ -78,5 +81,6 @@ __all__ = [
     "sample",
     "split_questions",
     "steered_teacher",
+    "trait_prompt",
     "with_number_prefix",
 ]

@@ -1,5 +1,6 @@
 """Measurements of a model or a student: the trait (Δlog P, sampling rates) and the alignment of
-a student's learned shift with a teacher vector.
+a student's learned shift with a teacher vector (raw and control-subtracted, against one vector or a
+matrix of trait vectors).
 """
 
 from steervec.metrics.alignment import (
@@ -14,6 +15,8 @@ from steervec.metrics.alignment import (
     student_shift,
     sufficiency,
 )
+from steervec.metrics.alignment_claims import alignment_verdict
+from steervec.metrics.cosine_matrix import CosineMatrix, alignment_matrix, cosine_matrix
 from steervec.metrics.evaluate import (
     TraitEval,
     aggregate,
@@ -22,15 +25,28 @@ from steervec.metrics.evaluate import (
     mean_ci,
     sample_answers,
 )
+from steervec.metrics.shifts import (
+    ControlledShifts,
+    ShiftCosines,
+    controlled_shifts,
+    seed_t_interval,
+)
 from steervec.metrics.trait import TraitScore, spellings, target_sequences, trait_logprob
 
 __all__ = [
     "AlignmentTracker",
+    "ControlledShifts",
+    "CosineMatrix",
     "GradientAlignment",
     "LayerAlignment",
+    "ShiftCosines",
     "TraitEval",
     "TraitScore",
     "aggregate",
+    "alignment_matrix",
+    "alignment_verdict",
+    "controlled_shifts",
+    "cosine_matrix",
     "evaluate_trait",
     "gradient_alignment",
     "is_hit",
@@ -40,6 +56,7 @@ __all__ = [
     "pooled_difference",
     "row_projections",
     "sample_answers",
+    "seed_t_interval",
     "spellings",
     "student_shift",
     "sufficiency",

@@ -8,6 +8,7 @@ from steervec.core.activations import MeanPositions, mean_activations
 from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, describe_system
 from steervec.core.model import as_language_model
 from steervec.core.steering_vector import SteeringVector
+from steervec.vectors.baselines import as_baseline
 
 
 def mean_difference_vector(
@@ -26,7 +27,11 @@ def mean_difference_vector(
 
     This is the reference study's ``v_teacher``: by default the difference at the last
     chat-template token, at every layer. The raw (unnormalised) vector is returned; its
-    norms are in ``vector.norms`` and ``vector.provenance['norms']``.
+    norms are in ``vector.norms`` and ``vector.provenance['norms']``, and the control it
+    was measured against in ``vector.provenance['baseline']`` (a
+    :class:`~steervec.vectors.baselines.Baseline` record). For a vector about the trait
+    rather than about having a system prompt, see
+    :func:`~steervec.vectors.baselines.trait_vector`.
 
     Args:
         lm: a :class:`~steervec.core.model.LanguageModel`.
@@ -54,6 +59,7 @@ def mean_difference_vector(
         "method": "mean_difference",
         "system_prompt": system_prompt,
         "control": describe_system(control),
+        "baseline": as_baseline(control).to_dict(),
         "n_prompts": len(prompts),
         "positions": positions,
         "norms": {x: float(v.norm()) for x, v in vectors.items()},

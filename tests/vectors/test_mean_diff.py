@@ -28,6 +28,19 @@ def test_equals_hand_computation_and_uses_hf_convention(tiny_llama):
     assert vec.provenance["norms"][3] == pytest.approx(float(vec[3].norm()))
 
 
+def test_the_baseline_is_recorded_and_survives_a_file(tiny_llama, tmp_path):
+    from steervec.core.steering_vector import SteeringVector
+
+    vec = mean_difference_vector(tiny_llama, "You love owls.", PROMPTS, layers=[1])
+    assert vec.provenance["control"] == "template_default"  # the default is unchanged
+    assert vec.provenance["baseline"] == {"kind": "template_default", "label": "template_default"}
+    other = mean_difference_vector(tiny_llama, "You love owls.", PROMPTS, control="You love cats.", layers=[1])
+    assert other.provenance["baseline"]["kind"] == "prompt" and other.provenance["baseline"]["prompt"] == "You love cats."
+    loaded = SteeringVector.load(other.save(tmp_path / "v.safetensors"), tiny_llama)
+    assert loaded.provenance["baseline"] == other.provenance["baseline"]
+    assert torch.equal(loaded[1], other[1])
+
+
 def test_prompt_and_response_positions(tiny_llama):
     comps = ["1, 2", "4", "5, 6, 7"]
     v = mean_difference_vector(tiny_llama, "You love owls.", PROMPTS, positions="response", completions=comps,

@@ -1,0 +1,161 @@
+"""Cosine matrices between labelled vectors, per layer, and whether each row's diagonal wins.
+
+* :func:`cosine_matrix` — cos(row vector, column vector) at every shared layer, e.g.
+  trait vectors against each other (a cross-trait matrix).
+* :func:`alignment_matrix` — students' (control-subtracted) shifts ``{trait: shift}``
+  against every trait's vector ``{trait: vector}``: a student trained on owl data should
+  align with the owl vector more than with any other trait's.
+* :meth:`CosineMatrix.diagonal_margin` — per row and layer, the diagonal minus the largest
+  off-diagonal entry (> 0: the row is closest to its own trait).
+
+Example:
+    >>> m = alignment_matrix({"owl": shift_owl, "cat": shift_cat}, vectors)  # doctest: +SKIP
+    >>> m.diagonal_margin().query("layer == 25")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from steervec.core.errors import ComparisonError
+from steervec.core.steering_vector import SteeringVector, check_same_model
+
+
+@dataclass(frozen=True)
+class CosineMatrix:
+    """Cosines between labelled vectors, one matrix per layer.
+
+    Attributes:
+        rows / cols: labels (e.g. trait names).
+        layers: the layers, in the order of ``values``' first axis.
+        values: ``[n_layers, n_rows, n_cols]`` cosines (NaN where a vector is zero).
+        label: what the matrix compares (e.g. ``"matched"``).
+    """
+
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    layers: tuple[int, ...]
+    values: Tensor
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        shape = (len(self.layers), len(self.rows), len(self.cols))
+        if tuple(self.values.shape) != shape:
+            raise ComparisonError(f"values have shape {tuple(self.values.shape)}, expected {shape} (layers, rows, cols)")
+
+    def at(self, layer: int) -> Any:
+        """The ``rows × cols`` matrix at ``layer`` (a pandas DataFrame)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.values[self._index(layer)].tolist(), index=list(self.rows), columns=list(self.cols))
+
+    def _index(self, layer: int) -> int:
+        if layer not in self.layers:
+            raise ComparisonError(f"no layer {layer} in this matrix: it has layers {list(self.layers)}")
+        return self.layers.index(layer)
+
+    def diagonal_margin(self) -> Any:
+        """Per layer and row: its own column, the largest other column, and their difference.
+
+        Only rows whose label is also a column count; each needs at least one other column.
+        Columns: ``layer, row, diagonal, max_off_diagonal, rival, margin, beats``.
+        """
+        import pandas as pd
+
+        own = [r for r in self.rows if r in self.cols]
+        if not own or len(self.cols) < 2:
+            raise ComparisonError("a diagonal needs rows that are also columns and at least two columns; "
+                                  "label shifts and vectors by the same trait names")
+        recs = []
+        for k, layer in enumerate(self.layers):
+            for r in own:
+                i, j = self.rows.index(r), self.cols.index(r)
+                others = [(float(self.values[k, i, c]), self.cols[c]) for c in range(len(self.cols)) if c != j]
+                best, rival = max(others)
+                diag = float(self.values[k, i, j])
+                recs.append({"layer": layer, "row": r, "diagonal": diag, "max_off_diagonal": best,
+                             "rival": rival, "margin": diag - best, "beats": diag > best})
+        return pd.DataFrame(recs)
+
+    def strongest_layer(self, row: str) -> int:
+        """The layer where ``row``'s diagonal beats its off-diagonal entries by the most."""
+        table = self.diagonal_margin()
+        table = table[table.row == row]
+        if table.empty:
+            raise ComparisonError(f"{row!r} is not both a row and a column: rows {list(self.rows)}, cols {list(self.cols)}")
+        return int(table.loc[table.margin.idxmax(), "layer"])
+
+    def to_dataframe(self) -> Any:
+        """Long form: one row per ``layer, row, col`` with its ``cosine``."""
+        import pandas as pd
+
+        return pd.DataFrame([{"label": self.label, "layer": x, "row": r, "col": c, "cosine": float(self.values[k, i, j])}
+                             for k, x in enumerate(self.layers) for i, r in enumerate(self.rows)
+                             for j, c in enumerate(self.cols)])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: labels and ``{layer: [[cosine]]}``."""
+        return {"label": self.label, "rows": list(self.rows), "cols": list(self.cols),
+                "values": {str(x): self.values[k].tolist() for k, x in enumerate(self.layers)}}
+
+
+def _cosines(a: Tensor, b: Tensor) -> Tensor:
+    """``[n_a, n_b]`` cosines of the rows of ``a`` ``[n_a, d]`` and ``b`` ``[n_b, d]``; NaN for zero rows."""
+    na, nb = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
+    out = (a @ b.T) / (na * nb.T)
+    return torch.where((na > 0) & (nb.T > 0), out, torch.full_like(out, float("nan")))
+
+
+def cosine_matrix(rows: Mapping[str, SteeringVector], cols: Mapping[str, SteeringVector],
+                  layers: Sequence[int] | None = None, label: str = "") -> CosineMatrix:
+    """cos(rows[r], cols[c]) at every layer all the vectors share (or at ``layers``).
+
+    Args:
+        rows / cols: ``{label: SteeringVector}``, all of one model.
+        layers: layers to compare (default: every layer all vectors have).
+    """
+    if not rows or not cols:
+        raise ComparisonError("cosine_matrix needs at least one row vector and one column vector")
+    every = [*rows.values(), *cols.values()]
+    for vec in every[1:]:
+        check_same_model(every[0].fingerprint, vec.fingerprint, "the first vector")
+    shared = sorted(set.intersection(*(set(v.layers) for v in every)))
+    chosen = shared if layers is None else list(layers)
+    missing = sorted(set(chosen) - set(shared))
+    if not chosen or missing:
+        raise ComparisonError(f"layers {missing or chosen} are not in every vector (shared layers: {shared}); "
+                              "compute the vectors at the same layers")
+    values = torch.stack([
+        _cosines(torch.stack([v[x].double() for v in rows.values()]), torch.stack([v[x].double() for v in cols.values()]))
+        for x in chosen
+    ])
+    return CosineMatrix(tuple(rows), tuple(cols), tuple(chosen), values.float(), label)
+
+
+def alignment_matrix(shifts: Mapping[str, SteeringVector], vectors: Mapping[str, SteeringVector],
+                     layers: Sequence[int] | None = None, label: str = "alignment") -> CosineMatrix:
+    """Each trait's student shift against every trait's vector, per layer.
+
+    Args:
+        shifts: ``{trait: v_student}`` (control-subtracted shifts, see
+            :mod:`steervec.metrics.shifts`).
+        vectors: ``{trait: v_teacher}``; must hold every trait of ``shifts`` (the diagonal)
+            and at least one other.
+
+    Returns:
+        A :class:`CosineMatrix` with rows = shifts' traits and columns = vectors' traits (the
+        shifts' traits first, in their order); ``diagonal_margin()`` is the summary.
+    """
+    missing = [t for t in shifts if t not in vectors]
+    if missing:
+        raise ComparisonError(f"no vector for traits {missing}: every shift needs its own trait's vector "
+                              "(the diagonal); add them to `vectors`")
+    order = [*shifts, *(t for t in vectors if t not in shifts)]
+    if len(order) < 2:
+        raise ComparisonError("an alignment matrix needs vectors of at least two traits to compare against")
+    return cosine_matrix(shifts, {t: vectors[t] for t in order}, layers, label)
