@@ -17,3 +17,11 @@ class MissingPackageError(SteervecError, ImportError):
 
 class CorruptFileError(SteervecError, OSError):
     """A file steervec wrote earlier is truncated or damaged."""
+
+
+class InvalidArgumentError(SteervecError, ValueError):
+    """An argument is outside its domain (not finite, out of range); refused before anything is written."""
+
+
+class WriterBusyError(SteervecError, RuntimeError):
+    """Another process holds the write lock of a dataset, a run folder or a cache entry."""
