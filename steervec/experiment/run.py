@@ -21,6 +21,7 @@ from typing import Any
 
 from steervec.core.activations import mean_activations
 from steervec.core.io import atomic_path
+from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel, load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import generate_dataset, load_dataset
@@ -101,9 +102,19 @@ def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher,
 
 
 def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True) -> ExperimentResult:
-    """Run ``exp`` end to end and write its folder (see the module docstring)."""
-    start = time.perf_counter()
+    """Run ``exp`` end to end and write its folder (see the module docstring).
+
+    Raises:
+        WriterBusyError: another process is running an experiment into the same folder
+            (``<out_dir>/<name>``), or training the same shared student; nothing is written.
+    """
     folder = Path(exp.out_dir) / exp.name
+    with exclusive_lock(folder, "run folder"):
+        return _run_locked(exp, folder, lm, progress)
+
+
+def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progress: bool) -> ExperimentResult:
+    start = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(exp.to_dict(), indent=1))
     lm = lm or load_model(exp.model)
@@ -168,17 +179,18 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
                 settings = spec.settings()
                 cached = student_path(exp.out_dir, lm, data_paths[data_name], seed=seed, spec=settings,
                                       layer=exp.layer, system=exp.student_system)
-                if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
-                    student = Student.load(cached, lm)
-                    reused.append(label)
-                else:
-                    student = train_student(lm, data[data_name], method=spec.method(exp.layer),
-                                            optimizer=spec.optimizer, lr=spec.lr, momentum=spec.momentum,
-                                            epochs=spec.epochs,
-                                            batch_size=spec.batch_size, seed=seed, system=system,
-                                            progress=progress, callbacks=callbacks,
-                                            checkpoint_every=exp.track_every)
-                    student.save(cached)
+                with exclusive_lock(cached, "student cache entry"):
+                    if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
+                        student = Student.load(cached, lm)
+                        reused.append(label)
+                    else:
+                        student = train_student(lm, data[data_name], method=spec.method(exp.layer),
+                                                optimizer=spec.optimizer, lr=spec.lr, momentum=spec.momentum,
+                                                epochs=spec.epochs,
+                                                batch_size=spec.batch_size, seed=seed, system=system,
+                                                progress=progress, callbacks=callbacks,
+                                                checkpoint_every=exp.track_every)
+                        student.save(cached)
                 t_trained = time.perf_counter()
                 with student.applied(lm):
                     ev = evaluate_trait(lm, exp.animal, questions, label=label, system=system, base=base,
