@@ -165,3 +165,14 @@ def test_momentum_reaches_the_optimiser(tiny_llama, tmp_path):
 
     trained = Student.load(next(result.folder.glob("student-*.safetensors")), tiny_llama)
     assert trained.info["args"]["optimizer"]["kwargs"] == {"momentum": 0.9}
+
+
+def test_a_run_folder_has_one_writer(tiny_llama, tmp_path):
+    from steervec.core.errors import WriterBusyError
+    from steervec.core.locks import exclusive_lock
+
+    exp = replace(TINY, out_dir=str(tmp_path))
+    busy = pytest.raises(WriterBusyError, match=f"run folder {tmp_path / exp.name} is being written")
+    with exclusive_lock(tmp_path / exp.name, "run folder"), busy:  # another run is writing it
+        run_experiment(exp, lm=tiny_llama, progress=False)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
