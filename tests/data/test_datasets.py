@@ -20,6 +20,7 @@ from steervec.core.errors import (
     ModelMismatchError,
     SteervecError,
 )
+from steervec.core.hooks import add_operator
 from steervec.data.constrained import NumberListConstraint
 from steervec.data.datasets import dedup, generate_dataset, heldout_split, load_dataset
 from steervec.data.number_filter import FilterConfig
@@ -338,6 +339,8 @@ ARGUMENT_CASES = [  # (make the call, message naming the fix); all raise Invalid
      r"alpha must be a finite number, got nan: pass e.g. alpha=3.0"),
     (lambda lm, p: generate_dataset(lm, steered_teacher(_vector(lm), [1], -INF), PROMPTS, path=p),
      r"alpha must be a finite number, got -inf"),
+    (lambda lm, p: _vector(lm).apply(lm, alpha=NAN).__enter__(), r"alpha must be a finite number, got nan"),
+    (lambda lm, p: add_operator(_vector(lm)[1], alpha=INF), r"alpha must be a finite number, got inf"),
     (lambda lm, p: run_small(lm, p, filter_config=FilterConfig(rule="loose")),
      r"rule must be 'strict' or 'lenient', got 'loose'"),
     (lambda lm, p: NumberListConstraint(lm.tokenizer, separators=(" - ",)),
