@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from steervec.core.errors import CorruptFileError, ModelMismatchError, SteervecError
 from steervec.core.io import atomic_path
+from steervec.data.number_filter import Rule
 
 LENIENT = "lenient"
 """The filter rule of datasets whose manifest predates the ``rule`` field."""
@@ -90,9 +91,12 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def filter_rule(manifest: dict[str, Any]) -> str:
+def filter_rule(manifest: dict[str, Any]) -> Rule:
     """The filter rule a dataset was made with (``"lenient"`` when its manifest predates the field)."""
-    return str(manifest.get("filter", {}).get("rule", LENIENT))
+    rule = manifest.get("filter", {}).get("rule", LENIENT)
+    if rule not in ("strict", "lenient"):
+        raise CorruptFileError(f"the manifest names an unknown filter rule {rule!r}: regenerate the dataset")
+    return cast(Rule, rule)
 
 
 def check_manifest(old: dict[str, Any], new: dict[str, Any], path: Path) -> None:

@@ -191,7 +191,7 @@ def _chunk_lines(lm: Any, teacher: Teacher, plan: _Plan, k: int, manifest: dict[
     samples = sample(
         lm, [plan.texts[i] for i in idx], system=teacher.system, params=plan.params, seed=plan.seed,
         row_ids=idx, constraint=plan.constraint, separators=[plan.seps[i] for i in idx],
-        prefill=[plan.fills[i] for i in idx] if plan.mode == "prefill" else None,
+        prefill=[plan.fills[i] or "" for i in idx] if plan.mode == "prefill" else None,
     )
     lines: list[str] = []
     masses: list[float] = []
@@ -321,7 +321,7 @@ def _plan(lm: LanguageModel, teacher: Teacher, prompts: Sequence[str | NumberPro
     if mode == "constrained":
         constraint = NumberListConstraint(lm.tokenizer, prompt_config.max_new, prompt_config.max_digits,
                                           separators=sorted(set(seps)))
-    fills = [prefill] * len(texts) if isinstance(prefill, str) or prefill is None else list(prefill)
+    fills: list[str | None] = [prefill] * len(texts) if isinstance(prefill, str) or prefill is None else list(prefill)
     limits = FilterConfig(max_count=prompt_config.max_new, max_value=10**prompt_config.max_digits - 1)
     return _Plan(texts, seps, fills, mode, params, chunk_size or 4 * params.batch_size, constraint, seed,
                  keep_invalid, limits)
