@@ -4,15 +4,22 @@ Layout of a dataset at ``path``:
 
 * ``path``: one TeacherRow (JSON) per line, nothing else — the rows a student trains on;
 * ``path.manifest.json``: the run's arguments (model fingerprint, steervec version,
-  teacher, sampling, mode, seed, a digest of the prompts); a resume with other
-  arguments, another model or another toolkit version is refused;
-* ``path.progress.json``: per finished chunk, how many rows it wrote and its filter counts.
+  teacher, sampling, mode, seed, a digest of the prompts, the filter rule and limits);
+  a resume with other arguments, another model or another toolkit version is refused.
+  It is written with the first chunk's rows, never before, so a run that fails before
+  its first row leaves nothing that could refuse the corrected retry;
+* ``path.progress.json``: per finished chunk, how many rows it wrote and its filter counts;
+* ``path.lock``: present while a process writes the dataset; a second writer is refused
+  (:mod:`steervec.core.locks`).
 
 Rows are produced in fixed chunks of prompt indices (``[k*C, (k+1)*C)``); each chunk's
 lines reach the file in one ``write`` + ``flush`` + ``fsync``, then the progress file is
 replaced atomically. Every row's randomness depends only on ``(seed, row index)``, and
 a resume restarts at the first chunk that is not complete in both files (cutting off a
 partial line or chunk), so an interrupted-and-resumed file equals an uninterrupted one.
+:func:`load_dataset` is the one reader of such files (training reads through it too): it
+refuses, naming file and line, any line that is not a complete row of the documented
+field types and any row index that appears twice.
 
 Example:
     >>> report = generate_dataset(lm, animal_teacher("owl"), n=1000, path="owl.jsonl")  # doctest: +SKIP
