@@ -176,3 +176,14 @@ def test_a_run_folder_has_one_writer(tiny_llama, tmp_path):
     with exclusive_lock(tmp_path / exp.name, "run folder"), busy:  # another run is writing it
         run_experiment(exp, lm=tiny_llama, progress=False)
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_a_shared_student_has_one_writer(first, tiny_llama):
+    from steervec.core.errors import WriterBusyError
+    from steervec.core.locks import exclusive_lock, lock_path
+
+    shared = next(first.folder.glob("student-*.safetensors")).resolve()  # the run links the shared entry
+    busy = pytest.raises(WriterBusyError, match=r"student cache entry .*\.safetensors is being written")
+    with exclusive_lock(shared, "student cache entry"), busy:  # another run is training that student
+        run_experiment(replace(first.experiment, name="tiny-busy"), lm=tiny_llama, progress=False)
+    assert not lock_path(shared).exists()
