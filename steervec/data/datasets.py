@@ -75,7 +75,7 @@ class DatasetReport:
     Attributes:
         path: the JSONL file.
         total: prompts processed (over all runs of this file).
-        valid: rows that passed the strict filter.
+        valid: rows that passed the number filter (its rule is in the manifest).
         written: rows in the file.
         reasons: rejection counts (see :data:`steervec.data.number_filter.REASONS`).
         resumed_from: the first prompt index this call generated (0: fresh run).
