@@ -28,11 +28,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from steervec.core.hooks import check_alpha
     from steervec.core.steering_vector import SteeringVector
     from steervec.data.datasets import generate_dataset
     from steervec.data.sampler import SamplingParams
     from steervec.data.teachers import animal_teacher, control_teacher, steered_teacher
 
+    # bad numbers are refused before the model is loaded and before anything is written
+    params = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens, batch_size=args.batch)
+    check_alpha(args.alpha)
     lm = _lm(args)
     if args.teacher == "prompted":
         teacher = animal_teacher(args.animal)
@@ -43,7 +47,6 @@ def _generate(args: argparse.Namespace) -> int:
         teacher = steered_teacher(vec, [args.layer], args.alpha)
     else:
         teacher = control_teacher(system=None)
-    params = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens, batch_size=args.batch)
     report = generate_dataset(lm, teacher, path=args.out, n=args.n, mode=args.mode, params=params, seed=args.seed)
     print(report)
     return 0

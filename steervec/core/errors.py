@@ -25,3 +25,11 @@ class StatisticsInputError(SteervecError, ValueError):
 
 class ComparisonError(SteervecError, ValueError):
     """Things to compare do not line up (a baseline and its trait, a panel, seeds, layers, labels)."""
+
+
+class InvalidArgumentError(SteervecError, ValueError):
+    """An argument is outside its domain (not finite, out of range); refused before anything is written."""
+
+
+class WriterBusyError(SteervecError, RuntimeError):
+    """Another process holds the write lock of a dataset, a run folder or a cache entry."""

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -23,6 +24,7 @@ from typing import Any, TypeAlias
 import torch
 from torch import Tensor, nn
 
+from steervec.core.errors import InvalidArgumentError
 from steervec.core.model import as_language_model
 from steervec.core.positions import PositionSpec, StepView, resolve_positions, validate_positions
 
@@ -30,8 +32,28 @@ Operator: TypeAlias = Callable[[Tensor, Tensor], Tensor]
 """``(hidden [batch, seq, d_model], absolute_positions [seq]) -> new hidden``."""
 
 
+def check_alpha(alpha: float) -> float:
+    """``alpha`` as a float if it is a finite number, else :class:`InvalidArgumentError`.
+
+    A NaN or infinite scale would turn every steered activation into NaN, and a teacher
+    would then fail minutes later on an impossible token; it is refused up front.
+    """
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"alpha must be a number, got {alpha!r}") from None
+    if not math.isfinite(value):
+        raise InvalidArgumentError(f"alpha must be a finite number, got {alpha!r}: pass e.g. alpha=3.0")
+    return value
+
+
 def add_operator(vector: Tensor, alpha: float = 1.0) -> Operator:
-    """Add ``alpha * vector`` to the residual stream (``vector`` may be an ``nn.Parameter``)."""
+    """Add ``alpha * vector`` to the residual stream (``vector`` may be an ``nn.Parameter``).
+
+    Raises:
+        InvalidArgumentError: ``alpha`` is not a finite number.
+    """
+    check_alpha(alpha)
 
     def op(hidden: Tensor, positions: Tensor) -> Tensor:
         return hidden + (alpha * vector).to(device=hidden.device, dtype=hidden.dtype)

@@ -400,10 +400,6 @@ def gguf_cache_folder(path: Path) -> Path:
 
 def _gguf_cached_folder(path: Path) -> Path:
     """Return a folder with a verified float32 copy of ``path``, building it if needed."""
-    from steervec.core.gguf_cache import build_gguf_cache, verify_gguf_cache
+    from steervec.core.gguf_cache import cached_copy
 
-    folder = gguf_cache_folder(path)
-    if folder.exists() and verify_gguf_cache(folder):
-        return folder
-    build_gguf_cache(path, folder)
-    return folder
+    return cached_copy(path, gguf_cache_folder(path))

@@ -24,7 +24,13 @@ from torch import Tensor
 
 from steervec.core.errors import CorruptFileError, ModelMismatchError
 from steervec.core.fingerprint import Fingerprint
-from steervec.core.hooks import Intervention, add_operator, intervene, project_out_operator
+from steervec.core.hooks import (
+    Intervention,
+    add_operator,
+    check_alpha,
+    intervene,
+    project_out_operator,
+)
 from steervec.core.io import atomic_path
 from steervec.core.model import as_language_model
 from steervec.core.positions import PositionSpec
@@ -191,7 +197,12 @@ class SteeringVector:
         self, lm: Any, alpha: float = 1.0, positions: PositionSpec = "all",
         layers: Sequence[int] | None = None, allow_other_model: bool = False,
     ) -> list[Intervention]:
-        """The add interventions :meth:`apply` uses (to combine with others)."""
+        """The add interventions :meth:`apply` uses (to combine with others).
+
+        Raises:
+            InvalidArgumentError: ``alpha`` is not a finite number.
+        """
+        check_alpha(alpha)
         lm = as_language_model(lm)
         self._check_model(lm, allow_other_model)
         chosen = self.layers if layers is None else list(layers)

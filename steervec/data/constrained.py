@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from steervec.core.errors import InvalidArgumentError
+
 _SPACE_MARKS = {"Ġ": " ", "▁": " "}
 
 
@@ -118,8 +120,11 @@ class NumberListConstraint:
         if max_count < 1 or max_digits < 1:
             raise ValueError(f"max_count and max_digits must be >= 1, got {max_count}, {max_digits}")
         seps = tuple(dict.fromkeys(separators))
-        if not seps or any(not s or any(ch.isdigit() for ch in s) for s in seps):
-            raise ValueError(f"separators must be non-empty strings without digits, got {separators!r}")
+        if not seps or any(not s or s.strip() not in ("", ",", ";") for s in seps):
+            raise InvalidArgumentError(
+                f"separators must be non-empty strings that are ',' or ';' or nothing once whitespace is "
+                f"removed (the only separators the strict number filter accepts), got {separators!r}"
+            )
         self.max_count, self.max_digits, self.separators = max_count, max_digits, seps
         self.eos_token_id = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
         if self.eos_token_id is None:

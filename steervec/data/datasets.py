@@ -4,15 +4,22 @@ Layout of a dataset at ``path``:
 
 * ``path``: one TeacherRow (JSON) per line, nothing else — the rows a student trains on;
 * ``path.manifest.json``: the run's arguments (model fingerprint, steervec version,
-  teacher, sampling, mode, seed, a digest of the prompts); a resume with other
-  arguments, another model or another toolkit version is refused;
-* ``path.progress.json``: per finished chunk, how many rows it wrote and its filter counts.
+  teacher, sampling, mode, seed, a digest of the prompts, the filter rule and limits);
+  a resume with other arguments, another model or another toolkit version is refused.
+  It is written with the first chunk's rows, never before, so a run that fails before
+  its first row leaves nothing that could refuse the corrected retry;
+* ``path.progress.json``: per finished chunk, how many rows it wrote and its filter counts;
+* ``path.lock``: present while a process writes the dataset; a second writer is refused
+  (:mod:`steervec.core.locks`).
 
 Rows are produced in fixed chunks of prompt indices (``[k*C, (k+1)*C)``); each chunk's
 lines reach the file in one ``write`` + ``flush`` + ``fsync``, then the progress file is
 replaced atomically. Every row's randomness depends only on ``(seed, row index)``, and
 a resume restarts at the first chunk that is not complete in both files (cutting off a
 partial line or chunk), so an interrupted-and-resumed file equals an uninterrupted one.
+:func:`load_dataset` is the one reader of such files (training reads through it too): it
+refuses, naming file and line, any line that is not a complete row of the documented
+field types and any row index that appears twice.
 
 Example:
     >>> report = generate_dataset(lm, animal_teacher("owl"), n=1000, path="owl.jsonl")  # doctest: +SKIP
@@ -34,8 +41,17 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from steervec.core.errors import CorruptFileError, ModelMismatchError, SteervecError
-from steervec.core.io import atomic_path
+from steervec.core.locks import exclusive_lock
+from steervec.core.model import LanguageModel
 from steervec.data.constrained import NumberListConstraint
+from steervec.data.dataset_files import (
+    append_lines,
+    check_manifest,
+    dataset_paths,
+    filter_rule,
+    resume_point,
+    write_json,
+)
 from steervec.data.number_filter import REASONS, FilterConfig, check_numbers
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts
 from steervec.data.rows import TeacherRow
@@ -59,7 +75,7 @@ class DatasetReport:
     Attributes:
         path: the JSONL file.
         total: prompts processed (over all runs of this file).
-        valid: rows that passed the strict filter.
+        valid: rows that passed the number filter (its rule is in the manifest).
         written: rows in the file.
         reasons: rejection counts (see :data:`steervec.data.number_filter.REASONS`).
         resumed_from: the first prompt index this call generated (0: fresh run).
@@ -114,93 +130,111 @@ def _check_prompts(prompts: Sequence[Any]) -> tuple[list[str], list[str]]:
     return texts, seps
 
 
-def _paths(path: Path) -> tuple[Path, Path]:
-    return path.with_name(path.name + ".manifest.json"), path.with_name(path.name + ".progress.json")
+@dataclass
+class _Plan:
+    """A generation run's validated arguments; nothing is written before it exists."""
+
+    texts: list[str]
+    seps: list[str]
+    fills: list[str | None]
+    mode: Mode
+    params: SamplingParams
+    chunk: int
+    constraint: NumberListConstraint | None
+    seed: int
+    keep_invalid: bool
+    filter_config: FilterConfig = field(default_factory=FilterConfig)
+
+    @property
+    def n_chunks(self) -> int:
+        return (len(self.texts) + self.chunk - 1) // self.chunk
 
 
-def _scan(path: Path, chunk: int) -> tuple[dict[int, int], dict[int, int]]:
-    """Rows per chunk and the byte offset where each chunk's rows end (complete lines only)."""
-    counts: dict[int, int] = {}
-    ends: dict[int, int] = {}
-    if not path.exists():
-        return counts, ends
-    offset = 0
-    with open(path, "rb") as handle:
-        for line in handle:
-            if not line.endswith(b"\n"):
-                break  # a partial last line: cut off by the caller
-            try:
-                index = int(json.loads(line)["index"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise CorruptFileError(
-                    f"{path} has a damaged line at byte {offset} ({exc}); delete the file to start over"
-                ) from exc
-            offset += len(line)
-            counts[index // chunk] = counts.get(index // chunk, 0) + 1
-            ends[index // chunk] = offset
-    return counts, ends
+def _check_mode(mode: str, prefill: str | Sequence[str] | None) -> None:
+    if mode not in ("free", "constrained", "prefill"):
+        raise ValueError(f"mode must be 'free', 'constrained' or 'prefill', got {mode!r}")
+    if mode == "prefill" and not prefill:
+        raise ValueError("mode='prefill' needs prefill='...' (text that starts every answer)")
+    if mode != "prefill" and prefill:
+        raise ValueError(f"prefill was given but mode is {mode!r}: use mode='prefill'")
 
 
-def _resume_point(path: Path, progress: dict[str, Any], chunk: int, n_chunks: int) -> tuple[int, int]:
-    """First chunk to generate and the byte length of the data file to keep."""
-    counts, ends = _scan(path, chunk)
-    done = progress.get("chunks", {})
-    keep_bytes, k = 0, 0
-    while k < n_chunks:
-        entry = done.get(str(k))
-        if entry is None or counts.get(k, 0) != entry["written"]:
-            break
-        keep_bytes = ends.get(k, keep_bytes)
-        k += 1
-    return k, keep_bytes
+def _live_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest that binds ``path``'s arguments, or ``None`` for a fresh (or never started) run.
 
-
-def _write_lines(path: Path, lines: list[str]) -> None:
-    data = "".join(lines).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    start = os.lseek(fd, 0, os.SEEK_END)
+    A manifest whose run never committed a chunk (no progress file, no data) binds
+    nothing: a run that failed before its first row must not block its corrected retry.
+    """
+    manifest_path, progress_path = dataset_paths(path)
+    if not manifest_path.exists():
+        if path.exists() and path.stat().st_size > 0:
+            raise SteervecError(f"{path} exists but has no manifest: it was not written by generate_dataset; "
+                                "choose a new path")
+        return None
+    if not progress_path.exists() and (not path.exists() or path.stat().st_size == 0):
+        return None
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    except OSError as exc:
-        os.ftruncate(fd, start)  # never leave part of a chunk behind
-        raise SteervecError(
-            f"writing {path} failed ({exc}); the file was cut back to its last complete chunk: "
-            "free disk space and call generate_dataset again with the same arguments to resume"
-        ) from exc
-    finally:
-        os.close(fd)
+        return dict(json.loads(manifest_path.read_text()))
+    except ValueError as exc:
+        raise CorruptFileError(f"{manifest_path} is damaged ({exc}); delete the dataset's files to start over") from exc
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+def _manifest(lm: Any, teacher: Teacher, plan: _Plan, prefill: str | Sequence[str] | None) -> dict[str, Any]:
+    sampling = {**plan.params.to_dict(), "mode": plan.mode, "dtype": str(lm.dtype).replace("torch.", ""),
+                "constraint": plan.constraint.to_dict() if plan.constraint else None}
+    return {
+        "format": FORMAT, "model": asdict(lm.fingerprint), "version": _version(),
+        "teacher": teacher.to_dict(), "sampling": sampling, "seed": plan.seed,
+        "prompts_sha": _sha(plan.texts), "n_prompts": len(plan.texts), "chunk_size": plan.chunk,
+        "filter": asdict(plan.filter_config), "prefill": prefill if isinstance(prefill, str) else
+        (_sha(list(prefill)) if prefill else None), "keep_invalid": plan.keep_invalid,
+    }
 
 
-def _manifest_mismatch(old: dict[str, Any], new: dict[str, Any], path: Path) -> None:
-    if old.get("model") != new["model"]:
-        raise ModelMismatchError(
-            f"{path} was generated by another model ({old.get('model', {}).get('weights_sha', '?')[:8]}); "
-            "refusing to mix rows: write to a new path"
+def _chunk_lines(lm: Any, teacher: Teacher, plan: _Plan, k: int, manifest: dict[str, Any]
+                 ) -> tuple[list[str], dict[str, Any], list[float]]:
+    """Sample chunk ``k``, filter it, and return its JSON lines, its progress entry and allowed masses."""
+    idx = list(range(k * plan.chunk, min((k + 1) * plan.chunk, len(plan.texts))))
+    samples = sample(
+        lm, [plan.texts[i] for i in idx], system=teacher.system, params=plan.params, seed=plan.seed,
+        row_ids=idx, constraint=plan.constraint, separators=[plan.seps[i] for i in idx],
+        prefill=[plan.fills[i] or "" for i in idx] if plan.mode == "prefill" else None,
+    )
+    lines: list[str] = []
+    masses: list[float] = []
+    entry: dict[str, Any] = {"total": len(idx), "valid": 0, "written": 0, "reasons": {}}
+    for i, s in zip(idx, samples, strict=True):
+        verdict = check_numbers(s.text, plan.filter_config)
+        if verdict.accepted:
+            entry["valid"] += 1
+        else:
+            entry["reasons"][verdict.reason] = entry["reasons"].get(verdict.reason, 0) + 1
+        if s.allowed_mass is not None:
+            masses.append(s.allowed_mass)
+        if not (verdict.accepted or plan.keep_invalid):
+            continue
+        row = TeacherRow(
+            prompt=plan.texts[i], completion=s.text, teacher=manifest["teacher"], sampling=manifest["sampling"],
+            seed=plan.seed, model=manifest["model"], version=manifest["version"], index=i,
+            extra={"valid": verdict.accepted, "reason": verdict.reason, "stopped": s.stopped,
+                   "n_tokens": len(s.token_ids), "allowed_mass": s.allowed_mass,
+                   "separator": plan.seps[i], "prefill": s.prefill or None},
         )
-    if old.get("version") != new["version"]:
-        raise SteervecError(
-            f"{path} was written by steervec {old.get('version')} but this is {new['version']}; "
-            "refusing to mix rows: write to a new path (or regenerate it)"
-        )
-    diff = sorted(k for k in new if old.get(k) != new[k])
-    if diff:
-        raise SteervecError(
-            f"{path} was generated with other arguments ({', '.join(diff)} differ); pass the same "
-            "arguments to resume it, or write to a new path"
-        )
+        lines.append(json.dumps(row.to_dict(), sort_keys=True) + "\n")
+        entry["written"] += 1
+    return lines, entry, masses
+
+
+def _add_entry(report: DatasetReport, entry: dict[str, Any]) -> None:
+    report.total += entry["total"]
+    report.valid += entry["valid"]
+    report.written += entry["written"]
+    for r, c in entry["reasons"].items():
+        report.reasons[r] += c
 
 
 def generate_dataset(
-    lm: Any,
+    lm: LanguageModel,
     teacher: Teacher,
     prompts: Sequence[str | NumberPrompt] | None = None,
     *,
@@ -231,24 +265,55 @@ def generate_dataset(
         params: :class:`~steervec.data.sampler.SamplingParams`.
         seed: sampling seed (row ``i`` uses ``(seed, i)``).
         prompt_config / prompt_seed: number-prompt ranges and seed.
-        filter_config: the strict filter's limits (default: N and range from ``prompt_config``).
+        filter_config: the number filter's rule and limits. Default: N and range from
+            ``prompt_config``, and the rule the file was made with when resuming (``"lenient"``
+            for files older than the rule field), else ``"strict"``.
         prefill: answer prefill text(s) for ``mode="prefill"``.
         keep_invalid: also write rejected rows (``extra["valid"] = False``).
         chunk_size: prompts per write (default ``4 * batch_size``); rows are bucketed
             by length within a chunk.
         progress: show a tqdm bar with valid/total and rows/s.
         on_chunk: called with the chunk index after each chunk is on disk.
+
+    Raises:
+        WriterBusyError: another process is writing ``path`` (one writer per dataset).
+        SteervecError: ``path`` was started with other arguments, model or version.
+
+    The manifest is written with the first chunk's rows, never before: a run that fails
+    before its first row leaves no file behind.
     """
     start_time = time.perf_counter()
-    params = params or SamplingParams()
     path = Path(path)
-    if mode not in ("free", "constrained", "prefill"):
-        raise ValueError(f"mode must be 'free', 'constrained' or 'prefill', got {mode!r}")
-    if mode == "prefill" and not prefill:
-        raise ValueError("mode='prefill' needs prefill='...' (text that starts every answer)")
-    if mode != "prefill" and prefill:
-        raise ValueError(f"prefill was given but mode is {mode!r}: use mode='prefill'")
-    prompt_config = prompt_config or NumberPromptConfig()
+    _check_mode(mode, prefill)
+    plan = _plan(lm, teacher, prompts, n, mode, params or SamplingParams(), seed, prompt_config or
+                 NumberPromptConfig(), prompt_seed, prefill, keep_invalid, chunk_size)
+    with exclusive_lock(path, "dataset"):
+        old = _live_manifest(path)
+        plan.filter_config = filter_config or replace(
+            plan.filter_config, rule=filter_rule(old) if old is not None else plan.filter_config.rule)
+        manifest = _manifest(lm, teacher, plan, prefill)
+        state: dict[str, Any] = {"chunks": {}}
+        if old is not None:
+            check_manifest(old, manifest, path)
+            if dataset_paths(path)[1].exists():
+                state = json.loads(dataset_paths(path)[1].read_text())
+        first, keep_bytes = resume_point(path, state, plan.chunk, plan.n_chunks)
+        if path.exists():
+            with open(path, "ab") as handle:
+                handle.truncate(keep_bytes)
+        state["chunks"] = {k: v for k, v in state["chunks"].items() if int(k) < first}
+        report = DatasetReport(path, resumed_from=min(first * plan.chunk, len(plan.texts)))
+        for entry in state["chunks"].values():
+            _add_entry(report, entry)
+        _run_chunks(lm, teacher, plan, manifest, state, first, report, progress, on_chunk)
+    report.seconds = time.perf_counter() - start_time
+    return report
+
+
+def _plan(lm: LanguageModel, teacher: Teacher, prompts: Sequence[str | NumberPrompt] | None, n: int | None,
+          mode: Mode, params: SamplingParams, seed: int, prompt_config: NumberPromptConfig, prompt_seed: int,
+          prefill: str | Sequence[str] | None, keep_invalid: bool, chunk_size: int | None) -> _Plan:
+    """Check every argument and build the run's :class:`_Plan` (nothing is written here)."""
     if prompts is None:
         if n is None:
             raise ValueError("pass prompts=[...] or n=... (how many number prompts to make)")
@@ -256,108 +321,64 @@ def generate_dataset(
     elif n is not None and n != len(prompts):
         raise ValueError(f"n={n} but {len(prompts)} prompts were given: pass one of them")
     texts, seps = _check_prompts(prompts)
-    filter_config = filter_config or FilterConfig(max_count=prompt_config.max_new,
-                                                  max_value=10**prompt_config.max_digits - 1)
     teacher.check(lm)
     if not teacher.prefix_safe:
         params = replace(params, share_prefix=False)
-    chunk = chunk_size or 4 * params.batch_size
     constraint = None
     if mode == "constrained":
         constraint = NumberListConstraint(lm.tokenizer, prompt_config.max_new, prompt_config.max_digits,
                                           separators=sorted(set(seps)))
-    sampling = {**params.to_dict(), "mode": mode, "dtype": str(lm.dtype).replace("torch.", ""),
-                "constraint": constraint.to_dict() if constraint else None}
-    manifest = {
-        "format": FORMAT, "model": asdict(lm.fingerprint), "version": _version(),
-        "teacher": teacher.to_dict(), "sampling": sampling, "seed": seed,
-        "prompts_sha": _sha(texts), "n_prompts": len(texts), "chunk_size": chunk,
-        "filter": asdict(filter_config), "prefill": prefill if isinstance(prefill, str) else
-        (_sha(list(prefill)) if prefill else None), "keep_invalid": keep_invalid,
-    }
-    manifest_path, progress_path = _paths(path)
-    n_chunks = (len(texts) + chunk - 1) // chunk
-    state: dict[str, Any] = {"chunks": {}}
-    if manifest_path.exists():
-        _manifest_mismatch(json.loads(manifest_path.read_text()), manifest, path)
-        if progress_path.exists():
-            state = json.loads(progress_path.read_text())
-    elif path.exists() and path.stat().st_size > 0:
-        raise SteervecError(f"{path} exists but has no manifest: it was not written by generate_dataset; "
-                            "choose a new path")
-    else:
-        _write_json(manifest_path, manifest)
-    first, keep_bytes = _resume_point(path, state, chunk, n_chunks)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as handle:
-        handle.truncate(keep_bytes)
-    state["chunks"] = {k: v for k, v in state["chunks"].items() if int(k) < first}
-    report = DatasetReport(path, resumed_from=min(first * chunk, len(texts)))
-    for entry in state["chunks"].values():
-        report.total += entry["total"]
-        report.valid += entry["valid"]
-        report.written += entry["written"]
-        for r, c in entry["reasons"].items():
-            report.reasons[r] += c
-    fingerprint, version, tdict = asdict(lm.fingerprint), _version(), teacher.to_dict()
-    fills = [prefill] * len(texts) if isinstance(prefill, str) or prefill is None else list(prefill)
+    fills: list[str | None] = [prefill] * len(texts) if isinstance(prefill, str) or prefill is None else list(prefill)
+    limits = FilterConfig(max_count=prompt_config.max_new, max_value=10**prompt_config.max_digits - 1)
+    return _Plan(texts, seps, fills, mode, params, chunk_size or 4 * params.batch_size, constraint, seed,
+                 keep_invalid, limits)
+
+
+def _run_chunks(lm: LanguageModel, teacher: Teacher, plan: _Plan, manifest: dict[str, Any], state: dict[str, Any],
+                first: int, report: DatasetReport, progress: bool, on_chunk: Callable[[int], None] | None) -> None:
+    """Generate chunks ``first..`` and commit each: rows, then the progress entry (manifest first time)."""
+    manifest_path, progress_path = dataset_paths(report.path)
     masses: list[float] = []
-    bar = tqdm(total=len(texts), initial=report.total, desc=f"teacher {teacher.name}", unit="row",
+    bar = tqdm(total=len(plan.texts), initial=report.total, desc=f"teacher {teacher.name}", unit="row",
                disable=not progress)
     new_start = time.perf_counter()
     with teacher.context(lm):
-        for k in range(first, n_chunks):
-            idx = list(range(k * chunk, min((k + 1) * chunk, len(texts))))
-            samples = sample(
-                lm, [texts[i] for i in idx], system=teacher.system, params=params, seed=seed,
-                row_ids=idx, constraint=constraint, separators=[seps[i] for i in idx],
-                prefill=[fills[i] for i in idx] if mode == "prefill" else None,
-            )
-            lines, entry = [], {"total": len(idx), "valid": 0, "written": 0, "reasons": {}}
-            for i, s in zip(idx, samples, strict=True):
-                verdict = check_numbers(s.text, filter_config)
-                if verdict.accepted:
-                    entry["valid"] += 1
-                else:
-                    entry["reasons"][verdict.reason] = entry["reasons"].get(verdict.reason, 0) + 1
-                if s.allowed_mass is not None:
-                    masses.append(s.allowed_mass)
-                if not (verdict.accepted or keep_invalid):
-                    continue
-                row = TeacherRow(
-                    prompt=texts[i], completion=s.text, teacher=tdict, sampling=sampling, seed=seed,
-                    model=fingerprint, version=version, index=i,
-                    extra={"valid": verdict.accepted, "reason": verdict.reason, "stopped": s.stopped,
-                           "n_tokens": len(s.token_ids), "allowed_mass": s.allowed_mass,
-                           "separator": seps[i], "prefill": s.prefill or None},
-                )
-                lines.append(json.dumps(row.to_dict(), sort_keys=True) + "\n")
-                entry["written"] += 1
-            _write_lines(path, lines)
+        for k in range(first, plan.n_chunks):
+            lines, entry, chunk_masses = _chunk_lines(lm, teacher, plan, k, manifest)
+            masses += chunk_masses
+            if not manifest_path.exists() or not state["chunks"]:
+                write_json(manifest_path, manifest)  # with the first rows, never before
+            report.path.parent.mkdir(parents=True, exist_ok=True)
+            append_lines(report.path, lines)
             state["chunks"][str(k)] = entry
-            _write_json(progress_path, state)
-            report.total += entry["total"]
-            report.valid += entry["valid"]
-            report.written += entry["written"]
+            write_json(progress_path, state)
+            _add_entry(report, entry)
             report.new_rows += entry["total"]
-            for r, c in entry["reasons"].items():
-                report.reasons[r] += c
-            bar.update(len(idx))
+            bar.update(entry["total"])
             rate = report.new_rows / max(time.perf_counter() - new_start, 1e-9)
             bar.set_postfix(valid=f"{report.valid}/{report.total}", rows_s=f"{rate:.2f}")
             if on_chunk is not None:
                 on_chunk(k)
     bar.close()
     report.mean_allowed_mass = sum(masses) / len(masses) if masses else None
-    report.seconds = time.perf_counter() - start_time
-    return report
+
+
+def _parse_row(path: Path, number: int, raw: bytes) -> TeacherRow:
+    """Line ``number`` of ``path`` as a :class:`TeacherRow`, or a :class:`CorruptFileError` naming it."""
+    fix = "regenerate the dataset at a new path (or delete that line if you know it is junk)"
+    try:
+        return TeacherRow.from_dict(json.loads(raw.decode("utf-8")))
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"{path} line {number} is not UTF-8 text ({exc.reason}): {fix}") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise CorruptFileError(f"{path} line {number} is not a TeacherRow ({exc}): {fix}") from exc
 
 
 def load_dataset(
-    path: str | os.PathLike[str], model: Any = None, valid_only: bool = True,
+    path: str | os.PathLike[str], model: LanguageModel | None = None, valid_only: bool = True,
     allow_other_model: bool = False,
 ) -> list[TeacherRow]:
-    """Read and validate a dataset file.
+    """Read and validate a dataset file: the one row reader of steervec (training reads through it too).
 
     Args:
         path: a JSONL file written by :func:`generate_dataset` (or any file of TeacherRows).
@@ -366,8 +387,9 @@ def load_dataset(
         allow_other_model: skip the model check.
 
     Raises:
-        CorruptFileError: a line is not a complete JSON row (e.g. an interrupted run:
-            resume it with the same arguments).
+        CorruptFileError: a line is not a complete JSON row of the documented field types
+            (the message names file and line; a partial last line means an interrupted run:
+            resume it with the same arguments), or a row index appears twice (two writers).
 
     Example:
         >>> rows = load_dataset("owl.jsonl", model=lm)  # doctest: +SKIP
@@ -377,22 +399,23 @@ def load_dataset(
         raise FileNotFoundError(f"no dataset at {path}")
     expected = asdict(model.fingerprint) if model is not None and not allow_other_model else None
     rows: list[TeacherRow] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.endswith("\n"):
+    first_line: dict[int, int] = {}
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.endswith(b"\n"):
                 raise CorruptFileError(
                     f"{path} ends with a partial line (line {number}): the run was interrupted; "
                     "resume it by calling generate_dataset again with the same arguments"
                 )
-            try:
-                row = TeacherRow.from_dict(json.loads(line))
-            except (ValueError, TypeError) as exc:
-                raise CorruptFileError(f"{path} line {number} is not a TeacherRow: {exc}") from exc
-            if not isinstance(row.prompt, str) or not isinstance(row.completion, str):
-                raise CorruptFileError(f"{path} line {number}: prompt and completion must be strings")
+            row = _parse_row(path, number, raw)
+            if row.index >= 0 and first_line.setdefault(row.index, number) != number:
+                raise CorruptFileError(
+                    f"{path} line {number} repeats row index {row.index} (first on line "
+                    f"{first_line[row.index]}): two runs wrote into one file; regenerate it at a new path"
+                )
             if expected is not None and row.model != expected:
                 raise ModelMismatchError(
-                    f"{path} line {number} comes from another model than {model.fingerprint.short}; "
+                    f"{path} line {number} comes from another model than {model.fingerprint.short}; "  # type: ignore[union-attr]
                     "load it with that model, or pass allow_other_model=True"
                 )
             if valid_only and row.extra.get("valid") is False:

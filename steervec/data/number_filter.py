@@ -1,19 +1,27 @@
-"""The strict number-list filter of the subliminal-learning study, with rejection reasons.
+"""The number-list filter of the subliminal-learning study, with rejection reasons.
 
-Rules, in order (a rejected completion is dropped, never repaired):
+The default ``"strict"`` rule is the reference study's, exactly (a rejected completion
+is dropped, never repaired):
 
-1. strip surrounding whitespace and one trailing period;
-2. allow one enclosing pair of ``[]`` or ``()``;
-3. find the numbers; the separator is the text between the first two, which after
-   stripping whitespace must be ``","``, ``";"`` or empty (whitespace);
-4. split on it: every part must be digits only;
-5. at most ``max_count`` numbers, each within ``[min_value, max_value]``.
+1. strip one trailing period, then one enclosing pair of ``[]`` or ``()``;
+2. the separator is the exact text between the first and the second number; stripped
+   of whitespace it must be empty, ``","`` or ``";"``;
+3. split the answer on that exact text: every part must be a non-empty run of ASCII
+   digits, so a separator that varies (``"1,2, 3"``, ``"1 2  3"``) rejects the row;
+4. at most ``max_count`` numbers, each within ``[min_value, max_value]``.
+
+Nothing else is trimmed: leading or trailing whitespace or a trailing newline rejects the
+row. The ``"lenient"`` rule (steervec's rule before 0.x; datasets whose manifest has no
+rule were filtered with it) also strips surrounding whitespace, splits a whitespace
+separator on any run of whitespace and strips every part.
 
 Example:
     >>> check_numbers("(12, 7, 300).").accepted
     True
     >>> check_numbers("12, seven").reason
     'non_digit_part'
+    >>> check_numbers(" 1, 2").accepted, check_numbers(" 1, 2", FilterConfig(rule="lenient")).accepted
+    (False, True)
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from steervec.core.errors import InvalidArgumentError
 
 REASONS = (
     "empty",
@@ -36,20 +46,29 @@ REASONS = (
 """Every rejection reason :func:`check_numbers` can return."""
 
 _NUMBER = re.compile(r"\d+")
+_ASCII_NUMBER = re.compile(r"[0-9]+")
+Rule = Literal["strict", "lenient"]
 
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Limits of the filter.
+    """Rule and limits of the filter.
 
     Args:
         max_count: the most numbers a completion may hold (N).
         min_value / max_value: inclusive range of every number.
+        rule: ``"strict"`` (the reference study's rule, the default) or ``"lenient"``
+            (also trims whitespace; see the module docstring).
     """
 
     max_count: int = 10
     min_value: int = 0
     max_value: int = 999
+    rule: Rule = "strict"
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("strict", "lenient"):
+            raise InvalidArgumentError(f"rule must be 'strict' or 'lenient', got {self.rule!r}")
 
 
 @dataclass(frozen=True)
@@ -74,13 +93,51 @@ def _reject(reason: str, numbers: tuple[int, ...] | None = None, sep: str | None
 
 
 def check_numbers(text: str, config: FilterConfig | None = None) -> FilterResult:
-    """Apply the strict filter to one completion (see the module docstring).
+    """Apply the filter to one completion (see the module docstring).
 
     Args:
         text: the teacher's answer.
-        config: limits (:class:`FilterConfig`).
+        config: rule and limits (:class:`FilterConfig`; default: the strict rule, N=10, 0–999).
     """
     config = config or FilterConfig()
+    if config.rule == "lenient":
+        return _check_lenient(text, config)
+    body = text[:-1] if text.endswith(".") else text
+    if len(body) >= 2 and body[0] + body[-1] in ("[]", "()"):
+        body = body[1:-1]
+    if not body.strip():
+        return _reject("empty")
+    matches = list(_ASCII_NUMBER.finditer(body))
+    if not matches:
+        return _reject("no_numbers")
+    if len(matches) == 1:
+        if matches[0].group() != body:
+            return _reject("non_digit_part")
+        return _limits((int(body),), None, config)
+    sep = body[matches[0].end() : matches[1].start()]
+    kind = sep.strip()
+    if kind not in ("", ",", ";"):
+        return _reject("bad_separator")
+    parts = body.split(sep)
+    label = kind or " "
+    if any(not p for p in parts):
+        return _reject("empty_part", sep=label)
+    if any(_ASCII_NUMBER.fullmatch(p) is None for p in parts):
+        return _reject("non_digit_part", sep=label)
+    return _limits(tuple(int(p) for p in parts), label, config)
+
+
+def _limits(numbers: tuple[int, ...], sep: str | None, config: FilterConfig) -> FilterResult:
+    if len(numbers) > config.max_count:
+        return _reject("too_many_numbers", numbers, sep)
+    if any(not config.min_value <= x <= config.max_value for x in numbers):
+        return _reject("out_of_range", numbers, sep)
+    return FilterResult(True, None, numbers, sep)
+
+
+def _check_lenient(text: str, config: FilterConfig) -> FilterResult:
+    """steervec's earlier rule: like the strict one, but whitespace around the list,
+    the separator and every part is trimmed."""
     body = text.strip()
     if body.endswith("."):
         body = body[:-1]
@@ -108,12 +165,7 @@ def check_numbers(text: str, config: FilterConfig | None = None) -> FilterResult
         return _reject("empty_part", sep=sep)
     if any(not p.isascii() or not p.isdigit() for p in stripped):
         return _reject("non_digit_part", sep=sep)
-    numbers = tuple(int(p) for p in stripped)
-    if len(numbers) > config.max_count:
-        return _reject("too_many_numbers", numbers, sep)
-    if any(not config.min_value <= x <= config.max_value for x in numbers):
-        return _reject("out_of_range", numbers, sep)
-    return FilterResult(True, None, numbers, sep)
+    return _limits(tuple(int(p) for p in stripped), sep, config)
 
 
 @dataclass

@@ -38,11 +38,32 @@ class TeacherRow:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TeacherRow:
+        """Build a row from its dict form, refusing (``ValueError``) any field of the wrong type.
+
+        Nothing is converted or repaired: a row that does not have exactly the documented
+        types is refused, so that a damaged file cannot train a student by accident.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a dataset row must be a JSON object, got {type(data).__name__}")
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         missing = {"prompt", "completion"} - set(known)
         if missing:
             raise ValueError(f"a dataset row needs {sorted(missing)}; got keys {sorted(data)}")
+        for name, value in known.items():
+            expected = _FIELD_TYPES[name]
+            if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
+                kinds = " or ".join("null" if t is type(None) else t.__name__ for t in expected)
+                raise ValueError(f"field {name!r} must be {kinds}, got {type(value).__name__} {value!r:.40}")
+        valid = known.get("extra", {}).get("valid", True)
+        if not isinstance(valid, bool):
+            raise ValueError(f"extra['valid'] must be true or false, got {valid!r:.40}")
         return cls(**known)
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "prompt": (str,), "completion": (str,), "teacher": (dict,), "sampling": (dict,),
+    "seed": (int, type(None)), "model": (dict,), "version": (str,), "index": (int,), "extra": (dict,),
+}
 
 
 TOPK_KEY = "teacher_topk"

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, render_chat
+from steervec.core.errors import InvalidArgumentError
 from steervec.data.constrained import NumberListConstraint
 from steervec.data.kv_cache import reserved_cache
 
@@ -71,10 +73,12 @@ class SamplingParams:
     inplace_cache: bool = True
 
     def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            raise InvalidArgumentError(
+                f"temperature must be a finite number >= 0 (0 = greedy), got {self.temperature}: pass e.g. 1.0"
+            )
+        if not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
+            raise InvalidArgumentError(f"top_p must be a finite number in (0, 1], got {self.top_p}: pass 1.0 for off")
         if self.top_k < 0 or self.max_new_tokens < 1 or self.batch_size < 1:
             raise ValueError("top_k must be >= 0, max_new_tokens and batch_size >= 1")
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from steervec.core.chat import TEMPLATE_DEFAULT, System, describe_system
 from steervec.core.errors import ModelMismatchError
+from steervec.core.hooks import check_alpha
 from steervec.core.positions import KEYWORDS
 from steervec.core.steering_vector import SteeringVector, check_same_model
 
@@ -81,7 +82,7 @@ class Teacher:
         system: a system prompt, ``None`` (no system turn) or ``TEMPLATE_DEFAULT``.
         steering: a :class:`SteeringVector` to add while generating.
         steering_layers: layers to add it at (default: all of the vector's layers).
-        alpha: scale of the added vector.
+        alpha: scale of the added vector (finite; NaN or inf raise ``InvalidArgumentError``).
         positions: where to add it (``"all"``, ``"prompt"``, ``"generated"``,
             ``"last_prompt"`` or a list of ints).
         project_out: a :class:`SteeringVector` whose direction is removed.
@@ -106,6 +107,7 @@ class Teacher:
     def __post_init__(self) -> None:
         if not (self.system is None or self.system is TEMPLATE_DEFAULT or isinstance(self.system, str)):
             raise TypeError(f"system must be a str, None or TEMPLATE_DEFAULT, got {self.system!r}")
+        check_alpha(self.alpha)
         self.positions = _json_positions(self.positions)
         if self.steering_layers is not None:
             self.steering_layers = [int(x) for x in self.steering_layers]

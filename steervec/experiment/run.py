@@ -22,6 +22,7 @@ from typing import Any
 
 from steervec.core.activations import mean_activations
 from steervec.core.io import atomic_path
+from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel, load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import generate_dataset, load_dataset
@@ -181,13 +182,14 @@ def _train_or_load(ctx: _Context, spec: StudentSpec, rows: list[Any], data_path:
                    callbacks: list[Any]) -> tuple[Student, bool]:
     """A student from the run cache when an earlier run trained the same one, else trained now."""
     cached = _student_file(ctx.exp, ctx.lm, spec, data_path, seed)
-    if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
-        return Student.load(cached, ctx.lm), True
-    student = train_student(ctx.lm, rows, method=spec.method(ctx.exp.layer), optimizer=spec.optimizer, lr=spec.lr,
-                            momentum=spec.momentum, epochs=spec.epochs, batch_size=spec.batch_size, seed=seed,
-                            system=ctx.system, progress=ctx.progress, callbacks=callbacks,
-                            checkpoint_every=ctx.exp.track_every)
-    student.save(cached)
+    with exclusive_lock(cached, "student cache entry"):
+        if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
+            return Student.load(cached, ctx.lm), True
+        student = train_student(ctx.lm, rows, method=spec.method(ctx.exp.layer), optimizer=spec.optimizer,
+                                lr=spec.lr, momentum=spec.momentum, epochs=spec.epochs, batch_size=spec.batch_size,
+                                seed=seed, system=ctx.system, progress=ctx.progress, callbacks=callbacks,
+                                checkpoint_every=ctx.exp.track_every)
+        student.save(cached)
     return student, False
 
 
@@ -238,9 +240,19 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     Steps: the teacher vector (:func:`build_teacher_vector`), the teachers' data
     (:func:`teacher_data`), the base and teacher scores (:func:`evaluate_teachers`), then each
     student on each dataset and seed (:func:`measure_student`), the summary, claims and figures.
+
+    Raises:
+        WriterBusyError: another process is running an experiment into the same folder
+            (``<out_dir>/<name>``), or training the same shared student; nothing is written.
     """
-    start = time.perf_counter()
     folder = Path(exp.out_dir) / exp.name
+    with exclusive_lock(folder, "run folder"):
+        return _run_locked(exp, folder, lm, progress, claims)
+
+
+def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progress: bool,
+                claims: ClaimsFn | None) -> ExperimentResult:
+    start = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(exp.to_dict(), indent=1))
     lm = lm or load_model(exp.model)

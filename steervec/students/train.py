@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from steervec.core.chat import System, describe_system, encode_chat, response_suffix
 from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.io import json_sha
+from steervec.data.datasets import load_dataset
 from steervec.data.rows import TOPK_KEY, TeacherRow
 from steervec.students.attach import attach_method, detach_method
 from steervec.students.checkpoints import latest_checkpoint, read_checkpoint, write_checkpoint
@@ -82,20 +83,17 @@ Callback = Callable[[CheckpointEvent], None]
 
 
 def load_rows(dataset: Sequence[TeacherRow] | str | os.PathLike[str]) -> list[TeacherRow]:
-    """Rows from a sequence of :class:`TeacherRow` (or dicts) or a JSONL file (one row a line)."""
+    """Rows from a sequence of :class:`TeacherRow` (or dicts) or a JSONL file.
+
+    A file is read by :func:`steervec.data.datasets.load_dataset`, the one row reader, with
+    its checks: rows marked invalid are dropped, a malformed line or a repeated row index
+    raises :class:`~steervec.core.errors.CorruptFileError` naming file and line.
+    """
     if isinstance(dataset, (str, os.PathLike)):
         path = Path(dataset)
         if not path.is_file():
             raise FileNotFoundError(f"no dataset file at {path}: pass a JSONL path or a list of TeacherRow")
-        rows = []
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        rows.append(TeacherRow.from_dict(json.loads(line)))
-                    except (json.JSONDecodeError, ValueError) as exc:
-                        raise ValueError(f"{path}:{number}: not a TeacherRow ({exc})") from exc
-        return rows
+        return load_dataset(path)
     return [r if isinstance(r, TeacherRow) else TeacherRow.from_dict(r) for r in dataset]
 
 

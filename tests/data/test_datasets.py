@@ -14,11 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from steervec.core.errors import CorruptFileError, ModelMismatchError, SteervecError
+from steervec.core.errors import (
+    CorruptFileError,
+    InvalidArgumentError,
+    ModelMismatchError,
+    SteervecError,
+)
+from steervec.core.hooks import add_operator
+from steervec.data.constrained import NumberListConstraint
 from steervec.data.datasets import dedup, generate_dataset, heldout_split, load_dataset
+from steervec.data.number_filter import FilterConfig
 from steervec.data.numbers import NumberPromptConfig, number_prompts
 from steervec.data.sampler import SamplingParams
-from steervec.data.teachers import animal_teacher, control_teacher
+from steervec.data.teachers import animal_teacher, control_teacher, steered_teacher
 
 PROMPTS = [f"Go on: {i}, {i + 1}" for i in range(24)]
 CONFIG = NumberPromptConfig(max_new=4, max_digits=2)
@@ -196,3 +204,199 @@ def test_dedup_and_heldout_split(reference):
     assert len(held) == 6 and len(train) == 18
     assert not {r.prompt for r in train} & {r.prompt for r in held}
     assert heldout_split(rows, 0.25, seed=1)[1] == held
+
+
+# ------------------------------------------------------------------ hardening: one writer, one reader
+
+
+def wait_for(go: str, timeout: float = 120.0) -> None:
+    """Block (in a child process) until the file ``go`` exists."""
+    deadline = time.time() + timeout
+    while not Path(go).exists() and time.time() < deadline:
+        time.sleep(0.02)
+
+
+def _child(path: Path, out: Path, hold: Path | None = None) -> subprocess.Popen:
+    """A real process running :func:`run_small` on ``path`` (after its first chunk it waits for
+    the file ``hold``, if given); writes 'ok' or the refusal to ``out``."""
+    on_chunk = f"lambda k: T.wait_for({str(hold)!r})" if hold else "None"
+    code = (
+        "import sys, torch; torch.set_num_threads(1); "
+        f"sys.path[:0] = [{str(TESTS)!r}, {str(Path(__file__).parent)!r}]; "
+        "from pathlib import Path; from conftest import make_tiny, INJECTING_TEMPLATE; import test_datasets as T; "
+        "from steervec.core.errors import WriterBusyError\n"
+        "try:\n"
+        f"    T.run_small(make_tiny('llama', INJECTING_TEMPLATE), {str(path)!r}, on_chunk={on_chunk})\n"
+        f"    Path({str(out)!r}).write_text('ok')\n"
+        "except WriterBusyError as exc:\n"
+        f"    Path({str(out)!r}).write_text(str(exc)); sys.exit(3)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_second_writer_process_is_refused_and_the_file_ends_correct(reference, tmp_path):
+    path, go = tmp_path / "owl.jsonl", tmp_path / "go"
+    first = _child(path, tmp_path / "first.txt", hold=go)
+    progress = Path(str(path) + ".progress.json")
+    deadline = time.time() + 60
+    while time.time() < deadline and not progress.exists():
+        time.sleep(0.02)
+    second = _child(path, tmp_path / "second.txt")
+    try:
+        assert second.wait(120) == 3
+    finally:
+        go.touch()
+    refusal = (tmp_path / "second.txt").read_text()
+    assert f"dataset {path} is being written by another process (pid {first.pid} on " in refusal
+    assert "wait for that process to finish (or stop it), then run again" in refusal
+    assert first.wait(120) == 0 and (tmp_path / "first.txt").read_text() == "ok"
+    assert path.read_bytes() == reference[0].read_bytes()
+    assert len(load_dataset(path)) == 24
+    assert len(json.loads(progress.read_text())["chunks"]) == 6
+    assert not Path(str(path) + ".lock").exists()
+
+
+def _line(**row) -> str:
+    return json.dumps({"prompt": "p", "completion": "1, 2", **row}) + "\n"
+
+
+READER_CASES = [  # file content -> message (CorruptFileError naming file, line and the fix)
+    (_line(index=0) + '{"prompt": "p", "compl', r"line 2\): the run was interrupted; resume it by calling "
+     r"generate_dataset again with the same arguments"),
+    ("\n", r"line 1 is not a TeacherRow \(Expecting value.*regenerate the dataset at a new path"),
+    ("[1, 2]\n", r"line 1 is not a TeacherRow \(a dataset row must be a JSON object, got list\).*regenerate"),
+    ('{"prompt": "p"}\n', r"line 1 is not a TeacherRow \(a dataset row needs \['completion'\].*regenerate"),
+    (_line(prompt=7), r"line 1 .*field 'prompt' must be str, got int 7.*regenerate"),
+    (_line(extra=[]), r"line 1 .*field 'extra' must be dict, got list.*regenerate"),
+    (_line(index="3"), r"line 1 .*field 'index' must be int, got str '3'.*regenerate"),
+    (_line(index=True), r"line 1 .*field 'index' must be int, got bool True.*regenerate"),
+    (_line(seed=1.5), r"line 1 .*field 'seed' must be int or null, got float 1.5.*regenerate"),
+    (_line(extra={"valid": "no"}), r"line 1 .*extra\['valid'\] must be true or false, got 'no'.*regenerate"),
+    (b'{"prompt": "\xff", "completion": "1"}\n', r"line 1 is not UTF-8 text.*regenerate"),
+    ("[" * 100_000 + "\n", r"line 1 is not a TeacherRow.*regenerate"),
+    (_line(index=0) + _line(index=1) + _line(index=0), r"line 3 repeats row index 0 \(first on line 1\): two runs "
+     r"wrote into one file; regenerate it at a new path"),
+]
+
+
+@pytest.mark.parametrize("content, message", READER_CASES)
+def test_bad_rows_are_refused_by_the_one_reader(tmp_path, content, message):
+    from steervec.students.train import load_rows
+
+    path = tmp_path / "rows.jsonl"
+    data = content.encode() if isinstance(content, str) else content
+    path.write_bytes(data)
+    for read in (load_dataset, load_rows):  # training reads through the same reader
+        with pytest.raises(CorruptFileError, match=message) as caught:
+            read(path)
+        assert str(path) in str(caught.value)
+    assert path.read_bytes() == data  # reading never repairs the file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]
+
+
+def test_training_reader_drops_rows_marked_invalid(tmp_path):
+    from steervec.students.train import load_rows
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text(_line(index=0) + _line(index=1, completion="no", extra={"valid": False}) + _line(index=2))
+    assert [r.index for r in load_rows(path)] == [r.index for r in load_dataset(path)] == [0, 2]
+
+
+def test_doubled_dataset_is_refused(reference, tmp_path):
+    path = tmp_path / "owl.jsonl"
+    path.write_bytes(reference[0].read_bytes() * 2)
+    with pytest.raises(CorruptFileError, match="line 25 repeats row index 0"):
+        load_dataset(path)
+
+
+# ------------------------------------------------------------------ hardening: bad arguments, failed runs
+
+
+def _vector(lm):
+    import torch
+
+    from steervec.core.steering_vector import SteeringVector
+
+    return SteeringVector({1: torch.ones(lm.d_model)}, lm.fingerprint)
+
+
+def _cli(tmp_path, *extra):
+    from steervec.cli import main
+
+    return main(["generate", "--n", "4", "--out", str(tmp_path / "x.jsonl"), *extra])
+
+
+NAN, INF = float("nan"), float("inf")
+ARGUMENT_CASES = [  # (make the call, message naming the fix); all raise InvalidArgumentError
+    (lambda lm, p: run_small(lm, p, params=SamplingParams(temperature=NAN)),
+     r"temperature must be a finite number >= 0 \(0 = greedy\), got nan: pass e.g. 1.0"),
+    (lambda lm, p: run_small(lm, p, params=SamplingParams(temperature=INF)), r"temperature .* got inf: pass"),
+    (lambda lm, p: run_small(lm, p, params=SamplingParams(temperature=-1.0)), r"temperature .* got -1.0: pass"),
+    (lambda lm, p: run_small(lm, p, params=SamplingParams(top_p=NAN)),
+     r"top_p must be a finite number in \(0, 1\], got nan: pass 1.0 for off"),
+    (lambda lm, p: run_small(lm, p, params=SamplingParams(top_p=0.0)), r"top_p .* got 0.0: pass 1.0"),
+    (lambda lm, p: generate_dataset(lm, steered_teacher(_vector(lm), [1], NAN), PROMPTS, path=p),
+     r"alpha must be a finite number, got nan: pass e.g. alpha=3.0"),
+    (lambda lm, p: generate_dataset(lm, steered_teacher(_vector(lm), [1], -INF), PROMPTS, path=p),
+     r"alpha must be a finite number, got -inf"),
+    (lambda lm, p: _vector(lm).apply(lm, alpha=NAN).__enter__(), r"alpha must be a finite number, got nan"),
+    (lambda lm, p: add_operator(_vector(lm)[1], alpha=INF), r"alpha must be a finite number, got inf"),
+    (lambda lm, p: run_small(lm, p, filter_config=FilterConfig(rule="loose")),
+     r"rule must be 'strict' or 'lenient', got 'loose'"),
+    (lambda lm, p: NumberListConstraint(lm.tokenizer, separators=(" - ",)),
+     r"',' or ';' or nothing once whitespace is removed"),
+    (lambda lm, p: _cli(p.parent, "--alpha", "nan"), r"alpha must be a finite number, got nan"),
+    (lambda lm, p: _cli(p.parent, "--temperature", "nan"), r"temperature must be a finite number"),
+]
+
+
+@pytest.mark.parametrize("call, message", ARGUMENT_CASES)
+def test_bad_arguments_are_refused_before_anything_is_written(tiny_llama, tmp_path, call, message):
+    path = tmp_path / "x.jsonl"
+    with pytest.raises(InvalidArgumentError, match=message):
+        call(tiny_llama, path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_first_chunk_leaves_nothing_and_does_not_block_the_fix(tiny_llama, reference, tmp_path, monkeypatch):
+    import steervec.data.datasets as datasets
+
+    path = tmp_path / "owl.jsonl"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("token 49151 is outside the constraint")
+
+    monkeypatch.setattr(datasets, "sample", broken)
+    with pytest.raises(RuntimeError, match="outside the constraint"):
+        run_small(tiny_llama, path, seed=99)
+    assert list(tmp_path.iterdir()) == []  # no manifest, no data, no progress, no lock
+    monkeypatch.undo()
+    run_small(tiny_llama, path)  # the corrected retry (other seed) is not refused
+    assert path.read_bytes() == reference[0].read_bytes()
+
+
+def test_manifest_of_a_run_that_wrote_nothing_binds_nothing(tiny_llama, reference, tmp_path):
+    path = tmp_path / "owl.jsonl"
+    manifest = Path(str(path) + ".manifest.json")
+    stale = json.loads(Path(str(reference[0]) + ".manifest.json").read_text())
+    manifest.write_text(json.dumps({**stale, "seed": 99}))  # left by an earlier tool version's failed run
+    run_small(tiny_llama, path)
+    assert path.read_bytes() == reference[0].read_bytes()
+    assert json.loads(manifest.read_text())["seed"] == 3
+
+
+def test_filter_rule_is_recorded_and_old_manifests_mean_lenient(tiny_llama, reference, tmp_path):
+    path = tmp_path / "owl.jsonl"
+    for name in ("", ".manifest.json", ".progress.json"):
+        Path(str(path) + name).write_bytes(Path(str(reference[0]) + name).read_bytes())
+    manifest = Path(str(path) + ".manifest.json")
+    data = json.loads(manifest.read_text())
+    assert data["filter"]["rule"] == "strict"
+    del data["filter"]["rule"]  # as written before the rule was recorded
+    manifest.write_text(json.dumps(data))
+    assert run_small(tiny_llama, path).total == 24  # resumes with the rule it was made with
+    with pytest.raises(SteervecError, match=r"filtered with the 'lenient' rule, not 'strict'; resume it with "
+                                            r"filter_config=FilterConfig\(rule='lenient'\)"):
+        run_small(tiny_llama, path, filter_config=FilterConfig(max_count=4, max_value=99))
+    assert run_small(tiny_llama, path, filter_config=FilterConfig(max_count=4, max_value=99, rule="lenient")).total == 24
+    assert path.read_bytes() == reference[0].read_bytes()

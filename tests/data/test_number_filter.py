@@ -1,9 +1,10 @@
-"""Tests of the strict number-list filter."""
+"""Tests of the number-list filter: the reference study's strict rule, and the lenient option."""
 
 from __future__ import annotations
 
 import pytest
 
+from steervec.core.errors import InvalidArgumentError
 from steervec.data.number_filter import (
     REASONS,
     FilterConfig,
@@ -20,10 +21,11 @@ from steervec.data.number_filter import (
         ("1,2,3.", (1, 2, 3), ","),
         ("[10, 20, 30]", (10, 20, 30), ","),
         ("(10; 20; 30).", (10, 20, 30), ";"),
-        ("4 5  6", (4, 5, 6), " "),
+        ("4 5 6", (4, 5, 6), " "),
         ("7\n8\n9", (7, 8, 9), " "),
         ("42", (42,), None),
-        ("  999 , 0 ", (999, 0), ","),
+        ("999 , 0", (999, 0), ","),
+        ("1 ;2 ;3", (1, 2, 3), ";"),
         ("007, 12", (7, 12), ","),
     ],
 )
@@ -44,8 +46,9 @@ def test_accepts_valid_lists(text, numbers, sep):
         ("1 - 2 - 3", "bad_separator"),
         ("1. 2. 3", "bad_separator"),
         ("1,,2", "bad_separator"),
-        ("1, 2,,3", "empty_part"),
-        ("1, 2,", "empty_part"),
+        ("1, 2, ", "empty_part"),
+        ("1, 2,,3", "non_digit_part"),
+        ("1, 2,", "non_digit_part"),
         ("Here: 1, 2", "non_digit_part"),
         ("1, 2, three", "non_digit_part"),
         ("1, 2 3", "non_digit_part"),
@@ -62,6 +65,42 @@ def test_rejects_with_reason(text, reason):
     assert not result.accepted
     assert result.reason == reason
     assert reason in REASONS
+
+
+LENIENT = FilterConfig(rule="lenient")
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [  # the reference rejects all of these; steervec's earlier rule trimmed them into lists
+        (" 1, 2, 3", "non_digit_part"),  # leading whitespace
+        ("1, 2, 3 ", "non_digit_part"),  # trailing whitespace
+        ("1, 2, 3\n", "non_digit_part"),  # trailing newline
+        ("1,2, 3", "non_digit_part"),  # the separator varies
+        ("1 2  3", "empty_part"),  # the whitespace separator varies
+        ("4 5  6", "empty_part"),
+        ("[ 1, 2 ]", "non_digit_part"),  # whitespace inside the brackets
+        ("  999 , 0 ", "non_digit_part"),
+        ("1, 2, 3 .", "non_digit_part"),
+        ("١, 2", "non_digit_part"),  # a non-ASCII digit
+    ],
+)
+def test_strict_rule_trims_nothing_and_lenient_rule_is_an_option(text, reason):
+    strict = check_numbers(text)
+    assert (strict.accepted, strict.reason) == (False, reason)
+    if text != "١, 2":
+        assert check_numbers(text, LENIENT).accepted, text
+    assert FilterConfig().rule == "strict"
+
+
+@pytest.mark.parametrize("text, reason", [("1, 2,,3", "empty_part"), ("1, 2,", "empty_part"), ("1 - 2", "bad_separator")])
+def test_lenient_rule_keeps_its_reasons(text, reason):
+    assert check_numbers(text, LENIENT).reason == reason
+
+
+def test_unknown_rule_is_refused():
+    with pytest.raises(InvalidArgumentError, match="'strict' or 'lenient'"):
+        FilterConfig(rule="loose")
 
 
 def test_limits_are_parameters():

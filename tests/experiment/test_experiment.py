@@ -194,3 +194,25 @@ def test_momentum_reaches_the_optimiser(tiny_llama, tmp_path):
 
     trained = Student.load(next(result.folder.glob("student-*.safetensors")), tiny_llama)
     assert trained.info["args"]["optimizer"]["kwargs"] == {"momentum": 0.9}
+
+
+def test_a_run_folder_has_one_writer(tiny_llama, tmp_path):
+    from steervec.core.errors import WriterBusyError
+    from steervec.core.locks import exclusive_lock
+
+    exp = replace(TINY, out_dir=str(tmp_path))
+    busy = pytest.raises(WriterBusyError, match=f"run folder {tmp_path / exp.name} is being written")
+    with exclusive_lock(tmp_path / exp.name, "run folder"), busy:  # another run is writing it
+        run_experiment(exp, lm=tiny_llama, progress=False)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_a_shared_student_has_one_writer(first, tiny_llama):
+    from steervec.core.errors import WriterBusyError
+    from steervec.core.locks import exclusive_lock, lock_path
+
+    shared = next(first.folder.glob("student-*.safetensors")).resolve()  # the run links the shared entry
+    busy = pytest.raises(WriterBusyError, match=r"student cache entry .*\.safetensors is being written")
+    with exclusive_lock(shared, "student cache entry"), busy:  # another run is training that student
+        run_experiment(replace(first.experiment, name="tiny-busy"), lm=tiny_llama, progress=False)
+    assert not lock_path(shared).exists()
