@@ -17,3 +17,7 @@ class MissingPackageError(SteervecError, ImportError):
 
 class CorruptFileError(SteervecError, OSError):
     """A file steervec wrote earlier is truncated or damaged."""
+
+
+class StatisticsInputError(SteervecError, ValueError):
+    """Values given to a statistic cannot support it (too few, not finite, no margin)."""

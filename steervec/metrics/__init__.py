@@ -1,5 +1,5 @@
-"""Measurements of a model or a student: the trait (Δlog P, sampling rates) and the alignment of
-a student's learned shift with a teacher vector.
+"""Measurements of a model or a student: the trait (Δlog P, sampling rates), the alignment of
+a student's learned shift with a teacher vector, and the seed-level statistics verdicts rest on.
 """
 
 from steervec.metrics.alignment import (
@@ -22,9 +22,29 @@ from steervec.metrics.evaluate import (
     mean_ci,
     sample_answers,
 )
+from steervec.metrics.stats import (
+    Equivalence,
+    Interval,
+    Verdict,
+    equivalence,
+    hierarchical_bootstrap,
+    min_detectable_effect,
+    seeds_needed,
+    t_interval,
+    verdict,
+)
 from steervec.metrics.trait import TraitScore, spellings, target_sequences, trait_logprob
 
 __all__ = [
+    "Equivalence",
+    "Interval",
+    "Verdict",
+    "equivalence",
+    "hierarchical_bootstrap",
+    "min_detectable_effect",
+    "seeds_needed",
+    "t_interval",
+    "verdict",
     "AlignmentTracker",
     "GradientAlignment",
     "LayerAlignment",
