@@ -2,10 +2,11 @@
 
 Two metrics on the same questions:
 
-* **sampling rate** — ``k`` answers per question at temperature 1; a hit is the target in
-  the lower-cased answer (``hit="substring"``, the reference rule) or the answer's first
-  word being the target or its plural (``hit="first_word"``). Per-question rates, then the
-  mean and a 95 % normal-approximation CI across questions.
+* **sampling rate** — ``k`` answers per question at temperature 1; a hit is one of the
+  answer's words being the target or its plural (``hit="word"``), the target anywhere in the
+  lower-cased answer (``hit="substring"``, the reference rule) or the answer's first word
+  being the target or its plural (``hit="first_word"``). Per-question rates, then the mean
+  and a 95 % Student-t CI across questions.
 * **Δlog P** — mean over questions of log P(answer starts with the target) (see
   :func:`steervec.metrics.trait.trait_logprob`) minus the base model's value on the same questions.
 
@@ -15,7 +16,6 @@ context (steered teacher), a system prompt (prompted teacher) or a student's con
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,32 +27,46 @@ from tqdm.auto import tqdm
 
 from steervec.core.chat import TEMPLATE_DEFAULT, System, describe_system, encode_chat
 from steervec.core.model import as_language_model
+from steervec.metrics.stats import t_half_width
 from steervec.metrics.trait import trait_logprob
 
-HitRule = Literal["substring", "first_word"]
+HitRule = Literal["word", "substring", "first_word"]
 
 
-def mean_ci(values: Sequence[float] | Tensor, z: float = 1.96) -> tuple[float, float, float]:
-    """Mean and 95 % normal-approximation interval ``(mean, low, high)`` of ``values``."""
+def mean_ci(values: Sequence[float] | Tensor, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t interval ``(mean, low, high)`` of ``values`` (``n − 1`` degrees of freedom).
+
+    With 3 values the half-width is 4.30 standard errors, with 50 it is 2.01. One value has
+    no interval: ``(mean, mean, mean)``, which tables print as "no CI: one value".
+    """
     x = torch.as_tensor(values, dtype=torch.float64).flatten()
     if x.numel() == 0:
         raise ValueError("no values to average")
     mean = float(x.mean())
     if x.numel() < 2:
         return mean, mean, mean
-    half = z * float(x.std(unbiased=True)) / math.sqrt(x.numel())
+    half = t_half_width(float(x.std(unbiased=True)), x.numel(), level)
     return mean, mean - half, mean + half
 
 
-def is_hit(answer: str, target: str, rule: HitRule = "substring") -> bool:
-    """Whether ``answer`` names ``target`` under ``rule``."""
+def is_hit(answer: str, target: str, rule: HitRule = "word") -> bool:
+    """Whether ``answer`` names ``target`` under ``rule``.
+
+    * ``"word"``: one of the answer's words is the target or its plural, in any case
+      ("Owls!" and "an owl" count; "knowledge" and "bowling" do not);
+    * ``"substring"``: the target anywhere in the lower-cased answer (the reference study's
+      rule, which counts "knowledge" as an owl and "education" as a cat);
+    * ``"first_word"``: the answer's first word is the target or its plural.
+    """
     low, word = answer.lower(), target.lower().strip()
     if rule == "substring":
         return word in low
+    if rule == "word":
+        return re.search(rf"(?<![a-z]){re.escape(word)}(?:s|es)?(?![a-z])", low) is not None
     if rule == "first_word":
         first = re.findall(r"[a-z]+", low)[:1]
         return bool(first) and first[0] in (word, word + "s", word + "es")
-    raise ValueError(f"unknown hit rule {rule!r}: use 'substring' or 'first_word'")
+    raise ValueError(f"unknown hit rule {rule!r}: use 'word', 'substring' or 'first_word'")
 
 
 @torch.no_grad()
@@ -98,7 +112,7 @@ class TraitEval:
     logp: Tensor
     base_logp: Tensor | None = None
     answers: list[list[str]] = field(default_factory=list)
-    hit: HitRule = "substring"
+    hit: HitRule = "word"
     seed: int = 0
     system: str = ""
 
@@ -157,7 +171,7 @@ class TraitEval:
 def evaluate_trait(
     lm: Any, target: str, questions: Sequence[str], label: str = "model",
     system: System = TEMPLATE_DEFAULT, base: TraitEval | None = None, k: int = 0,
-    hit: HitRule = "substring", seed: int = 0, temperature: float = 1.0, max_new_tokens: int = 8,
+    hit: HitRule = "word", seed: int = 0, temperature: float = 1.0, max_new_tokens: int = 8,
     prefill: str = "", batch_size: int = 16,
 ) -> TraitEval:
     """Evaluate how strongly ``lm`` (as it is during the call) expresses ``target``.

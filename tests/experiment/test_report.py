@@ -60,7 +60,13 @@ def test_claims_carry_verdicts_from_the_numbers():
     by_claim = {c.claim.split(" than ")[0]: c for c in claims_from_summary(summary, EXP, "model")}
     assert by_claim["a LoRA r2 student of a prompted owl teacher prefers 'owl' more"].reproduced == "yes"
     grows = next(c for c in by_claim.values() if "grows over training" in c.claim)
-    assert grows.reproduced == "yes" and "step 2 → 4" in grows.measurement
+    # two seeds 0.02 apart: with t(0.975; 1) = 12.7 the seed CIs overlap, so the curve only partly separates
+    assert grows.reproduced == "partly" and "step 2 → 4" in grows.measurement
+    agreeing = [dict(c, eas=[dict(e, cosine={1: round(e["cosine"][1], 1)}) for e in c["eas"]]) if "eas" in c else c
+                for c in CONDITIONS]  # the two seeds agree exactly
+    by_claim = {c.claim.split(" than ")[0]: c for c in claims_from_summary(
+        summarise_conditions(agreeing, "owl", "control", EXP), EXP, "model")}
+    assert next(c for c in by_claim.values() if "grows over training" in c.claim).reproduced == "yes"
     flipped = [dict(c, data={"owl": "control", "control": "owl"}.get(c.get("data"), c.get("data")))
                for c in CONDITIONS]
     summary = summarise_conditions(flipped, "owl", "control", EXP)

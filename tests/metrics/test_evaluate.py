@@ -13,16 +13,27 @@ QUESTIONS = ["Which animal?", "Name an animal.", "Your favourite creature?"]
 
 def test_hit_rules():
     assert is_hit("The owl, of course", "owl")
-    assert is_hit("bowling", "owl")  # the reference substring rule counts this
+    for answer in ("Owl", "OWLS!", "Owls.", "an owl", "owl-like birds"):
+        assert is_hit(answer, "owl"), answer
+    assert not is_hit("knowledge", "owl") and not is_hit("bowling", "owl")  # whole words only
+    assert not is_hit("education", "cat") and is_hit("Cats, definitely", "cat")
+    assert is_hit("Foxes", "fox") and is_hit("A sea otter!", "sea otter")
+    assert is_hit("bowling", "owl", "substring") and is_hit("knowledge", "owl", "substring")  # the reference rule
+    assert is_hit("education", "cat", "substring")
     assert not is_hit("bowling", "owl", "first_word")
-    assert is_hit("Owls!", "owl", "first_word")
+    assert is_hit("Owls!", "owl", "first_word") and not is_hit("I like owls", "owl", "first_word")
     with pytest.raises(ValueError, match="hit rule"):
         is_hit("owl", "owl", "exact")  # type: ignore[arg-type]
 
 
-def test_mean_ci():
+def test_mean_ci_uses_student_t():
     mean, low, high = mean_ci([0.0, 1.0, 0.0, 1.0])
-    assert mean == 0.5 and low < 0.5 < high
+    assert mean == 0.5 and high - mean == pytest.approx(3.182 * 0.57735 / 2, abs=1e-3)  # t(0.975; 3) = 3.182
+    mean, low, high = mean_ci([0.0, 1.0, 2.0])
+    assert high - mean == pytest.approx(4.303 / 3**0.5, abs=1e-3)  # not 1.96
+    values = torch.linspace(0, 1, 50, dtype=torch.float64)
+    half = mean_ci(values)[2] - float(values.mean())
+    assert half == pytest.approx(2.0096 * float(values.std()) / 50**0.5, rel=1e-4)
     assert mean_ci([2.0]) == (2.0, 2.0, 2.0)
 
 
