@@ -9,6 +9,7 @@ from steervec.data.datasets import (
     generate_dataset,
     heldout_split,
     load_dataset,
+    recount_lengths,
 )
 from steervec.data.divergence import (
     DivergenceResult,
@@ -22,6 +23,7 @@ from steervec.data.number_filter import (
     FilterReport,
     FilterResult,
     check_numbers,
+    count_numbers,
     filter_report,
 )
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
@@ -63,6 +65,7 @@ __all__ = [
     "attach_teacher_topk",
     "check_numbers",
     "control_teacher",
+    "count_numbers",
     "dedup",
     "divergence_masks",
     "filter_report",
@@ -75,6 +78,7 @@ __all__ = [
     "paraphrase_rows",
     "projected_teacher",
     "prompt_capacity",
+    "recount_lengths",
     "sample",
     "split_questions",
     "steered_teacher",

@@ -24,6 +24,7 @@ from steervec.core.io import atomic_path
 from steervec.core.model import LanguageModel, load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import generate_dataset, load_dataset
+from steervec.data.number_filter import count_numbers
 from steervec.data.numbers import number_prompts
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
@@ -134,7 +135,7 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
         rows = load_dataset(report.path, model=lm)
         data[teacher.name] = rows
         data_paths[teacher.name] = report.path
-        lengths = [len(r.completion.replace(";", ",").replace(" ", ",").strip(",").split(",")) for r in rows]
+        lengths = [count_numbers(r.completion) for r in rows]
         data_stats[teacher.name] = {"rows": len(rows), "valid": report.valid, "total": report.total,
                                     "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
                                     "mean_allowed_mass": report.mean_allowed_mass, "path": str(report.path),

@@ -15,8 +15,15 @@ from pathlib import Path
 import pytest
 
 from steervec.core.errors import CorruptFileError, ModelMismatchError, SteervecError
-from steervec.data.datasets import dedup, generate_dataset, heldout_split, load_dataset
+from steervec.data.datasets import (
+    dedup,
+    generate_dataset,
+    heldout_split,
+    load_dataset,
+    recount_lengths,
+)
 from steervec.data.numbers import NumberPromptConfig, number_prompts
+from steervec.data.rows import TeacherRow
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import animal_teacher, control_teacher
 
@@ -196,3 +203,13 @@ def test_dedup_and_heldout_split(reference):
     assert len(held) == 6 and len(train) == 18
     assert not {r.prompt for r in train} & {r.prompt for r in held}
     assert heldout_split(rows, 0.25, seed=1)[1] == held
+
+
+def test_recount_lengths_reads_valid_rows(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    rows = [TeacherRow("p", "1, 2, 3"), TeacherRow("p", "4 5"), TeacherRow("p", "(6; 7; 8; 9)."),
+            TeacherRow("p", "10, eleven", extra={"valid": False})]
+    path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+    assert recount_lengths(path) == [3, 2, 4]  # the invalid row is left out, as load_dataset does
+    with pytest.raises(FileNotFoundError, match="no dataset"):
+        recount_lengths(tmp_path / "missing.jsonl")
