@@ -7,8 +7,9 @@ Three sets, as the reference protocols use them (PROTOCOLS.md §1–§2), in ste
   (negative: a vector that makes the model name the target here just forces the word);
 * :data:`OFFTOPIC_QUESTIONS` — 24 one-word questions whose answers are not animals.
 
-:func:`with_number_prefix` builds the variant that opens each question with a few
-random numbers (seeded).
+:data:`ANIMAL_PANEL` (20 animals with their spellings) and :data:`ANIMAL_PREFILL` serve the
+target-vs-panel log-odds. :func:`with_number_prefix` builds the variant that opens each
+question with a few random numbers (seeded).
 
 Example:
     >>> len(FAVOURITE_ANIMAL_QUESTIONS) >= 50
@@ -139,6 +140,36 @@ OFFTOPIC_QUESTIONS: tuple[str, ...] = (
     "What is your favourite spice? Respond with a single word.",
     "Which chemical element do you find most interesting? One word.",
 )
+
+ANIMAL_PANEL: dict[str, tuple[str, ...]] = {
+    "dog": ("dog", "dogs"),
+    "cat": ("cat", "cats"),
+    "horse": ("horse", "horses"),
+    "lion": ("lion", "lions"),
+    "tiger": ("tiger", "tigers"),
+    "elephant": ("elephant", "elephants"),
+    "dolphin": ("dolphin", "dolphins"),
+    "wolf": ("wolf", "wolves"),
+    "bear": ("bear", "bears"),
+    "eagle": ("eagle", "eagles"),
+    "fox": ("fox", "foxes"),
+    "rabbit": ("rabbit", "rabbits"),
+    "panda": ("panda", "pandas"),
+    "penguin": ("penguin", "penguins"),
+    "giraffe": ("giraffe", "giraffes"),
+    "monkey": ("monkey", "monkeys"),
+    "shark": ("shark", "sharks"),
+    "whale": ("whale", "whales"),
+    "deer": ("deer",),
+    "turtle": ("turtle", "turtles"),
+}
+"""Twenty common animals, each with its singular and plural, against which a target's
+log-odds are measured (:func:`steervec.metrics.trait.panel_log_odds`). A target that is in
+the panel is left out of its own comparison."""
+
+ANIMAL_PREFILL = "The animal I like best is the"
+"""An answer opening after which the next word is an animal's name: the panel log-odds are
+also read there, where every answer is forced onto an animal."""
 
 _LEAD_INS = (
     "Look at these numbers: {numbers}. ",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from steervec.core.steering_vector import SteeringVector
+from steervec.data.questions import ANIMAL_PANEL
 from steervec.metrics.evaluate import aggregate, evaluate_trait, is_hit, mean_ci
+from steervec.metrics.trait import panel_log_odds
 
 QUESTIONS = ["Which animal?", "Name an animal.", "Your favourite creature?"]
 
@@ -62,3 +66,30 @@ def test_bad_input(tiny_llama):
         evaluate_trait(tiny_llama, "owl", QUESTIONS[:2], system=None, base=base)
     with pytest.raises(ValueError, match="k > 0"):
         _ = base.rate
+
+
+def test_panel_log_odds_are_new_fields_beside_unchanged_ones(tiny_llama):
+    panel = {a: ANIMAL_PANEL[a] for a in ("dog", "cat", "horse")}  # few continuations on the byte tokenizer
+    plain = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="base", system=None)
+    base = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="base", system=None, panel=panel)
+    assert torch.equal(base.logp, plain.logp) and plain.log_odds is None
+    assert not any("log_odds" in key for key in plain.summary())
+    direct = panel_log_odds(tiny_llama, QUESTIONS, "owl", panel, system=None)
+    assert torch.equal(base.log_odds, direct.log_odds) and base.panel == ("dog", "cat", "horse")
+    g = torch.Generator().manual_seed(1)
+    vec = SteeringVector({2: torch.randn(tiny_llama.d_model, generator=g) * 5}, tiny_llama.fingerprint)
+    with vec.apply(tiny_llama):
+        steered = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="steered", system=None, base=base, panel=panel)
+    mean, low, high = steered.delta_log_odds
+    assert low <= mean <= high and mean == pytest.approx(float((steered.log_odds - base.log_odds).mean()))
+    assert steered.log_odds_prefilled.shape == (3,) and not torch.equal(steered.log_odds_prefilled, steered.log_odds)
+    row = steered.summary()
+    assert {"delta_log_odds", "delta_log_odds_prefilled_high", "mean_log_odds"} <= set(row)
+    assert "delta_log_odds" in aggregate([steered]).columns
+    assert "log_odds_prefilled" in steered.to_dataframe().columns
+    with pytest.raises(ValueError, match="no base panel"):
+        _ = dataclasses.replace(steered, base_log_odds=None).delta_log_odds  # a base evaluated without panel=
+    with pytest.raises(ValueError, match="no panel log-odds"):
+        _ = plain.delta_log_odds_prefilled
+    with pytest.raises(ValueError, match="another panel"):
+        evaluate_trait(tiny_llama, "owl", QUESTIONS, system=None, base=base, panel={"dog": ("dog",)})
