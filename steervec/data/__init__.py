@@ -28,6 +28,8 @@ from steervec.data.number_filter import (
 )
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
 from steervec.data.questions import (
+    ANIMAL_PANEL,
+    ANIMAL_PREFILL,
     FAVOURITE_ANIMAL_QUESTIONS,
     LEAST_FAVOURITE_ANIMAL_QUESTIONS,
     OFFTOPIC_QUESTIONS,
@@ -45,6 +47,8 @@ from steervec.data.teachers import (
 )
 
 __all__ = [
+    "ANIMAL_PANEL",
+    "ANIMAL_PREFILL",
     "DatasetReport",
     "DivergenceResult",
     "FAVOURITE_ANIMAL_QUESTIONS",

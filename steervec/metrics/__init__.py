@@ -33,11 +33,19 @@ from steervec.metrics.stats import (
     t_interval,
     verdict,
 )
-from steervec.metrics.trait import TraitScore, spellings, target_sequences, trait_logprob
+from steervec.metrics.trait import (
+    PanelScore,
+    TraitScore,
+    panel_log_odds,
+    spellings,
+    target_sequences,
+    trait_logprob,
+)
 
 __all__ = [
     "Equivalence",
     "Interval",
+    "PanelScore",
     "Verdict",
     "equivalence",
     "hierarchical_bootstrap",
@@ -57,6 +65,7 @@ __all__ = [
     "layer_alignment",
     "mean_ci",
     "necessity",
+    "panel_log_odds",
     "pooled_difference",
     "row_projections",
     "sample_answers",
