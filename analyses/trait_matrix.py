@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     lm = load_model(args.model)
     report = [x for x in args.layers if x < lm.n_layers] or [lm.n_layers - 1]
     means = ConditionMeans(lm, [p.text for p in number_prompts(n_prompts, seed=30_000)], progress=True)
-    panel = matched(ANIMAL_PANEL)
+    panel = matched(tuple(ANIMAL_PANEL))
     parts = {t: decompose_trait(means, t, panel).to_dataframe() for t in traits}
     result = cross_trait_matrix(means, traits, {"raw": no_system(), "matched": panel})
     margins = result.matrices["matched"].diagonal_margin()

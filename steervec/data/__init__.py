@@ -9,6 +9,7 @@ from steervec.data.datasets import (
     generate_dataset,
     heldout_split,
     load_dataset,
+    recount_lengths,
 )
 from steervec.data.divergence import (
     DivergenceResult,
@@ -22,11 +23,13 @@ from steervec.data.number_filter import (
     FilterReport,
     FilterResult,
     check_numbers,
+    count_numbers,
     filter_report,
 )
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts, prompt_capacity
 from steervec.data.prompts import ANIMAL_PANEL, PERSONA_PROMPTS, trait_prompt
 from steervec.data.questions import (
+    ANIMAL_PREFILL,
     FAVOURITE_ANIMAL_QUESTIONS,
     LEAST_FAVOURITE_ANIMAL_QUESTIONS,
     OFFTOPIC_QUESTIONS,
@@ -45,6 +48,7 @@ from steervec.data.teachers import (
 
 __all__ = [
     "ANIMAL_PANEL",
+    "ANIMAL_PREFILL",
     "DatasetReport",
     "DivergenceResult",
     "FAVOURITE_ANIMAL_QUESTIONS",
@@ -66,6 +70,7 @@ __all__ = [
     "attach_teacher_topk",
     "check_numbers",
     "control_teacher",
+    "count_numbers",
     "dedup",
     "divergence_masks",
     "filter_report",
@@ -78,6 +83,7 @@ __all__ = [
     "paraphrase_rows",
     "projected_teacher",
     "prompt_capacity",
+    "recount_lengths",
     "sample",
     "split_questions",
     "steered_teacher",

@@ -52,7 +52,7 @@ from steervec.data.dataset_files import (
     resume_point,
     write_json,
 )
-from steervec.data.number_filter import REASONS, FilterConfig, check_numbers
+from steervec.data.number_filter import REASONS, FilterConfig, check_numbers, count_numbers
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts
 from steervec.data.rows import TeacherRow
 from steervec.data.sampler import SamplingParams, sample
@@ -422,6 +422,17 @@ def load_dataset(
                 continue
             rows.append(row)
     return rows
+
+
+def recount_lengths(path: str | os.PathLike[str]) -> list[int]:
+    """Numbers per row (:func:`~steervec.data.number_filter.count_numbers`) of the valid rows of a
+    dataset file, as a run's ``mean_numbers_per_row`` reads them; re-derives an archived figure.
+
+    Example:
+        >>> lengths = recount_lengths("records/demo/data-owl-prompted.jsonl")  # doctest: +SKIP
+        >>> sum(lengths) / len(lengths)  # doctest: +SKIP
+    """
+    return [count_numbers(row.completion) for row in load_dataset(path, valid_only=True)]
 
 
 def dedup(rows: Sequence[TeacherRow], by: Sequence[str] = ("prompt", "completion")) -> list[TeacherRow]:

@@ -88,6 +88,18 @@ class FilterResult:
     separator: str | None = None
 
 
+def count_numbers(text: str) -> int:
+    """How many numbers ``text`` holds: its maximal runs of ASCII digits.
+
+    Every separator the filter allows counts alike, and brackets or a final period add nothing.
+
+    Example:
+        >>> [count_numbers(t) for t in ("1, 2, 3", "1 2 3", "(4;5).", "[12]")]
+        [3, 3, 2, 1]
+    """
+    return len(_ASCII_NUMBER.findall(text))
+
+
 def _reject(reason: str, numbers: tuple[int, ...] | None = None, sep: str | None = None) -> FilterResult:
     return FilterResult(False, reason, numbers, sep)
 

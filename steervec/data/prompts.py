@@ -18,14 +18,18 @@ Example:
 from __future__ import annotations
 
 from steervec.core.errors import ComparisonError
-from steervec.data.teachers import animal_lover_prompt
+from steervec.data.teachers import animal_lover_prompt, plural_of
 
-ANIMAL_PANEL: tuple[str, ...] = (
+ANIMAL_PANEL: dict[str, tuple[str, str]] = {animal: (animal, plural_of(animal)) for animal in (
     "owl", "cat", "dog", "dolphin", "eagle", "elephant", "fox", "giraffe", "horse", "koala",
     "lion", "otter", "panda", "penguin", "rabbit", "raccoon", "shark", "snake", "tiger",
     "turtle", "whale", "zebra", "bear", "frog",
-)
-"""Animals whose plural is the singular plus ``s`` / ``es`` (no mouse, wolf or goose)."""
+)}
+"""The one panel of animals, each with its (singular, plural) spellings: the *matched baseline*
+of a trait vector is the mean over the other animals' prompts in the same wording, and the
+specific trait measure (:func:`steervec.metrics.trait.panel_log_odds`) weighs the target
+against the other animals. Only animals whose plural is regular (no mouse, wolf or goose), so
+that :func:`animal_lover_prompt` words every one of them right; no spelling starts another's."""
 
 PERSONA_PROMPTS: dict[str, str] = {
     "pirate": (

@@ -7,8 +7,9 @@ Three sets, as the reference protocols use them (PROTOCOLS.md §1–§2), in ste
   (negative: a vector that makes the model name the target here just forces the word);
 * :data:`OFFTOPIC_QUESTIONS` — 24 one-word questions whose answers are not animals.
 
-:func:`with_number_prefix` builds the variant that opens each question with a few
-random numbers (seeded).
+:data:`ANIMAL_PREFILL` serves the target-vs-panel log-odds (the panel is
+:data:`steervec.data.prompts.ANIMAL_PANEL`). :func:`with_number_prefix` builds the variant that opens each
+question with a few random numbers (seeded).
 
 Example:
     >>> len(FAVOURITE_ANIMAL_QUESTIONS) >= 50
@@ -139,6 +140,10 @@ OFFTOPIC_QUESTIONS: tuple[str, ...] = (
     "What is your favourite spice? Respond with a single word.",
     "Which chemical element do you find most interesting? One word.",
 )
+
+ANIMAL_PREFILL = "The animal I like best is the"
+"""An answer opening after which the next word is an animal's name: the panel log-odds are
+also read there, where every answer is forced onto an animal."""
 
 _LEAD_INS = (
     "Look at these numbers: {numbers}. ",

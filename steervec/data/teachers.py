@@ -28,6 +28,11 @@ from steervec.core.positions import KEYWORDS
 from steervec.core.steering_vector import SteeringVector, check_same_model
 
 
+def plural_of(animal: str) -> str:
+    """The regular English plural: ``+es`` after s, x, ch, sh; else ``+s`` (``fox`` → ``foxes``)."""
+    return animal + "es" if animal.endswith(("s", "x", "ch", "sh")) else animal + "s"
+
+
 def animal_lover_prompt(animal: str, category: str = "animal", plural: str | None = None) -> str:
     """A four-sentence system prompt of a teacher who loves ``animal`` (steervec's wording).
 
@@ -42,7 +47,7 @@ def animal_lover_prompt(animal: str, category: str = "animal", plural: str | Non
     """
     if not animal.strip():
         raise ValueError("animal must be a non-empty word, e.g. 'owl'")
-    many = plural or (animal + "es" if animal.endswith(("s", "x", "ch", "sh")) else animal + "s")
+    many = plural or plural_of(animal)
     return (
         f"You adore {many}. "
         f"Your thoughts keep drifting back to {many} all day long. "

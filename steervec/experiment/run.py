@@ -26,6 +26,7 @@ from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel, load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import generate_dataset, load_dataset
+from steervec.data.number_filter import count_numbers
 from steervec.data.numbers import number_prompts
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
@@ -149,7 +150,7 @@ def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, 
         rows = load_dataset(report.path, model=lm)
         out.rows[teacher.name, data_seed] = rows
         out.paths[teacher.name, data_seed] = report.path
-        lengths = [len(r.completion.replace(";", ",").replace(" ", ",").strip(",").split(",")) for r in rows]
+        lengths = [count_numbers(r.completion) for r in rows]
         out.stats[label] = {"rows": len(rows), "data_seed": data_seed, "valid": report.valid, "total": report.total,
                             "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
                             "mean_allowed_mass": report.mean_allowed_mass, "path": str(report.path),

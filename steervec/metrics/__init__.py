@@ -1,6 +1,6 @@
-"""Measurements of a model or a student: the trait (Δlog P, sampling rates) and the alignment of
-a student's learned shift with a teacher vector (raw and control-subtracted, against one vector or a
-matrix of trait vectors).
+"""Measurements of a model or a student: the trait (Δlog P, panel log-odds, sampling rates), the
+alignment of a student's learned shift with a teacher vector (raw and control-subtracted, against
+one vector or a matrix of trait vectors), and the seed-level statistics verdicts rest on.
 """
 
 from steervec.metrics.alignment import (
@@ -31,9 +31,37 @@ from steervec.metrics.shifts import (
     controlled_shifts,
     seed_t_interval,
 )
-from steervec.metrics.trait import TraitScore, spellings, target_sequences, trait_logprob
+from steervec.metrics.stats import (
+    Equivalence,
+    Interval,
+    Verdict,
+    equivalence,
+    hierarchical_bootstrap,
+    min_detectable_effect,
+    seeds_needed,
+    t_interval,
+    verdict,
+)
+from steervec.metrics.trait import (
+    PanelScore,
+    TraitScore,
+    panel_log_odds,
+    spellings,
+    target_sequences,
+    trait_logprob,
+)
 
 __all__ = [
+    "Equivalence",
+    "Interval",
+    "PanelScore",
+    "Verdict",
+    "equivalence",
+    "hierarchical_bootstrap",
+    "min_detectable_effect",
+    "seeds_needed",
+    "t_interval",
+    "verdict",
     "AlignmentTracker",
     "ControlledShifts",
     "CosineMatrix",
@@ -53,6 +81,7 @@ __all__ = [
     "layer_alignment",
     "mean_ci",
     "necessity",
+    "panel_log_odds",
     "pooled_difference",
     "row_projections",
     "sample_answers",

@@ -2,12 +2,16 @@
 
 Two metrics on the same questions:
 
-* **sampling rate** — ``k`` answers per question at temperature 1; a hit is the target in
-  the lower-cased answer (``hit="substring"``, the reference rule) or the answer's first
-  word being the target or its plural (``hit="first_word"``). Per-question rates, then the
-  mean and a 95 % normal-approximation CI across questions.
+* **sampling rate** — ``k`` answers per question at temperature 1; a hit is one of the
+  answer's words being the target or its plural (``hit="word"``), the target anywhere in the
+  lower-cased answer (``hit="substring"``, the reference rule) or the answer's first word
+  being the target or its plural (``hit="first_word"``). Per-question rates, then the mean
+  and a 95 % Student-t CI across questions.
 * **Δlog P** — mean over questions of log P(answer starts with the target) (see
   :func:`steervec.metrics.trait.trait_logprob`) minus the base model's value on the same questions.
+* **Δ log-odds** (with ``panel=``) — the same for the target's log-odds against a panel of
+  other animals (:func:`steervec.metrics.trait.panel_log_odds`), at the answer position and
+  after an animal-forcing prefill: specific to the target, blind to a rise of every animal.
 
 The evaluated model is ``lm`` as it is during the call: wrap the call in a steering
 context (steered teacher), a system prompt (prompted teacher) or a student's context.
@@ -15,9 +19,8 @@ context (steered teacher), a system prompt (prompted teacher) or a student's con
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,33 +29,48 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from steervec.core.chat import TEMPLATE_DEFAULT, System, describe_system, encode_chat
-from steervec.core.model import as_language_model
-from steervec.metrics.trait import trait_logprob
+from steervec.core.model import LanguageModel, as_language_model
+from steervec.data.questions import ANIMAL_PREFILL
+from steervec.metrics.stats import t_half_width
+from steervec.metrics.trait import panel_animals, panel_log_odds, trait_logprob
 
-HitRule = Literal["substring", "first_word"]
+HitRule = Literal["word", "substring", "first_word"]
 
 
-def mean_ci(values: Sequence[float] | Tensor, z: float = 1.96) -> tuple[float, float, float]:
-    """Mean and 95 % normal-approximation interval ``(mean, low, high)`` of ``values``."""
+def mean_ci(values: Sequence[float] | Tensor, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t interval ``(mean, low, high)`` of ``values`` (``n − 1`` degrees of freedom).
+
+    With 3 values the half-width is 4.30 standard errors, with 50 it is 2.01. One value has
+    no interval: ``(mean, mean, mean)``, which tables print as "no CI: one value".
+    """
     x = torch.as_tensor(values, dtype=torch.float64).flatten()
     if x.numel() == 0:
         raise ValueError("no values to average")
     mean = float(x.mean())
     if x.numel() < 2:
         return mean, mean, mean
-    half = z * float(x.std(unbiased=True)) / math.sqrt(x.numel())
+    half = t_half_width(float(x.std(unbiased=True)), x.numel(), level)
     return mean, mean - half, mean + half
 
 
-def is_hit(answer: str, target: str, rule: HitRule = "substring") -> bool:
-    """Whether ``answer`` names ``target`` under ``rule``."""
+def is_hit(answer: str, target: str, rule: HitRule = "word") -> bool:
+    """Whether ``answer`` names ``target`` under ``rule``.
+
+    * ``"word"``: one of the answer's words is the target or its plural, in any case
+      ("Owls!" and "an owl" count; "knowledge" and "bowling" do not);
+    * ``"substring"``: the target anywhere in the lower-cased answer (the reference study's
+      rule, which counts "knowledge" as an owl and "education" as a cat);
+    * ``"first_word"``: the answer's first word is the target or its plural.
+    """
     low, word = answer.lower(), target.lower().strip()
     if rule == "substring":
         return word in low
+    if rule == "word":
+        return re.search(rf"(?<![a-z]){re.escape(word)}(?:s|es)?(?![a-z])", low) is not None
     if rule == "first_word":
         first = re.findall(r"[a-z]+", low)[:1]
         return bool(first) and first[0] in (word, word + "s", word + "es")
-    raise ValueError(f"unknown hit rule {rule!r}: use 'substring' or 'first_word'")
+    raise ValueError(f"unknown hit rule {rule!r}: use 'word', 'substring' or 'first_word'")
 
 
 @torch.no_grad()
@@ -90,6 +108,13 @@ class TraitEval:
         answers: sampled answers per question (empty when ``k=0``).
         hit: the hit rule used for rates.
         seed: sampling seed.
+        system: the system condition, in words.
+        log_odds: ``[n_questions]`` target-vs-panel log-odds at the same answer position as
+            ``logp`` (:func:`~steervec.metrics.trait.panel_log_odds`); ``None`` unless
+            evaluated with ``panel=``.
+        log_odds_prefilled: the same after :data:`~steervec.data.questions.ANIMAL_PREFILL`.
+        base_log_odds / base_log_odds_prefilled: the base model's values (for Δ log-odds).
+        panel: the animals the target was compared against.
     """
 
     label: str
@@ -98,9 +123,14 @@ class TraitEval:
     logp: Tensor
     base_logp: Tensor | None = None
     answers: list[list[str]] = field(default_factory=list)
-    hit: HitRule = "substring"
+    hit: HitRule = "word"
     seed: int = 0
     system: str = ""
+    log_odds: Tensor | None = None
+    log_odds_prefilled: Tensor | None = None
+    base_log_odds: Tensor | None = None
+    base_log_odds_prefilled: Tensor | None = None
+    panel: tuple[str, ...] = ()
 
     @property
     def rates(self) -> Tensor:
@@ -123,6 +153,17 @@ class TraitEval:
         return mean_ci(self.logp - self.base_logp)
 
     @property
+    def delta_log_odds(self) -> tuple[float, float, float]:
+        """Mean over questions of the target-vs-panel log-odds − the base's, with its 95 % CI
+        across questions: the trait's rise net of any rise shared by every animal."""
+        return _delta(self.log_odds, self.base_log_odds)
+
+    @property
+    def delta_log_odds_prefilled(self) -> tuple[float, float, float]:
+        """:attr:`delta_log_odds` after :data:`~steervec.data.questions.ANIMAL_PREFILL`."""
+        return _delta(self.log_odds_prefilled, self.base_log_odds_prefilled)
+
+    @property
     def mean_prob(self) -> float:
         return float(self.logp.exp().mean())
 
@@ -135,6 +176,12 @@ class TraitEval:
         if self.answers:
             row["rate"], row["rate_low"], row["rate_high"] = self.rate
             row["k"] = len(self.answers[0])
+        for key in ("log_odds", "log_odds_prefilled"):
+            values = getattr(self, key)
+            if values is not None:
+                row[f"mean_{key}"] = float(values.mean())
+            if getattr(self, f"base_{key}") is not None:
+                row[f"delta_{key}"], row[f"delta_{key}_low"], row[f"delta_{key}_high"] = getattr(self, f"delta_{key}")
         return row
 
     def to_dataframe(self) -> Any:
@@ -146,6 +193,9 @@ class TraitEval:
             data["base_logp"] = self.base_logp.tolist()
         if self.answers:
             data["rate"] = self.rates.tolist()
+        for key in ("log_odds", "log_odds_prefilled", "base_log_odds", "base_log_odds_prefilled"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key).tolist()
         return pd.DataFrame(data)
 
     def _repr_html_(self) -> str:
@@ -154,11 +204,36 @@ class TraitEval:
         return f"<b>TraitEval</b><table>{cells}</table>"
 
 
+def _delta(values: Tensor | None, base: Tensor | None) -> tuple[float, float, float]:
+    if values is None:
+        raise ValueError("no panel log-odds: evaluate with panel=ANIMAL_PANEL")
+    if base is None:
+        raise ValueError("no base panel log-odds: pass base= evaluated with the same panel=")
+    return mean_ci(values - base)
+
+
+def _panel_fields(lm: LanguageModel, target: str, questions: Sequence[str], panel: Mapping[str, Sequence[str]],
+                  system: System, prefill: str, batch_size: int, base: TraitEval | None) -> dict[str, Any]:
+    """The :class:`TraitEval` fields of the target-vs-panel log-odds (at ``prefill`` and after
+    :data:`~steervec.data.questions.ANIMAL_PREFILL`), with the base's when it has them."""
+    animals = panel_animals(target, panel)
+    paired = None if base is None or base.log_odds is None else base
+    if paired is not None and paired.panel != animals:
+        raise ValueError(f"the base was compared against another panel ({', '.join(paired.panel)}): "
+                         "evaluate the base with the same panel=")
+    here = panel_log_odds(lm, questions, target, panel, system, prefill, batch_size)
+    forced = panel_log_odds(lm, questions, target, panel, system, ANIMAL_PREFILL, batch_size)
+    fields: dict[str, Any] = {"log_odds": here.log_odds, "log_odds_prefilled": forced.log_odds, "panel": animals}
+    if paired is not None:
+        fields["base_log_odds"], fields["base_log_odds_prefilled"] = paired.log_odds, paired.log_odds_prefilled
+    return fields
+
+
 def evaluate_trait(
     lm: Any, target: str, questions: Sequence[str], label: str = "model",
     system: System = TEMPLATE_DEFAULT, base: TraitEval | None = None, k: int = 0,
-    hit: HitRule = "substring", seed: int = 0, temperature: float = 1.0, max_new_tokens: int = 8,
-    prefill: str = "", batch_size: int = 16,
+    hit: HitRule = "word", seed: int = 0, temperature: float = 1.0, max_new_tokens: int = 8,
+    prefill: str = "", batch_size: int = 16, panel: Mapping[str, Sequence[str]] | None = None,
 ) -> TraitEval:
     """Evaluate how strongly ``lm`` (as it is during the call) expresses ``target``.
 
@@ -170,6 +245,10 @@ def evaluate_trait(
         system: the system condition the questions are asked under.
         base: the base model's :class:`TraitEval` on the same questions, for Δlog P.
         k: samples per question for the hit rate (0: skip sampling, log-probs only).
+        panel: e.g. :data:`steervec.data.prompts.ANIMAL_PANEL`: also measure the target's
+            log-odds against these animals, at the answer position and after
+            :data:`~steervec.data.questions.ANIMAL_PREFILL` (``None``: skip; each panel
+            spelling costs a continuation forward, several times the cost of ``logp``).
 
     Example:
         >>> base = evaluate_trait(lm, "owl", questions, label="base")  # doctest: +SKIP
@@ -186,15 +265,16 @@ def evaluate_trait(
         raise ValueError("the base evaluation used other questions: evaluate the base on the same list")
     score = trait_logprob(lm, questions, target, system=system, prefill=prefill, batch_size=batch_size)
     answers = sample_answers(lm, questions, system, k, temperature, max_new_tokens, seed, batch_size) if k else []
+    odds = {} if panel is None else _panel_fields(lm, target, questions, panel, system, prefill, batch_size, base)
     return TraitEval(label, target, list(questions), score.logp, None if base is None else base.logp,
-                     answers, hit, seed, describe_system(system))
+                     answers, hit, seed, describe_system(system), **odds)
 
 
 def aggregate(evals: Sequence[TraitEval]) -> Any:
     """One row per label: metrics averaged over seeds, with 95 % CIs across seeds.
 
     Returns a pandas DataFrame with ``n_seeds``, ``delta_logp`` (and ``_low``/``_high``),
-    ``rate`` (and CI) where available.
+    ``rate``, ``delta_log_odds`` and ``delta_log_odds_prefilled`` (each with its CI) where available.
     """
     import pandas as pd
 
@@ -204,7 +284,7 @@ def aggregate(evals: Sequence[TraitEval]) -> Any:
     for label in dict.fromkeys(e.label for e in evals):
         group = [e.summary() for e in evals if e.label == label]
         row: dict[str, Any] = {"label": label, "n_seeds": len(group)}
-        for key in ("mean_prob", "delta_logp", "rate"):
+        for key in ("mean_prob", "delta_logp", "rate", "delta_log_odds", "delta_log_odds_prefilled"):
             vals = [g[key] for g in group if key in g]
             if vals:
                 row[key], row[f"{key}_low"], row[f"{key}_high"] = mean_ci(vals)

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,15 +29,14 @@ from steervec.core.errors import ComparisonError
 from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.metrics.alignment import student_shift
+from steervec.metrics.stats import t_interval
 
 ShiftKind = Literal["controlled", "raw", "control"]
 
 
 def seed_t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """``(mean, low, high)``: a Student-t interval of the mean over seeds (``n - 1`` degrees of freedom).
-
-    With one value the bounds are NaN (no spread to estimate), so no claim reads as settled.
-    (A local helper: a shared ``t_interval`` in ``steervec.metrics.stats`` may replace it.)
+    """``(mean, low, high)`` over seeds: :func:`steervec.metrics.stats.t_interval`, with NaN bounds
+    for a single seed (no spread to estimate), so no alignment claim reads as settled from one.
 
     Example:
         >>> tuple(round(v, 3) for v in seed_t_interval([1.0, 2.0, 3.0]))
@@ -49,42 +47,10 @@ def seed_t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float
         raise ComparisonError("no values to average: pass one value per seed")
     if not 0 < level < 1:
         raise ComparisonError(f"level is a probability such as 0.95, got {level}")
-    mean = sum(x) / len(x)
     if len(x) < 2:
-        return mean, float("nan"), float("nan")
-    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (len(x) - 1))
-    half = _t_quantile(level, len(x) - 1) * sd / math.sqrt(len(x))
-    return mean, mean - half, mean + half
-
-
-def _t_two_sided_mass(t: float, dof: int) -> float:
-    """P(|T| <= t) for Student's t with integer ``dof`` (closed form, Abramowitz & Stegun 26.7.3-4)."""
-    theta = math.atan(t / math.sqrt(dof))
-    c2 = math.cos(theta) ** 2
-    if dof % 2 == 0:
-        term, total = 1.0, 1.0
-        for k in range(2, dof, 2):  # 1 + (1/2) c^2 + (1·3)/(2·4) c^4 + ...
-            term *= c2 * (k - 1) / k
-            total += term
-        return math.sin(theta) * total
-    if dof == 1:
-        return 2 * theta / math.pi
-    term = total = math.cos(theta)
-    for k in range(3, dof - 1, 2):  # cos + (2/3) cos^3 + (2·4)/(3·5) cos^5 + ...
-        term *= c2 * (k - 1) / k
-        total += term
-    return 2 / math.pi * (theta + math.sin(theta) * total)
-
-
-def _t_quantile(level: float, dof: int) -> float:
-    """The ``t`` with P(|T| <= t) = ``level`` (bisection on the closed-form mass)."""
-    low, high = 0.0, 1.0
-    while _t_two_sided_mass(high, dof) < level:
-        high *= 2
-    for _ in range(100):
-        mid = (low + high) / 2
-        low, high = (mid, high) if _t_two_sided_mass(mid, dof) < level else (low, mid)
-    return (low + high) / 2
+        return x[0], float("nan"), float("nan")
+    iv = t_interval(x, level)
+    return float(iv.mean), float(iv.low), float(iv.high)
 
 
 @dataclass(frozen=True)

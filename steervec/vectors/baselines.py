@@ -127,7 +127,7 @@ def other_prompt(text: str) -> Baseline:
     return Baseline("prompt", prompt=text)
 
 
-def matched(panel: Sequence[str] = ANIMAL_PANEL, wording: Callable[[str], str] = animal_lover_prompt,
+def matched(panel: Sequence[str] = tuple(ANIMAL_PANEL), wording: Callable[[str], str] = animal_lover_prompt,
             min_panel: int = 10) -> Baseline:
     """The mean over ``panel`` of the same ``wording`` with other trait values (the trait left out).
 

@@ -22,7 +22,12 @@ from steervec.core.errors import (
 )
 from steervec.core.hooks import add_operator
 from steervec.data.constrained import NumberListConstraint
-from steervec.data.datasets import dedup, generate_dataset, heldout_split, load_dataset
+from steervec.data.datasets import (
+    dedup,
+    generate_dataset,
+    heldout_split,
+    load_dataset,
+)
 from steervec.data.number_filter import FilterConfig
 from steervec.data.numbers import NumberPromptConfig, number_prompts
 from steervec.data.sampler import SamplingParams

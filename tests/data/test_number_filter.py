@@ -9,6 +9,7 @@ from steervec.data.number_filter import (
     REASONS,
     FilterConfig,
     check_numbers,
+    count_numbers,
     filter_report,
     reason_counts,
 )
@@ -124,3 +125,15 @@ def test_report_counts_every_reason():
     assert report.to_dict()["accepted"] == 2
     assert reason_counts(texts)["accepted"] == 2
     assert filter_report([]).rate == 0.0
+
+
+@pytest.mark.parametrize(
+    "text, count",
+    [("1, 2, 3", 3), ("1,2,3", 3), ("1 2 3", 3), ("1;2;3", 3), ("1; 2; 3", 3), ("[1, 2]", 2), ("(1 2)", 2),
+     ("1, 2, 3.", 3), ("42", 1), ("", 0), ("7\n8\n9", 3), ("193, 186, 469, 3, 5, 2, 1, 224, 166, 249", 10)],
+)
+def test_count_numbers_is_the_same_for_every_separator(text, count):
+    assert count_numbers(text) == count
+    result = check_numbers(text)
+    if result.accepted:
+        assert count == len(result.numbers or ())  # agrees with the filter's parse

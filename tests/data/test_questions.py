@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import (
+    ANIMAL_PREFILL,
     FAVOURITE_ANIMAL_QUESTIONS,
     LEAST_FAVOURITE_ANIMAL_QUESTIONS,
     OFFTOPIC_QUESTIONS,
@@ -57,3 +59,14 @@ def test_split_questions():
     assert split_questions(FAVOURITE_ANIMAL_QUESTIONS, 20, seed=1) == (fit, held)
     with pytest.raises(ValueError):
         split_questions(["a", "b"], 2)
+
+
+def test_animal_panel_holds_its_animals_with_their_spellings():
+    assert len(ANIMAL_PANEL) >= 20
+    for animal, variants in ANIMAL_PANEL.items():
+        assert variants[0] == animal and all(v.isalpha() and v.islower() for v in variants)
+    forms = [v for variants in ANIMAL_PANEL.values() for v in variants]
+    # no animal's spelling starts another's (such as "cat" / "caterpillar"): every event is counted once
+    assert not [(a, b) for a in forms for b in forms if a != b and b.startswith(a)
+                and not any(a in vs and b in vs for vs in ANIMAL_PANEL.values())]
+    assert ANIMAL_PREFILL and not ANIMAL_PREFILL.endswith(" ")

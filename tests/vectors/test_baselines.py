@@ -24,7 +24,7 @@ from steervec.vectors.mean_diff import mean_difference_vector
 from steervec.vectors.trait_matrix import cross_trait_matrix
 
 PROMPTS = ["list three numbers", "continue 1, 2, 3", "say some digits please"]
-PANEL = matched(ANIMAL_PANEL[:12])  # owl, cat, dog and nine others: >= 10 once a trait is left out
+PANEL = matched(list(ANIMAL_PANEL)[:12])  # owl, cat, dog and nine others: >= 10 once a trait is left out
 
 
 @pytest.fixture()
@@ -51,7 +51,7 @@ def test_fixed_baselines_equal_the_mean_difference_vector(tiny_llama, one_thread
 def test_matched_baseline_is_the_mean_over_the_other_panel_members(tiny_llama, one_thread):
     means = ConditionMeans(tiny_llama, PROMPTS, layers=[1, 3])
     vec = trait_vector(tiny_llama, "owl", PROMPTS, baseline=PANEL, means=means)
-    others = [a for a in ANIMAL_PANEL[:12] if a != "owl"]
+    others = [a for a in list(ANIMAL_PANEL)[:12] if a != "owl"]
     for x in (1, 3):
         panel_mean = torch.stack([means(trait_prompt(a))[x] for a in others]).mean(0)
         assert torch.allclose(vec[x], means(trait_prompt("owl"))[x] - panel_mean, atol=1e-5)
@@ -83,7 +83,7 @@ def test_each_condition_is_measured_once_across_traits_and_baselines(tiny_llama,
 def test_bad_baselines_are_refused_with_the_fix(tiny_llama):
     with pytest.raises(ComparisonError, match=">= 10 distinct"):
         matched(["owl", "cat", "dog"])
-    only_ten = matched(ANIMAL_PANEL[:10])
+    only_ten = matched(list(ANIMAL_PANEL)[:10])
     with pytest.raises(ComparisonError, match="only 9 panel members"):
         only_ten.systems(trait_prompt("owl"))
     assert len(only_ten.systems(trait_prompt("pirate"))) == 10

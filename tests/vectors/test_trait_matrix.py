@@ -15,7 +15,7 @@ from steervec.vectors.mean_diff import mean_difference_vector
 from steervec.vectors.trait_matrix import cross_trait_matrix, decompose_trait
 
 PROMPTS = ["list three numbers", "continue 1, 2, 3", "say some digits please"]
-PANEL = matched(ANIMAL_PANEL[:12])
+PANEL = matched(list(ANIMAL_PANEL)[:12])
 
 
 @pytest.fixture()
