@@ -9,8 +9,10 @@ from steervec.core.chat import (
     TEMPLATE_DEFAULT,
     ChatBatch,
     TemplateInfo,
+    describe_system,
     encode_chat,
     render_chat,
+    system_from_label,
     template_info,
 )
 from steervec.core.errors import (
@@ -34,6 +36,8 @@ from steervec.core.model import LanguageModel, as_language_model, cache_dir, loa
 from steervec.core.steering_vector import SteeringVector
 
 __all__ = [
+    "describe_system",
+    "system_from_label",
     "ChatBatch",
     "ComparisonError",
     "CorruptFileError",

@@ -41,12 +41,31 @@ _S, _U = "\x00STEERVEC_SYSTEM\x00", "\x00STEERVEC_USER\x00"
 
 
 def describe_system(system: System) -> str:
-    """A short, unambiguous label of a system condition for provenance and tables."""
+    """A short, unambiguous label of a system condition for provenance and tables:
+    ``"none"``, ``"template_default"`` or ``"prompt:<text>"`` (inverse: :func:`system_from_label`)."""
     if system is None:
         return "none"
     if system is TEMPLATE_DEFAULT:
         return "template_default"
     return f"prompt:{system}"
+
+
+def system_from_label(label: str | None) -> System:
+    """The system condition a label of :func:`describe_system` names (``None`` reads as ``"none"``).
+
+    Example:
+        >>> system_from_label("template_default") is TEMPLATE_DEFAULT
+        True
+        >>> system_from_label(describe_system("You love owls."))
+        'You love owls.'
+    """
+    if label is None or label == "none":
+        return None
+    if label == "template_default":
+        return TEMPLATE_DEFAULT
+    if not label.startswith("prompt:"):
+        raise ValueError(f"unknown system label {label!r}: use 'none', 'template_default' or 'prompt:<text>'")
+    return label.removeprefix("prompt:")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from steervec.core.activations import mean_activations
+from steervec.core.chat import system_from_label
 from steervec.core.io import atomic_path
 from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel, load_model
@@ -49,9 +50,8 @@ from steervec.vectors.mean_diff import mean_difference_vector
 
 
 def _system(name: str) -> Any:
-    from steervec.core.chat import TEMPLATE_DEFAULT
-
-    return None if name == "none" else TEMPLATE_DEFAULT
+    """An experiment's system condition (``"none"`` or ``"template_default"``) as a chat ``System``."""
+    return system_from_label(name)
 
 
 def _eval_row(label: str, ev: TraitEval, **extra: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from torch import Tensor
 
+from steervec.core.chat import system_from_label
 from steervec.core.errors import CorruptFileError, SteervecError
 from steervec.core.fingerprint import Fingerprint
 from steervec.core.io import atomic_path
@@ -94,14 +95,8 @@ class Student:
 
         ``None`` (no system turn), ``TEMPLATE_DEFAULT`` or the system prompt text.
         """
-        from steervec.core.chat import TEMPLATE_DEFAULT
-
         label = self.info.get("system")
-        if label is None or label == "none":
-            return None
-        if label == "template_default":
-            return TEMPLATE_DEFAULT
-        return str(label).removeprefix("prompt:")
+        return system_from_label(None if label is None else str(label))
 
     # ------------------------------------------------------------ applying
     def attach(self, lm: Any, allow_other_model: bool = False) -> Any:
