@@ -21,6 +21,7 @@ from torch import Tensor
 
 from steervec.core.errors import SteervecError
 from steervec.core.model import LanguageModel, as_language_model
+from steervec.core.positions import mask_position_ids
 
 
 class _TemplateDefault(enum.Enum):
@@ -201,7 +202,14 @@ class ChatBatch:
         )
 
     def model_inputs(self) -> dict[str, Tensor]:
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        """Keyword arguments of a forward (or ``generate``): ids, mask and position ids that
+        count only real tokens (:func:`~steervec.core.positions.mask_position_ids`), so that
+        every row is computed as it would be alone."""
+        return {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "position_ids": mask_position_ids(self.attention_mask),
+        }
 
 
 def response_suffix(tokenizer: Any) -> str:

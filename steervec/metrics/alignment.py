@@ -25,6 +25,7 @@ from steervec.core.activations import MeanPositions, mean_activations
 from steervec.core.chat import System, encode_chat, render_chat
 from steervec.core.hooks import Intervention, intervene, record, replace_operator
 from steervec.core.model import as_language_model
+from steervec.core.positions import mask_position_ids
 from steervec.core.steering_vector import SteeringVector, check_same_model
 from steervec.data.rows import TeacherRow
 from steervec.metrics.evaluate import TraitEval, evaluate_trait
@@ -168,7 +169,7 @@ def necessity(lm: Any, student: Any, v_student: SteeringVector, target: str, que
     enc = lm.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
     layers = v_student.layers
     with record(lm, layers) as rec, torch.no_grad():
-        lm.model(**enc)
+        lm.model(**enc, position_ids=mask_position_ids(enc["attention_mask"]))
     items = []
     for x in layers:
         u = v_student[x].float().to(lm.device)
@@ -307,7 +308,8 @@ def _forward_with_leaf(lm: Any, batch: Any, layers: Sequence[int], hidden: dict[
     try:
         with torch.enable_grad():
             embeds = lm.model.get_input_embeddings()(batch.input_ids).detach().requires_grad_(True)
-            return lm.model(inputs_embeds=embeds, attention_mask=batch.attention_mask).logits
+            return lm.model(inputs_embeds=embeds, attention_mask=batch.attention_mask,
+                            position_ids=mask_position_ids(batch.attention_mask)).logits
     finally:
         for h in handles:
             h.remove()

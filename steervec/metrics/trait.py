@@ -20,6 +20,7 @@ from torch import Tensor
 
 from steervec.core.chat import TEMPLATE_DEFAULT, System, render_chat
 from steervec.core.model import as_language_model
+from steervec.core.positions import mask_position_ids
 
 
 def spellings(word: str) -> list[str]:
@@ -102,13 +103,14 @@ def trait_logprob(
     for start in range(0, len(questions), batch_size):
         texts = [render_chat(lm, q, system) + prefill for q in questions[start : start + batch_size]]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
-        res = lm.model(**enc, use_cache=bool(prefixes))
+        res = lm.model(**enc, position_ids=mask_position_ids(enc["attention_mask"]), use_cache=bool(prefixes))
         first = torch.log_softmax(res.logits[:, -1].float(), dim=-1)
         after: dict[tuple[int, ...], Tensor] = {(): first}
         for prefix in prefixes:
             ids = torch.tensor(prefix, device=lm.device).expand(len(texts), -1)
             mask = torch.cat([enc["attention_mask"], torch.ones_like(ids)], dim=1)
-            cont = lm.model(input_ids=ids, attention_mask=mask, cache=copy.deepcopy(res.cache))
+            cont = lm.model(input_ids=ids, attention_mask=mask, position_ids=mask_position_ids(mask, ids.shape[1]),
+                            cache=copy.deepcopy(res.cache))
             after[prefix] = torch.log_softmax(cont.logits[:, -1].float(), dim=-1)
         per_seq = []
         for seq in targets:
