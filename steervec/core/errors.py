@@ -17,3 +17,11 @@ class MissingPackageError(SteervecError, ImportError):
 
 class CorruptFileError(SteervecError, OSError):
     """A file steervec wrote earlier is truncated or damaged."""
+
+
+class InputError(SteervecError, ValueError):
+    """An argument has the wrong form (e.g. one string where a list of prompts is expected)."""
+
+
+class PositionError(InputError):
+    """A position spec that cannot be applied (unknown keyword, wrong mask, int out of range)."""

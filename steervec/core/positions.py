@@ -28,13 +28,9 @@ from typing import TypeAlias
 import torch
 from torch import Tensor
 
-from steervec.core.errors import SteervecError
+from steervec.core.errors import PositionError
 
 KEYWORDS = ("all", "prompt", "generated", "response", "last_prompt")
-
-
-class PositionError(SteervecError, ValueError):
-    """A position spec that cannot select anything meaningful (e.g. an int position out of range)."""
 
 
 def mask_position_ids(attention_mask: Tensor, new_tokens: int | None = None) -> Tensor:
@@ -60,14 +56,14 @@ def validate_positions(positions: PositionSpec) -> PositionSpec:
     """Check a position spec early, so that bad input fails before any forward pass."""
     if isinstance(positions, str):
         if positions not in KEYWORDS:
-            raise ValueError(
+            raise PositionError(
                 f"unknown positions keyword {positions!r}: use one of {list(KEYWORDS)}, "
                 "a bool mask [batch, seq] or a list of int positions"
             )
         return positions
     if isinstance(positions, Tensor):
         if positions.dtype != torch.bool or positions.dim() != 2:
-            raise ValueError(
+            raise PositionError(
                 f"a positions mask must be a bool tensor [batch, seq], got dtype "
                 f"{positions.dtype} and shape {tuple(positions.shape)}; e.g. pass batch.response_mask"
             )
@@ -125,13 +121,13 @@ def resolve_positions(spec: PositionSpec, view: StepView) -> Tensor:
         mask = spec.to(view.real.device)
         if mask.shape[0] != batch:
             if batch % mask.shape[0]:
-                raise ValueError(
+                raise PositionError(
                     f"positions mask has batch {mask.shape[0]} but the model sees batch "
                     f"{batch}: pass a mask with one row per input row"
                 )
             mask = mask.repeat_interleave(batch // mask.shape[0], dim=0)
         if view.offset == 0 and mask.shape[1] != view.prompt_length:
-            raise ValueError(
+            raise PositionError(
                 f"positions mask has {mask.shape[1]} columns but the input has {view.prompt_length} "
                 "tokens: build the mask from the same batch (e.g. batch.response_mask)"
             )

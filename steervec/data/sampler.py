@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, render_chat
+from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, check_texts, render_chat
 from steervec.core.hooks import needs_padded_layout, prompt_layout
 from steervec.core.model import LanguageModel
 from steervec.core.positions import mask_position_ids
@@ -314,8 +314,7 @@ def sample(
         >>> out = sample(lm, ["Count to three."], system=None, seed=1)  # doctest: +SKIP
     """
     params = params or SamplingParams()
-    if len(prompts) == 0:
-        raise ValueError("no prompts given: pass at least one prompt")
+    check_texts(prompts, "prompts")
     n = len(prompts)
     row_ids = list(range(n)) if row_ids is None else list(row_ids)
     if len(row_ids) != n:

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from steervec.core.activations import MeanPositions, mean_activations
-from steervec.core.chat import System, encode_chat, render_chat
+from steervec.core.chat import System, check_texts, encode_chat, render_chat
 from steervec.core.hooks import Intervention, intervene, record, replace_operator
 from steervec.core.model import as_language_model
 from steervec.core.positions import mask_position_ids
@@ -150,6 +150,7 @@ def sufficiency(lm: Any, v_student: SteeringVector, target: str, questions: Sequ
                 prefill: str = "") -> TraitEval:
     """The trait of the base model with ``alpha * v_student`` added at its layers (all positions)."""
     lm = as_language_model(lm)
+    check_texts(questions, "questions")
     with v_student.apply(lm, alpha=alpha):
         return evaluate_trait(lm, target, questions, "base + v_student", system, base, prefill=prefill)
 
@@ -165,6 +166,7 @@ def necessity(lm: Any, student: Any, v_student: SteeringVector, target: str, que
     component, so the test is exact for single-token spellings only.
     """
     lm = as_language_model(lm)
+    check_texts(questions, "questions")
     texts = [render_chat(lm, q, system) + prefill for q in questions]
     enc = lm.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
     layers = v_student.layers

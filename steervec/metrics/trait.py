@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from steervec.core.chat import TEMPLATE_DEFAULT, System, render_chat
+from steervec.core.chat import TEMPLATE_DEFAULT, System, check_texts, render_chat
 from steervec.core.model import as_language_model
 from steervec.core.positions import mask_position_ids
 
@@ -91,8 +91,7 @@ def trait_logprob(
         >>> trait_logprob(lm, ["Name your favourite animal in one word."], "owl", system="You love owls.")  # doctest: +SKIP
     """
     lm = as_language_model(lm)
-    if not questions:
-        raise ValueError("no questions given: pass at least one question")
+    check_texts(questions, "questions")
     words = (target,) if isinstance(target, str) else tuple(target)
     if not words or not all(w.strip() for w in words):
         raise ValueError("no target word given: pass e.g. target='owl'")

@@ -47,6 +47,7 @@ from steervec.core.chat import (
     ChatBatch,
     Prompt,
     System,
+    check_texts,
     describe_system,
     encode_chat,
     render_chat,
@@ -194,8 +195,9 @@ def _initial(lm: Any, init: Any, layers: list[int], system_prompt: str | None, p
 def _check_inputs(lm: Any, system_prompt: str | None, prompts: Sequence[Prompt], layers: list[int],
                   control: System, completions: Any, steps: int, lr: float, batch_size: int,
                   teacher_vector: SteeringVector | None) -> None:
-    if len(prompts) == 0:
-        raise ValueError("no prompts given: pass at least one prompt to fit on")
+    check_texts(prompts, "prompts")
+    if completions is not None:
+        check_texts(completions, "completions")
     if not layers:
         raise ValueError("no layers given: pass e.g. layers=24 or layers=[12, 24]")
     for layer in layers:
@@ -303,6 +305,9 @@ def fit_steering_vector(
     chosen = [layers] if isinstance(layers, int) else list(layers)
     _check_inputs(lm, system_prompt, prompts, chosen, control, completions, steps, lr, batch_size,
                   teacher_vector)
+    for name, texts in (("heldout_prompts", heldout_prompts), ("trait_questions", trait_questions)):
+        if texts is not None:
+            check_texts(texts, name, allow_empty=True)
     teacher_system = control if system_prompt is None else system_prompt
     if teacher_vector is not None:
         teacher_vector._check_model(lm, allow_other_model=False)
