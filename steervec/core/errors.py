@@ -25,3 +25,7 @@ class InputError(SteervecError, ValueError):
 
 class PositionError(InputError):
     """A position spec that cannot be applied (unknown keyword, wrong mask, int out of range)."""
+
+
+class OutputPathError(SteervecError, OSError):
+    """A file cannot be written where it was asked for (the folder is missing a parent, is a file, or read-only)."""
