@@ -31,6 +31,7 @@ from torch import Tensor
 from steervec.core.errors import PositionError
 
 KEYWORDS = ("all", "prompt", "generated", "response", "last_prompt")
+PositionSpec: TypeAlias = "str | Tensor | Sequence[int]"
 
 
 def mask_position_ids(attention_mask: Tensor, new_tokens: int | None = None) -> Tensor:
@@ -49,7 +50,6 @@ def mask_position_ids(attention_mask: Tensor, new_tokens: int | None = None) -> 
     """
     ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     return ids if new_tokens is None else ids[:, ids.shape[1] - new_tokens :]
-PositionSpec: TypeAlias = "str | Tensor | Sequence[int]"
 
 
 def validate_positions(positions: PositionSpec) -> PositionSpec:
@@ -148,8 +148,7 @@ def _int_positions(spec: Sequence[int], view: StepView) -> Tensor:
         # the prompt call: negative positions must land in the prompt, and with no decode
         # step to come (a plain forward) non-negative ones must land in the sequence too
         low = [p for p, w in zip(spec, wanted, strict=True) if w < 0]
-        high = [p for p in wanted if p >= view.length and view.length == view.prompt_length
-                and not view.decoding]
+        high = [] if view.decoding else [p for p in wanted if p >= view.length]
         if low or high:
             raise PositionError(
                 f"positions {low + high} are out of range for a sequence of {view.length} tokens: "
