@@ -15,8 +15,11 @@ from steervec.core.chat import (
 )
 from steervec.core.errors import (
     CorruptFileError,
+    InputError,
     MissingPackageError,
     ModelMismatchError,
+    OutputPathError,
+    PositionError,
     SteervecError,
 )
 from steervec.core.fingerprint import Fingerprint
@@ -36,10 +39,13 @@ __all__ = [
     "ChatBatch",
     "CorruptFileError",
     "Fingerprint",
+    "InputError",
     "Intervention",
     "LanguageModel",
     "MissingPackageError",
     "ModelMismatchError",
+    "OutputPathError",
+    "PositionError",
     "Recording",
     "SteeringVector",
     "SteervecError",
