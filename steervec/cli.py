@@ -1,4 +1,9 @@
-"""Command line: ``steervec <command>`` (also ``python -m steervec``). Mirrors the Python API."""
+"""Command line: ``steervec <command>`` (also ``python -m steervec``). Mirrors the Python API.
+
+Errors a user can fix (steervec's own errors, bad argument values, missing or unwritable
+files) print one line, ``steervec: error: <message>``, and exit with status 2; ``--debug``
+shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,15 @@ import argparse
 import importlib.util
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from steervec.core.errors import InputError, SteervecError
+from steervec.core.io import check_writable
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 ANALYSES = ("subliminal_transfer", "prompt_as_vector", "student_alignment", "optimizer_ablation",
             "cross_model", "divergence_tokens", "lora_rank", "four_students", "trait_matrix")
 
@@ -34,6 +44,13 @@ def _generate(args: argparse.Namespace) -> int:
     from steervec.data.sampler import SamplingParams
     from steervec.data.teachers import animal_teacher, control_teacher, steered_teacher
 
+    if args.teacher == "steered" and not args.vector:
+        raise InputError("--teacher steered needs --vector FILE (and --layer, --alpha)")
+    if args.mode == "prefill" and not args.prefill:
+        raise InputError("--mode prefill needs --prefill TEXT (the text every answer starts with)")
+    if args.prefill and args.mode != "prefill":
+        raise InputError(f"--prefill was given but --mode is {args.mode}: add --mode prefill")
+    check_writable(args.out)
     # bad numbers are refused before the model is loaded and before anything is written
     params = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens, batch_size=args.batch)
     check_alpha(args.alpha)
@@ -41,13 +58,12 @@ def _generate(args: argparse.Namespace) -> int:
     if args.teacher == "prompted":
         teacher = animal_teacher(args.animal)
     elif args.teacher == "steered":
-        if not args.vector:
-            raise SystemExit("--teacher steered needs --vector FILE (and --layer, --alpha)")
         vec = SteeringVector.load(args.vector, model=lm)
         teacher = steered_teacher(vec, [args.layer], args.alpha)
     else:
         teacher = control_teacher(system=None)
-    report = generate_dataset(lm, teacher, path=args.out, n=args.n, mode=args.mode, params=params, seed=args.seed)
+    report = generate_dataset(lm, teacher, path=args.out, n=args.n, mode=args.mode, params=params, seed=args.seed,
+                              prefill=args.prefill)
     print(report)
     return 0
 
@@ -58,6 +74,7 @@ def _fit(args: argparse.Namespace) -> int:
     from steervec.data.teachers import animal_lover_prompt
     from steervec.vectors.sweep import sweep_fit_layers
 
+    check_writable(args.out)
     lm = _lm(args)
     system = args.system_prompt or animal_lover_prompt(args.animal)
     questions = list(FAVOURITE_ANIMAL_QUESTIONS)
@@ -80,6 +97,9 @@ def _train(args: argparse.Namespace) -> int:
     from steervec.students.methods import FullFinetune, LoRA, VectorStudent
     from steervec.students.train import train_student
 
+    if not Path(args.data).is_file():
+        raise FileNotFoundError(f"no teacher data at {args.data}: make it with `steervec generate --out FILE`")
+    check_writable(args.out)  # before training, not after
     lm = _lm(args)
     if args.method == "vector":
         method: Any = VectorStudent(layers=args.layers or [25])
@@ -133,7 +153,15 @@ def _align(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from steervec import plots
 
-    metrics = json.loads(Path(args.metrics).read_text())
+    path = Path(args.metrics)
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics file at {path}: pass a run's metrics.json, e.g. runs/demo/metrics.json")
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}): pass a run's metrics.json") from exc
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("conditions"), list):
+        raise InputError(f"{path} has no 'conditions' list: pass the metrics.json a run wrote")
     curves: dict[str, list[dict[int, float]]] = {}
     for row in metrics["conditions"]:
         if "cosine_by_layer" in row:
@@ -146,11 +174,30 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def analyses_folder(given: str | None, package_dir: Path = PACKAGE_DIR) -> Path:
+    """The folder of the analysis scripts: ``given``, else ``analyses/`` of the repository that
+    holds this package (whatever the current directory).
+
+    Raises:
+        InputError: the default is used and the package was installed without its repository.
+    """
+    if given is not None:
+        return Path(given)
+    root = package_dir.parent / "analyses"
+    if not (root / "analysis_kit.py").is_file():
+        raise InputError(
+            f"the analysis scripts are not installed with the package (no analyses/ beside {package_dir}): "
+            "they live in the steervec repository; run from a clone of it, or pass --analyses-dir PATH"
+        )
+    return root
+
+
 def _run(args: argparse.Namespace) -> int:
-    root = Path(args.analyses_dir)
+    root = analyses_folder(args.analyses_dir)
     path = root / f"{args.analysis}.py"
     if not path.is_file():
-        raise SystemExit(f"no analysis {args.analysis!r} in {root}: choose one of {list(ANALYSES)}")
+        raise InputError(f"no analysis {args.analysis!r} in {root}: pass --analyses-dir with the folder "
+                         f"that holds {path.name}")
     spec = importlib.util.spec_from_file_location(f"analyses.{args.analysis}", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.path.insert(0, str(root.resolve()))  # the scripts import their shared analysis_kit
@@ -174,8 +221,15 @@ def _results(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are the command line's one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="steervec",
         description="Steering-vector tools for research on subliminal learning.",
         epilog="examples:\n  steervec demo\n  steervec generate --animal owl --n 200 --out owl.jsonl\n"
@@ -183,10 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
                "  steervec run subliminal_transfer --quick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Any, help_: str, example: str, model: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, epilog=f"example: {example}")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
         if model:
             p.add_argument("--model", default=None, help="hub id, folder, .safetensors or .gguf (default: embedded)")
             p.add_argument("--dtype", default="float32")
@@ -205,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=3.0)
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--mode", choices=["constrained", "free", "prefill"], default="constrained")
+    p.add_argument("--prefill", default=None, help="text every answer starts with (for --mode prefill)")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--batch", type=int, default=64)
@@ -256,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("analysis", choices=ANALYSES)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default="runs")
-    p.add_argument("--analyses-dir", default="analyses")
+    p.add_argument("--analyses-dir", default=None,
+                   help="folder of the analysis scripts (default: analyses/ of this package's repository)")
     p = add("results", _results, "write RESULTS.md from the runs' metrics.json (any depth under --runs)",
             "steervec results --runs runs --archive records --out RESULTS.md --assets assets",
             model=False)
@@ -270,9 +329,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """Run one command; returns its exit status (2 after an error the user can fix)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except (SteervecError, OSError, ValueError) as exc:  # a damaged JSON file is a ValueError too
+        if debug:
+            traceback.print_exc()
+        print(f"steervec: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}"  # e.g. a raw open() of a missing file
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

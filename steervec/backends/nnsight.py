@@ -19,7 +19,12 @@ from torch import Tensor
 from steervec.backends.base import RunOutput
 from steervec.core.errors import MissingPackageError, ModelMismatchError, SteervecError
 from steervec.core.hooks import Intervention
-from steervec.core.positions import StepView, resolve_positions, validate_positions
+from steervec.core.positions import (
+    StepView,
+    mask_position_ids,
+    resolve_positions,
+    validate_positions,
+)
 
 
 def wrap_nnsight(lm: Any) -> Any:
@@ -127,6 +132,7 @@ class NNsightBackend:
         ctx = torch.enable_grad() if grad else torch.no_grad()
         saved: dict[int, Tensor] = {}  # filled inside the trace body, which runs in another frame
         with ctx, self.nn_model.trace(input_ids=input_ids, attention_mask=attention_mask,
+                                      position_ids=mask_position_ids(attention_mask),
                                       use_cache=False, remote=self.remote):
             for layer in layers:
                 hidden = envoys[layer].output
@@ -176,6 +182,6 @@ class NNsightBackend:
                     real = attention_mask.bool()
                 else:
                     real = torch.ones(batch, length, dtype=torch.bool, device=hidden.device)
-                view = StepView(offset, length, prompt_len, real)
+                view = StepView(offset, length, prompt_len, real, decoding=True)
                 envoys[layer].output = _apply(items, layer, hidden, view)
             offset += length or 0

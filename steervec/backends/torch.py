@@ -12,6 +12,7 @@ from torch import Tensor
 
 from steervec.backends.base import RunOutput
 from steervec.core.hooks import Intervention, intervene, record
+from steervec.core.positions import mask_position_ids
 
 
 @dataclass
@@ -25,7 +26,8 @@ class TorchBackend:
             record_layers: Sequence[int] = (), grad: bool = False) -> RunOutput:
         ctx = torch.enable_grad() if grad else torch.no_grad()
         with ctx, intervene(self.lm, interventions), record(self.lm, list(record_layers), detach=not grad) as rec:
-            logits = self.lm.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+            logits = self.lm.model(input_ids=input_ids, attention_mask=attention_mask,
+                                   position_ids=mask_position_ids(attention_mask), use_cache=False).logits
         return RunOutput(logits, {x: rec[x] for x in record_layers})
 
     def generate(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),

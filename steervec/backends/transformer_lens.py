@@ -6,10 +6,17 @@ norm, rotary embedding, unembedding) with bridge wrappers. Two traps, measured h
 (transformers 5.24, TransformerLens 4.3): booting switches the shared model to eager
 attention, and with the wrappers in place HF ``generate`` with a KV cache produces garbage
 (the cache stays empty: "I'm so glad you asked that." became "I-------"), also through
-the original modules, which keep the bridge's hooks. So this backend puts back the
-user's attention implementation, marks the steervec model so that
+the original modules, which keep the bridge's hooks. So this backend sets the model's
+attention implementation back to the user's choice, marks the steervec model so that
 :meth:`~steervec.core.model.LanguageModel.generate` runs without the KV cache from then on
 (each step recomputes the sequence: slower, exact), and hooks the bridge's blocks.
+
+What its outputs equal: the bridge's attention wrappers compute attention eagerly, so results
+match an *eager-attention* forward of the model, not the attention implementation the user
+chose (``sdpa`` by default); they agree at real positions up to kernel rounding. That eager
+attention is most of the bridge's cost: of the ≈ 1.46× a plain torch forward measured earlier
+(2026-12-03, ``/work/shared/ENVIRONMENT.md``), ≈ 1.2× is eager attention itself. Positions are
+numbered from each row's first real token, as in the other backends.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from torch import Tensor
 from steervec.backends.base import RunOutput
 from steervec.core.errors import MissingPackageError
 from steervec.core.hooks import Intervention, track_positions
-from steervec.core.positions import resolve_positions, validate_positions
+from steervec.core.positions import mask_position_ids, resolve_positions, validate_positions
 
 
 def _attn_impl(model: Any) -> str | None:
@@ -142,7 +149,8 @@ class TransformerLensBackend:
         store: dict[int, list[Tensor]] = {}
         ctx = torch.enable_grad() if grad else torch.no_grad()
         with ctx, self._hooks(interventions, record_layers, store, grad):
-            logits = self.lm.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+            logits = self.lm.model(input_ids=input_ids, attention_mask=attention_mask,
+                                   position_ids=mask_position_ids(attention_mask), use_cache=False).logits
         return RunOutput(logits, {x: torch.cat(v, 1) for x, v in store.items()})
 
     def generate(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),

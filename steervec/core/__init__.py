@@ -18,8 +18,11 @@ from steervec.core.chat import (
 from steervec.core.errors import (
     ComparisonError,
     CorruptFileError,
+    InputError,
     MissingPackageError,
     ModelMismatchError,
+    OutputPathError,
+    PositionError,
     SteervecError,
 )
 from steervec.core.fingerprint import Fingerprint
@@ -42,10 +45,13 @@ __all__ = [
     "ComparisonError",
     "CorruptFileError",
     "Fingerprint",
+    "InputError",
     "Intervention",
     "LanguageModel",
     "MissingPackageError",
     "ModelMismatchError",
+    "OutputPathError",
+    "PositionError",
     "Recording",
     "SteeringVector",
     "SteervecError",

@@ -9,7 +9,14 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, describe_system, encode_chat
+from steervec.core.chat import (
+    TEMPLATE_DEFAULT,
+    Prompt,
+    System,
+    check_texts,
+    describe_system,
+    encode_chat,
+)
 from steervec.core.hooks import record
 from steervec.core.model import as_language_model
 
@@ -39,8 +46,9 @@ def mean_activations(
         raise ValueError(f"unknown positions {positions!r}: use 'last_prompt', 'prompt' or 'response'")
     if positions == "response" and completions is None:
         raise ValueError("positions='response' needs completions: pass the teacher's responses")
-    if len(prompts) == 0:
-        raise ValueError("no prompts given: pass at least one prompt")
+    check_texts(prompts, "prompts")
+    if completions is not None:
+        check_texts(completions, "completions")
     chosen = list(range(lm.n_layers)) if layers is None else [lm.check_layer(x) for x in layers]  # type: ignore[attr-defined]
     sums = {x: torch.zeros(lm.d_model, dtype=torch.float64) for x in chosen}  # type: ignore[attr-defined]
     count = 0

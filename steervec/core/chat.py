@@ -19,8 +19,9 @@ from typing import Any, TypeAlias
 import torch
 from torch import Tensor
 
-from steervec.core.errors import SteervecError
+from steervec.core.errors import InputError, SteervecError
 from steervec.core.model import LanguageModel, as_language_model
+from steervec.core.positions import mask_position_ids
 
 
 class _TemplateDefault(enum.Enum):
@@ -38,6 +39,27 @@ Message = dict[str, str]
 Prompt: TypeAlias = "str | Sequence[Message]"
 
 _S, _U = "\x00STEERVEC_SYSTEM\x00", "\x00STEERVEC_USER\x00"
+
+
+def check_texts(texts: object, name: str = "prompts", allow_empty: bool = False) -> None:
+    """Refuse one bare string where a sequence of texts (prompts, questions, completions) is expected.
+
+    A string is itself a sequence, so without this check each of its characters would
+    silently become a prompt.
+
+    Args:
+        texts: the argument to check.
+        name: its name, for the message.
+        allow_empty: accept an empty sequence.
+    """
+    if isinstance(texts, (str, bytes)):
+        shown = texts if len(texts) <= 40 else texts[:37] + "..."
+        raise InputError(
+            f"{name} is one string ({shown!r}), not a sequence of {name}: wrap it in a list, "
+            f"e.g. [{shown!r}]"
+        )
+    if not allow_empty and len(texts) == 0:  # type: ignore[arg-type]
+        raise InputError(f"no {name} given: pass at least one")
 
 
 def describe_system(system: System) -> str:
@@ -220,7 +242,14 @@ class ChatBatch:
         )
 
     def model_inputs(self) -> dict[str, Tensor]:
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        """Keyword arguments of a forward (or ``generate``): ids, mask and position ids that
+        count only real tokens (:func:`~steervec.core.positions.mask_position_ids`), so that
+        every row is computed as it would be alone."""
+        return {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "position_ids": mask_position_ids(self.attention_mask),
+        }
 
 
 def response_suffix(tokenizer: Any) -> str:
@@ -252,8 +281,9 @@ def encode_chat(
     """
     lm = as_language_model(lm)
     tokenizer = lm.tokenizer
-    if len(prompts) == 0:
-        raise ValueError("no prompts given: pass at least one user message")
+    check_texts(prompts, "prompts")
+    if completions is not None:
+        check_texts(completions, "completions")
     if completions is not None and len(completions) != len(prompts):
         raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions: pass one each")
     rows: list[tuple[list[int], list[int]]] = []

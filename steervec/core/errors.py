@@ -27,9 +27,18 @@ class ComparisonError(SteervecError, ValueError):
     """Things to compare do not line up (a baseline and its trait, a panel, seeds, layers, labels)."""
 
 
-class InvalidArgumentError(SteervecError, ValueError):
-    """An argument is outside its domain (not finite, out of range); refused before anything is written."""
-
-
 class WriterBusyError(SteervecError, RuntimeError):
     """Another process holds the write lock of a dataset, a run folder or a cache entry."""
+
+
+class InputError(SteervecError, ValueError):
+    """An argument has the wrong form (one string where a list of prompts is expected) or lies outside
+    its domain (a NaN alpha, a temperature below 0); refused before anything is written."""
+
+
+class PositionError(InputError):
+    """A position spec that cannot be applied (unknown keyword, wrong mask, int out of range)."""
+
+
+class OutputPathError(SteervecError, OSError):
+    """A file cannot be written where it was asked for (the folder is missing a parent, is a file, or read-only)."""

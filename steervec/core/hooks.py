@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -24,16 +25,21 @@ from typing import Any, TypeAlias
 import torch
 from torch import Tensor, nn
 
-from steervec.core.errors import InvalidArgumentError
-from steervec.core.model import as_language_model
+from steervec.core.errors import InputError
+from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.positions import PositionSpec, StepView, resolve_positions, validate_positions
+
+# decoder -> padded prompt length declared by a caller that splits its prompt over several forwards
+_DECLARED_PROMPT: weakref.WeakKeyDictionary[nn.Module, int] = weakref.WeakKeyDictionary()
+# decoder -> position specs of the interventions active on it
+_ACTIVE_SPECS: weakref.WeakKeyDictionary[nn.Module, list[PositionSpec]] = weakref.WeakKeyDictionary()
 
 Operator: TypeAlias = Callable[[Tensor, Tensor], Tensor]
 """``(hidden [batch, seq, d_model], absolute_positions [seq]) -> new hidden``."""
 
 
 def check_alpha(alpha: float) -> float:
-    """``alpha`` as a float if it is a finite number, else :class:`InvalidArgumentError`.
+    """``alpha`` as a float if it is a finite number, else :class:`InputError`.
 
     A NaN or infinite scale would turn every steered activation into NaN, and a teacher
     would then fail minutes later on an impossible token; it is refused up front.
@@ -41,9 +47,9 @@ def check_alpha(alpha: float) -> float:
     try:
         value = float(alpha)
     except (TypeError, ValueError):
-        raise InvalidArgumentError(f"alpha must be a number, got {alpha!r}") from None
+        raise InputError(f"alpha must be a number, got {alpha!r}") from None
     if not math.isfinite(value):
-        raise InvalidArgumentError(f"alpha must be a finite number, got {alpha!r}: pass e.g. alpha=3.0")
+        raise InputError(f"alpha must be a finite number, got {alpha!r}: pass e.g. alpha=3.0")
     return value
 
 
@@ -51,7 +57,7 @@ def add_operator(vector: Tensor, alpha: float = 1.0) -> Operator:
     """Add ``alpha * vector`` to the residual stream (``vector`` may be an ``nn.Parameter``).
 
     Raises:
-        InvalidArgumentError: ``alpha`` is not a finite number.
+        InputError: ``alpha`` is not a finite number.
     """
     check_alpha(alpha)
 
@@ -117,7 +123,9 @@ class _Tracker:
     """Cache length, prompt length and padding of the forward call in flight.
 
     ``fixed_prompt_length`` serves generation without a KV cache, where every call
-    starts at position 0 and the prompt length cannot be read off the first call.
+    starts at position 0 and the prompt length cannot be read off the first call. A length
+    declared with :func:`prompt_layout` comes next; otherwise the first call of a sequence
+    is the prompt.
     """
 
     view: StepView | None = None
@@ -141,9 +149,16 @@ class _Tracker:
         else:
             real = torch.ones(batch, length, dtype=torch.bool, device=ref.device)
         prompt_length = length if offset == 0 or self.view is None else self.view.prompt_length
+        declared = _DECLARED_PROMPT.get(module)
         if self.fixed_prompt_length is not None:
             prompt_length = self.fixed_prompt_length
-        self.view = StepView(offset, length, prompt_length, real)
+        elif declared is not None:
+            prompt_length = declared
+        decoding = (
+            cache is not None or kwargs.get("use_cache") is True
+            or self.fixed_prompt_length is not None or declared is not None
+        )
+        self.view = StepView(offset, length, prompt_length, real, decoding)
 
     def current(self, hidden: Tensor) -> StepView:
         view = self.view
@@ -182,6 +197,41 @@ def track_positions(lm: Any, prompt_length: int | None = None) -> Iterator[_Trac
 
 
 @contextlib.contextmanager
+def prompt_layout(lm: LanguageModel, prompt_length: int) -> Iterator[None]:
+    """Declare the padded prompt length of the forwards run inside the ``with`` block.
+
+    For callers that compute one prompt in several forwards (e.g. a shared prefix at batch 1,
+    then the rest of each row): position specs then resolve against the whole prompt, as in
+    one forward of the left-padded batch.
+
+    Args:
+        lm: the model whose forwards are declared.
+        prompt_length: columns of the padded prompt (prefix included).
+    """
+    decoder = lm.decoder
+    before = _DECLARED_PROMPT.get(decoder)
+    _DECLARED_PROMPT[decoder] = prompt_length
+    try:
+        yield
+    finally:
+        if before is None:
+            _DECLARED_PROMPT.pop(decoder, None)
+        else:
+            _DECLARED_PROMPT[decoder] = before
+
+
+def active_position_specs(lm: LanguageModel) -> list[PositionSpec]:
+    """Position specs of the interventions that :func:`intervene` has active on ``lm`` now."""
+    return list(_ACTIVE_SPECS.get(lm.decoder, []))
+
+
+def needs_padded_layout(lm: LanguageModel) -> bool:
+    """Some active intervention selects columns of the left-padded batch (a bool mask or ints),
+    so the prompt must be run as one left-padded forward (no shared prefix)."""
+    return any(not isinstance(spec, str) for spec in active_position_specs(lm))
+
+
+@contextlib.contextmanager
 def intervene(lm: Any, interventions: Sequence[Intervention]) -> Iterator[None]:
     """Apply interventions for the duration of the ``with`` block.
 
@@ -194,10 +244,20 @@ def intervene(lm: Any, interventions: Sequence[Intervention]) -> Iterator[None]:
         checked.append(Intervention(item.layer, item.operator, validate_positions(item.positions)))
     with contextlib.ExitStack() as stack:
         tracker = stack.enter_context(track_positions(lm))
+        specs = _ACTIVE_SPECS.setdefault(lm.decoder, [])
         for item in checked:
             handle = lm.layers[item.layer].register_forward_hook(_write_hook(tracker, item))
             stack.callback(handle.remove)
+            specs.append(item.positions)
+            stack.callback(_forget, specs, item.positions)
         yield
+
+
+def _forget(specs: list[PositionSpec], spec: PositionSpec) -> None:
+    for i, known in enumerate(specs):
+        if known is spec:
+            del specs[i]
+            return
 
 
 def _write_hook(tracker: _Tracker, item: Intervention) -> Callable[..., Any]:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from steervec.core.errors import OutputPathError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -68,6 +70,35 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Make sure a file can later be written at ``path``, before any long work; returns ``path``.
+
+    The nearest folder of ``path`` that exists must be a folder in which a file can be
+    created (tried for real, so it also holds for root and read-only mounts); folders
+    missing below it are created later by :func:`atomic_path`. Nothing is left behind.
+
+    Raises:
+        OutputPathError: naming the folder and the fix.
+    """
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise OutputPathError(f"{target} is a folder: pass a file name inside it, e.g. {target / 'out'}")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputPathError(f"cannot write {target}: {folder} is a file, not a folder; choose another path")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputPathError(
+            f"cannot write {target}: the folder {folder} is not writable ({exc.strerror}); "
+            "choose another path or fix the folder's permissions"
+        ) from exc
+    return target
 
 
 def json_sha(obj: Any) -> str:

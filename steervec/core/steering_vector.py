@@ -200,7 +200,7 @@ class SteeringVector:
         """The add interventions :meth:`apply` uses (to combine with others).
 
         Raises:
-            InvalidArgumentError: ``alpha`` is not a finite number.
+            InputError: ``alpha`` is not a finite number.
         """
         check_alpha(alpha)
         lm = as_language_model(lm)
@@ -266,7 +266,19 @@ class SteeringVector:
     def load(
         cls, path: str | os.PathLike[str], model: Any = None, allow_other_model: bool = False
     ) -> SteeringVector:
-        """Read a file written by :meth:`save`; refuse it if ``model`` is another model."""
+        """Read a file written by :meth:`save`; refuse it if ``model`` is another model.
+
+        A file whose fingerprint is empty (saved from a vector made without one) names no
+        model, so it cannot be checked: with ``model`` given it is refused unless
+        ``allow_other_model=True`` says to apply it anyway; loaded without a model it comes
+        back with ``fingerprint=None``.
+
+        Raises:
+            FileNotFoundError: no file at ``path``.
+            CorruptFileError: the file is truncated, not a steervec vector, or its metadata or
+                tensor names are damaged.
+            ModelMismatchError: ``model`` is another model, or the file names none.
+        """
         from safetensors import SafetensorError, safe_open
 
         path = Path(path)
@@ -282,14 +294,15 @@ class SteeringVector:
             ) from exc
         if meta.get("format") != FORMAT:
             raise CorruptFileError(f"{path} was not written by SteeringVector.save (no steervec header)")
-        fp = Fingerprint.from_json(meta["fingerprint"]) if meta.get("fingerprint") else None
-        vec = cls(
-            {int(k.split(".", 1)[1]): v for k, v in tensors.items()},
-            fp,
-            meta.get("positions", "unspecified"),
-            json.loads(meta.get("provenance", "{}")),
-        )
+        vec = _from_file(cls, path, meta, tensors)
+        fp = vec.fingerprint
         if model is not None:
+            if fp is None and not allow_other_model:
+                raise ModelMismatchError(
+                    f"the vector in {path.name} has an empty fingerprint, so steervec cannot check "
+                    f"that it belongs to {model.fingerprint.short}: pass allow_other_model=True to "
+                    "apply it anyway, or save it again from a vector made with lm.fingerprint"
+                )
             if not allow_other_model:
                 check_same_model(fp, model, f"the vector in {path.name}")
             if vec.d_model != model.d_model:
@@ -338,3 +351,19 @@ class SteeringVector:
         model = self.fingerprint.short if self.fingerprint else "unknown model"
         return (f"<b>SteeringVector</b> on {model}, extracted at <i>{self.positions}</i>"
                 f"<table><tr><th>layer</th><th>norm</th></tr>{rows}</table>")
+
+
+def _from_file(cls: type[SteeringVector], path: Path, meta: dict[str, str], tensors: dict[str, Tensor]) -> SteeringVector:
+    """Build the vector from a file's header and tensors; damage of either is a CorruptFileError."""
+    try:
+        fp = Fingerprint.from_json(meta["fingerprint"]) if meta.get("fingerprint") else None
+        provenance = json.loads(meta.get("provenance", "{}"))
+        if not isinstance(provenance, dict):
+            raise TypeError(f"provenance is a {type(provenance).__name__}, not a JSON object")
+        layers = {int(name.split(".", 1)[1]): v for name, v in tensors.items()}  # "layer.N"
+        return cls(layers, fp, meta.get("positions", "unspecified"), provenance)
+    except (ValueError, TypeError, IndexError, KeyError) as exc:  # JSONDecodeError is a ValueError
+        raise CorruptFileError(
+            f"{path} has a damaged header or tensor names ({type(exc).__name__}: {exc}); "
+            "it cannot be read as a steering vector: save the vector again"
+        ) from exc

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from steervec.core.errors import InvalidArgumentError
+from steervec.core.errors import InputError
 
 _SPACE_MARKS = {"Ġ": " ", "▁": " "}
 
@@ -121,7 +121,7 @@ class NumberListConstraint:
             raise ValueError(f"max_count and max_digits must be >= 1, got {max_count}, {max_digits}")
         seps = tuple(dict.fromkeys(separators))
         if not seps or any(not s or s.strip() not in ("", ",", ";") for s in seps):
-            raise InvalidArgumentError(
+            raise InputError(
                 f"separators must be non-empty strings that are ',' or ';' or nothing once whitespace is "
                 f"removed (the only separators the strict number filter accepts), got {separators!r}"
             )

@@ -89,10 +89,8 @@ def response_logprobs(
     for start in tqdm(range(0, len(rows), batch_size), disable=not progress, desc=f"teacher {teacher.label}"):
         chunk = rows[start : start + batch_size]
         batch = encode_chat(lm, [r.prompt for r in chunk], teacher.system, [r.completion for r in chunk])
-        positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
         with teacher.applied(lm):
-            out = lm.decoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                             position_ids=positions, use_cache=False)
+            out = lm.decoder(**batch.model_inputs(), use_cache=False)
         hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
         head = lm.model.get_output_embeddings()
         width = batch.input_ids.shape[1] - 1

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from steervec.core.errors import InvalidArgumentError
+from steervec.core.errors import InputError
 
 REASONS = (
     "empty",
@@ -68,7 +68,7 @@ class FilterConfig:
 
     def __post_init__(self) -> None:
         if self.rule not in ("strict", "lenient"):
-            raise InvalidArgumentError(f"rule must be 'strict' or 'lenient', got {self.rule!r}")
+            raise InputError(f"rule must be 'strict' or 'lenient', got {self.rule!r}")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@ and the padding of each call exactly as under ``generate``. Levers (all in
 :class:`SamplingParams`, each measured by ``bench/generate.py``):
 
 * ``share_prefix``: the tokens every row of a batch starts with (template header,
-  system prompt) are computed once with batch 1 and the cache is repeated;
+  system prompt) are computed once with batch 1 and the cache is repeated. Position
+  keywords (``"prompt"``, ``"last_prompt"``, ...) of active interventions resolve against
+  the whole padded prompt, as without sharing; an intervention whose positions are a bool
+  mask or a list of ints (columns of the left-padded batch) turns sharing off, since the
+  shared layout has no such columns;
 * ``drop_finished``: rows that emitted end-of-sequence leave the batch (and the cache)
   once at least a quarter of the batch has finished (each removal copies the cache);
 * ``bucket``: prompts are sorted by length before batching, so little padding is computed;
@@ -38,8 +42,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, render_chat
-from steervec.core.errors import InvalidArgumentError
+from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, check_texts, render_chat
+from steervec.core.errors import InputError
+from steervec.core.hooks import needs_padded_layout, prompt_layout
+from steervec.core.model import LanguageModel
+from steervec.core.positions import mask_position_ids
 from steervec.data.constrained import NumberListConstraint
 from steervec.data.kv_cache import reserved_cache
 
@@ -74,11 +81,11 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.temperature) or self.temperature < 0:
-            raise InvalidArgumentError(
+            raise InputError(
                 f"temperature must be a finite number >= 0 (0 = greedy), got {self.temperature}: pass e.g. 1.0"
             )
         if not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
-            raise InvalidArgumentError(f"top_p must be a finite number in (0, 1], got {self.top_p}: pass 1.0 for off")
+            raise InputError(f"top_p must be a finite number in (0, 1], got {self.top_p}: pass 1.0 for off")
         if self.top_k < 0 or self.max_new_tokens < 1 or self.batch_size < 1:
             raise ValueError("top_k must be >= 0, max_new_tokens and batch_size >= 1")
 
@@ -168,7 +175,7 @@ def _left_pad(rows: Sequence[list[int]], pad: int, device: torch.device) -> tupl
     return ids.to(device), mask.to(device)
 
 
-def _forward(lm: Any, ids: Tensor, mask: Tensor, positions: Tensor, cache: Any) -> Tensor:
+def _forward(lm: LanguageModel, ids: Tensor, mask: Tensor, positions: Tensor, cache: Any) -> Tensor:
     out = lm.model(
         input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
         use_cache=True, logits_to_keep=1,
@@ -176,9 +183,34 @@ def _forward(lm: Any, ids: Tensor, mask: Tensor, positions: Tensor, cache: Any) 
     return out.logits[:, -1]
 
 
+def _prefill(
+    lm: LanguageModel, rows: Sequence[list[int]], share_prefix: bool, cache: Any
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run the prompts into ``cache``: ``(last logits [batch, vocab], mask [batch, cached],
+    next position id [batch])``.
+
+    With ``share_prefix`` the common prefix runs once at batch 1 (cache layout: prefix, then
+    each row's left-padded rest); the whole is declared as one prompt of the padded length
+    (:func:`~steervec.core.hooks.prompt_layout`), so position specs resolve as without sharing.
+    """
+    n, device = len(rows), lm.device
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    share = share_prefix and n > 1 and not needs_padded_layout(lm)
+    start = _common_prefix(rows) if share else 0
+    ids, mask = _left_pad([r[start:] for r in rows], pad, device)
+    mask = torch.cat([torch.ones(n, start, dtype=mask.dtype, device=device), mask], dim=1)
+    positions = mask_position_ids(mask)  # [batch, start + rest]
+    with prompt_layout(lm, mask.shape[1]):
+        if start > 0:
+            _forward(lm, ids.new_tensor([rows[0][:start]]), mask[:1, :start], positions[:1, :start], cache)
+            cache.batch_repeat_interleave(n)
+        logits = _forward(lm, ids, mask, positions[:, start:], cache)
+    return logits, mask, positions[:, -1] + 1
+
+
 @torch.inference_mode()
 def sample_batch(
-    lm: Any,
+    lm: LanguageModel,
     rows: Sequence[list[int]],
     params: SamplingParams,
     seeds: Sequence[int],
@@ -200,7 +232,6 @@ def sample_batch(
     n, device = len(rows), lm.device
     if n == 0:
         return []
-    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
     stops = torch.tensor(eos_ids(lm), device=device)
     uniforms = torch.stack(
         [torch.rand(params.max_new_tokens, generator=torch.Generator().manual_seed(s)) for s in seeds]
@@ -208,17 +239,7 @@ def sample_batch(
     if constraint is not None:
         constraint.begin(list(separators) if separators is not None else [", "] * n)
     cache = reserved_cache(params.max_new_tokens + 1) if params.inplace_cache else DynamicCache()
-    start = _common_prefix(rows) if params.share_prefix and n > 1 else 0
-    if start > 0:
-        prefix = torch.tensor([rows[0][:start]], device=device)
-        ones = torch.ones_like(prefix)
-        _forward(lm, prefix, ones, torch.arange(start, device=device)[None], cache)
-        cache.batch_repeat_interleave(n)
-    ids, mask = _left_pad([r[start:] for r in rows], pad, device)
-    positions = (start + mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
-    mask = torch.cat([torch.ones(n, start, dtype=mask.dtype, device=device), mask], dim=1)
-    logits = _forward(lm, ids, mask, positions, cache)
-    next_pos = positions[:, -1] + 1
+    logits, mask, next_pos = _prefill(lm, rows, params.share_prefix, cache)
     active = torch.arange(n, device=device)  # original row of each batch row
     new_tokens: list[list[int]] = [[] for _ in range(n)]
     stopped = [False] * n
@@ -297,8 +318,7 @@ def sample(
         >>> out = sample(lm, ["Count to three."], system=None, seed=1)  # doctest: +SKIP
     """
     params = params or SamplingParams()
-    if len(prompts) == 0:
-        raise ValueError("no prompts given: pass at least one prompt")
+    check_texts(prompts, "prompts")
     n = len(prompts)
     row_ids = list(range(n)) if row_ids is None else list(row_ids)
     if len(row_ids) != n:

@@ -87,7 +87,7 @@ class Teacher:
         system: a system prompt, ``None`` (no system turn) or ``TEMPLATE_DEFAULT``.
         steering: a :class:`SteeringVector` to add while generating.
         steering_layers: layers to add it at (default: all of the vector's layers).
-        alpha: scale of the added vector (finite; NaN or inf raise ``InvalidArgumentError``).
+        alpha: scale of the added vector (finite; NaN or inf raise ``InputError``).
         positions: where to add it (``"all"``, ``"prompt"``, ``"generated"``,
             ``"last_prompt"`` or a list of ints).
         project_out: a :class:`SteeringVector` whose direction is removed.

@@ -22,9 +22,10 @@ import torch
 from torch import Tensor
 
 from steervec.core.activations import MeanPositions, mean_activations
-from steervec.core.chat import System, encode_chat, render_chat
+from steervec.core.chat import System, check_texts, encode_chat, render_chat
 from steervec.core.hooks import Intervention, intervene, record, replace_operator
 from steervec.core.model import as_language_model
+from steervec.core.positions import mask_position_ids
 from steervec.core.steering_vector import SteeringVector, check_same_model
 from steervec.data.rows import TeacherRow
 from steervec.metrics.evaluate import TraitEval, evaluate_trait
@@ -149,6 +150,7 @@ def sufficiency(lm: Any, v_student: SteeringVector, target: str, questions: Sequ
                 prefill: str = "") -> TraitEval:
     """The trait of the base model with ``alpha * v_student`` added at its layers (all positions)."""
     lm = as_language_model(lm)
+    check_texts(questions, "questions")
     with v_student.apply(lm, alpha=alpha):
         return evaluate_trait(lm, target, questions, "base + v_student", system, base, prefill=prefill)
 
@@ -164,11 +166,12 @@ def necessity(lm: Any, student: Any, v_student: SteeringVector, target: str, que
     component, so the test is exact for single-token spellings only.
     """
     lm = as_language_model(lm)
+    check_texts(questions, "questions")
     texts = [render_chat(lm, q, system) + prefill for q in questions]
     enc = lm.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
     layers = v_student.layers
     with record(lm, layers) as rec, torch.no_grad():
-        lm.model(**enc)
+        lm.model(**enc, position_ids=mask_position_ids(enc["attention_mask"]))
     items = []
     for x in layers:
         u = v_student[x].float().to(lm.device)
@@ -307,7 +310,8 @@ def _forward_with_leaf(lm: Any, batch: Any, layers: Sequence[int], hidden: dict[
     try:
         with torch.enable_grad():
             embeds = lm.model.get_input_embeddings()(batch.input_ids).detach().requires_grad_(True)
-            return lm.model(inputs_embeds=embeds, attention_mask=batch.attention_mask).logits
+            return lm.model(inputs_embeds=embeds, attention_mask=batch.attention_mask,
+                            position_ids=mask_position_ids(batch.attention_mask)).logits
     finally:
         for h in handles:
             h.remove()

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steervec.core.chat import TEMPLATE_DEFAULT, System, describe_system, encode_chat
+from steervec.core.chat import TEMPLATE_DEFAULT, System, check_texts, describe_system, encode_chat
 from steervec.core.model import LanguageModel, as_language_model
 from steervec.data.questions import ANIMAL_PREFILL
 from steervec.metrics.stats import t_half_width
@@ -81,6 +81,7 @@ def sample_answers(
 ) -> list[list[str]]:
     """``k`` sampled answers per question (seeded)."""
     lm = as_language_model(lm)
+    check_texts(questions, "questions")
     torch.manual_seed(seed)
     out: list[list[str]] = []
     for start in tqdm(range(0, len(questions), batch_size), desc="sampling", disable=not progress):
@@ -259,8 +260,7 @@ def evaluate_trait(
     lm = as_language_model(lm)
     if not target or not target.strip():
         raise ValueError("no target word given: pass e.g. target='owl'")
-    if not questions:
-        raise ValueError("no questions given: pass a list of questions")
+    check_texts(questions, "questions")
     if base is not None and list(base.questions) != list(questions):
         raise ValueError("the base evaluation used other questions: evaluate the base on the same list")
     score = trait_logprob(lm, questions, target, system=system, prefill=prefill, batch_size=batch_size)

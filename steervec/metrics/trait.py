@@ -23,8 +23,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from steervec.core.chat import TEMPLATE_DEFAULT, System, render_chat
+from steervec.core.chat import TEMPLATE_DEFAULT, System, check_texts, render_chat
 from steervec.core.model import LanguageModel, as_language_model
+from steervec.core.positions import mask_position_ids
 from steervec.data.prompts import ANIMAL_PANEL
 
 
@@ -101,8 +102,7 @@ def trait_logprob(
         >>> trait_logprob(lm, ["Name your favourite animal in one word."], "owl", system="You love owls.")  # doctest: +SKIP
     """
     lm = as_language_model(lm)
-    if not questions:
-        raise ValueError("no questions given: pass at least one question")
+    check_texts(questions, "questions")
     words = (target,) if isinstance(target, str) else tuple(target)
     if not words or not all(w.strip() for w in words):
         raise ValueError("no target word given: pass e.g. target='owl'")
@@ -131,13 +131,14 @@ def sequence_logprobs(
     for start in range(0, len(questions), batch_size):
         texts = [render_chat(lm, q, system) + prefill for q in questions[start : start + batch_size]]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
-        res = lm.model(**enc, use_cache=bool(prefixes))
+        res = lm.model(**enc, position_ids=mask_position_ids(enc["attention_mask"]), use_cache=bool(prefixes))
         first = torch.log_softmax(res.logits[:, -1].float(), dim=-1)
         after: dict[tuple[int, ...], Tensor] = {(): first}
         for prefix in prefixes:
             ids = torch.tensor(prefix, device=lm.device).expand(len(texts), -1)
             mask = torch.cat([enc["attention_mask"], torch.ones_like(ids)], dim=1)
-            cont = lm.model(input_ids=ids, attention_mask=mask, cache=copy.deepcopy(res.cache))
+            cont = lm.model(input_ids=ids, attention_mask=mask, position_ids=mask_position_ids(mask, ids.shape[1]),
+                            cache=copy.deepcopy(res.cache))
             after[prefix] = torch.log_softmax(cont.logits[:, -1].float(), dim=-1)
         for group, acc in zip(groups, out, strict=True):
             per_seq = [sum(after[seq[:k]][:, tok_id] for k, tok_id in enumerate(seq)) for seq in group]

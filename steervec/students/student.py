@@ -189,11 +189,21 @@ class Student:
             raise CorruptFileError(f"{path} is truncated or not a safetensors file ({exc})") from exc
         if meta.get("student_format") != STUDENT_FORMAT:
             raise CorruptFileError(f"{path} was not written by Student.save (no student header)")
-        record = json.loads(meta["student"])
-        fp = Fingerprint.from_json(meta["fingerprint"])
+        try:
+            record = json.loads(meta["student"])
+            if not (isinstance(record, dict) and isinstance(record.get("info"), dict)
+                    and isinstance(record.get("history"), list)):
+                raise TypeError("the student record is not a {method, info, history} object")
+            fp = Fingerprint.from_json(meta["fingerprint"])
+            student = cls(method_from_dict(record["method"]), tensors, fp, record["info"], record["history"])
+        except (ValueError, TypeError, IndexError, KeyError) as exc:  # JSONDecodeError is a ValueError
+            raise CorruptFileError(
+                f"{path} has a damaged header ({type(exc).__name__}: {exc}); it cannot be read as a "
+                "student: train and save it again"
+            ) from exc
         if lm is not None and not allow_other_model:
             check_same_model(fp, lm, f"the student in {path.name}")
-        return cls(method_from_dict(record["method"]), tensors, fp, record["info"], record["history"])
+        return student
 
     # ------------------------------------------------------------ tables
     def summary(self) -> dict[str, Any]:

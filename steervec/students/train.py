@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from steervec.core.chat import System, describe_system, encode_chat, response_suffix
 from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.io import json_sha
+from steervec.core.positions import mask_position_ids
 from steervec.data.datasets import load_dataset
 from steervec.data.rows import TOPK_KEY, TeacherRow
 from steervec.students.attach import attach_method, detach_method
@@ -174,7 +175,7 @@ def batch_loss(
         target: ``[batch, seq - 1]`` bool; position ``t`` scores the prediction of token ``t + 1``.
         topk: for KL, ``(ids [n_target, k], logprobs [n_target, k])`` in row-major order.
     """
-    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    positions = mask_position_ids(attention_mask)
     out = lm.decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=False)
     hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
     chosen = hidden[:, :-1][target]  # [n_target, d_model]

@@ -47,6 +47,7 @@ from steervec.core.chat import (
     ChatBatch,
     Prompt,
     System,
+    check_texts,
     describe_system,
     encode_chat,
     render_chat,
@@ -276,8 +277,9 @@ class FitData:
 def _check_inputs(lm: LanguageModel, system_prompt: str | None, data: FitData, layers: list[int],
                   cfg: FitConfig) -> None:
     prompts, control = data.prompts, cfg.control
-    if isinstance(prompts, str):
-        raise ValueError("prompts is one string: pass a list of prompts, e.g. [prompt]")
+    check_texts(prompts, "prompts")
+    if data.completions is not None:
+        check_texts(data.completions, "completions")
     if len(prompts) == 0:
         raise ValueError("no prompts given: pass at least one prompt to fit on")
     if not layers:
@@ -453,6 +455,9 @@ def fit_steering_vector(
     data = FitData(prompts, completions, heldout_prompts, heldout_completions)
     chosen = [layers] if isinstance(layers, int) else list(layers)
     _check_inputs(lm, system_prompt, data, chosen, cfg)
+    for name, texts in (("heldout_prompts", heldout_prompts), ("trait_questions", trait_questions)):
+        if texts is not None:
+            check_texts(texts, name, allow_empty=True)
     if cfg.teacher_vector is not None:
         cfg.teacher_vector._check_model(lm, allow_other_model=False)
     mode = cfg.loss_mode(completions is not None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from steervec.core.activations import MeanPositions, mean_activations
-from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, describe_system
+from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, check_texts, describe_system
 from steervec.core.model import as_language_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.vectors.baselines import as_baseline
@@ -47,6 +47,10 @@ def mean_difference_vector(
         >>> vec = mean_difference_vector(lm, "You love owls.", prompts, layers=[20, 25])  # doctest: +SKIP
     """
     lm = as_language_model(lm)
+    check_texts(prompts, "prompts")
+    for name, texts in (("completions", completions), ("control_completions", control_completions)):
+        if texts is not None:
+            check_texts(texts, name)
     if control == system_prompt:
         raise ValueError("the system prompt equals the control: the difference would be zero")
     common = dict(layers=layers, positions=positions, batch_size=batch_size, progress=progress)

@@ -16,7 +16,7 @@ import pytest
 
 from steervec.core.errors import (
     CorruptFileError,
-    InvalidArgumentError,
+    InputError,
     ModelMismatchError,
     SteervecError,
 )
@@ -332,7 +332,7 @@ def _cli(tmp_path, *extra):
 
 
 NAN, INF = float("nan"), float("inf")
-ARGUMENT_CASES = [  # (make the call, message naming the fix); all raise InvalidArgumentError
+ARGUMENT_CASES = [  # (make the call, message naming the fix); all raise InputError
     (lambda lm, p: run_small(lm, p, params=SamplingParams(temperature=NAN)),
      r"temperature must be a finite number >= 0 \(0 = greedy\), got nan: pass e.g. 1.0"),
     (lambda lm, p: run_small(lm, p, params=SamplingParams(temperature=INF)), r"temperature .* got inf: pass"),
@@ -358,7 +358,7 @@ ARGUMENT_CASES = [  # (make the call, message naming the fix); all raise Invalid
 @pytest.mark.parametrize("call, message", ARGUMENT_CASES)
 def test_bad_arguments_are_refused_before_anything_is_written(tiny_llama, tmp_path, call, message):
     path = tmp_path / "x.jsonl"
-    with pytest.raises(InvalidArgumentError, match=message):
+    with pytest.raises(InputError, match=message):
         call(tiny_llama, path)
     assert list(tmp_path.iterdir()) == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from steervec.core.errors import InvalidArgumentError
+from steervec.core.errors import InputError
 from steervec.data.number_filter import (
     REASONS,
     FilterConfig,
@@ -100,7 +100,7 @@ def test_lenient_rule_keeps_its_reasons(text, reason):
 
 
 def test_unknown_rule_is_refused():
-    with pytest.raises(InvalidArgumentError, match="'strict' or 'lenient'"):
+    with pytest.raises(InputError, match="'strict' or 'lenient'"):
         FilterConfig(rule="loose")
 
 

@@ -107,7 +107,7 @@ def test_panel_log_odds_move_when_only_the_target_rises(tiny_llama):
 
 def test_panel_leaves_the_target_out_and_explains_bad_input(tiny_llama):
     cat = panel_log_odds(tiny_llama, QUESTIONS[:1], "Cat", PANEL, system=None)
-    assert cat.panel == ("dog", "horse", "bear", "deer")
+    assert cat.panel == ("dog", "horse", "bear", "frog")
     with pytest.raises(ValueError, match="no target"):
         panel_log_odds(tiny_llama, QUESTIONS, " ")
     with pytest.raises(ValueError, match="besides the target"):
