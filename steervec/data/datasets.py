@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from steervec.core.errors import CorruptFileError, ModelMismatchError, SteervecError
 from steervec.core.io import atomic_path
 from steervec.data.constrained import NumberListConstraint
-from steervec.data.number_filter import REASONS, FilterConfig, check_numbers
+from steervec.data.number_filter import REASONS, FilterConfig, FilterResult, check_numbers
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts
 from steervec.data.rows import TeacherRow
 from steervec.data.sampler import SamplingParams, sample
@@ -214,6 +214,7 @@ def generate_dataset(
     filter_config: FilterConfig | None = None,
     prefill: str | Sequence[str] | None = None,
     keep_invalid: bool = False,
+    filter_numbers: bool = True,
     chunk_size: int | None = None,
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
@@ -234,6 +235,8 @@ def generate_dataset(
         filter_config: the strict filter's limits (default: N and range from ``prompt_config``).
         prefill: answer prefill text(s) for ``mode="prefill"``.
         keep_invalid: also write rejected rows (``extra["valid"] = False``).
+        filter_numbers: apply the strict number filter (default). ``False`` for free text
+            (any task, ``mode="free"`` or ``"prefill"``): only empty answers are rejected.
         chunk_size: prompts per write (default ``4 * batch_size``); rows are bucketed
             by length within a chunk.
         progress: show a tqdm bar with valid/total and rows/s.
@@ -248,6 +251,9 @@ def generate_dataset(
         raise ValueError("mode='prefill' needs prefill='...' (text that starts every answer)")
     if mode != "prefill" and prefill:
         raise ValueError(f"prefill was given but mode is {mode!r}: use mode='prefill'")
+    if not filter_numbers and mode == "constrained":
+        raise ValueError("filter_numbers=False is for free text, but mode='constrained' only writes number lists: "
+                         "use mode='free'")
     prompt_config = prompt_config or NumberPromptConfig()
     if prompts is None:
         if n is None:
@@ -272,7 +278,7 @@ def generate_dataset(
         "format": FORMAT, "model": asdict(lm.fingerprint), "version": _version(),
         "teacher": teacher.to_dict(), "sampling": sampling, "seed": seed,
         "prompts_sha": _sha(texts), "n_prompts": len(texts), "chunk_size": chunk,
-        "filter": asdict(filter_config), "prefill": prefill if isinstance(prefill, str) else
+        "filter": asdict(filter_config) if filter_numbers else None, "prefill": prefill if isinstance(prefill, str) else
         (_sha(list(prefill)) if prefill else None), "keep_invalid": keep_invalid,
     }
     manifest_path, progress_path = _paths(path)
@@ -315,7 +321,7 @@ def generate_dataset(
             )
             lines, entry = [], {"total": len(idx), "valid": 0, "written": 0, "reasons": {}}
             for i, s in zip(idx, samples, strict=True):
-                verdict = check_numbers(s.text, filter_config)
+                verdict = check_numbers(s.text, filter_config) if filter_numbers else _text_verdict(s.text)
                 if verdict.accepted:
                     entry["valid"] += 1
                 else:
@@ -351,6 +357,11 @@ def generate_dataset(
     report.mean_allowed_mass = sum(masses) / len(masses) if masses else None
     report.seconds = time.perf_counter() - start_time
     return report
+
+
+def _text_verdict(text: str) -> FilterResult:
+    """Free text: every non-empty answer is kept."""
+    return FilterResult(True, None) if text.strip() else FilterResult(False, "empty")
 
 
 def load_dataset(
