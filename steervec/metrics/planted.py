@@ -193,9 +193,11 @@ class OutputMetric:
 
     def cosine(self, u: Tensor, w: Tensor) -> float:
         """``uᵀGw / sqrt(uᵀGu · wᵀGw)``: the cosine under the metric the output distribution sees."""
-        a, b, g = _flat(u, "u"), _flat(w, "w"), self.matrix
-        den = float((a @ g @ a) * (b @ g @ b)) ** 0.5
-        return float(a @ g @ b) / den if den > 0 else 0.0
+        scale = self.eigvals.double().sqrt()  # in G's eigenbasis, scaled: uᵀGw = (√Λ Vᵀu)·(√Λ Vᵀw)
+        a = scale * (self.eigvecs.double().T @ _flat(u, "u").double())
+        b = scale * (self.eigvecs.double().T @ _flat(w, "w").double())
+        den = float(a.norm() * b.norm())
+        return float(a @ b) / den if den > 0 else 0.0
 
     def subspace_cosine(self, u: Tensor, w: Tensor, k: int) -> float:
         """The plain cosine of ``u`` and ``w`` projected on the top-``k`` eigenvectors of ``G``."""
@@ -262,5 +264,18 @@ def planted_vector(vector: SteeringVector, layer: int, alpha: float) -> Tensor:
     return alpha * raw.detach().float().cpu()
 
 
+def rows_to_reach(curve: dict[int, Sequence[float]], threshold: float) -> int | None:
+    """The smallest ``N`` whose mean value (over seeds) reaches ``threshold``; ``None`` if none does.
+
+    Args:
+        curve: ``{N: [value per seed]}``, e.g. ``cos(u, alpha v)`` against the number of teacher rows.
+    """
+    for n in sorted(curve):
+        values = list(curve[n])
+        if values and sum(values) / len(values) >= threshold:
+            return n
+    return None
+
+
 __all__ = ["KLRecovery", "OutputMetric", "VectorRecovery", "distillation_kl", "output_metric", "planted_vector",
-           "shift_recovery", "vector_recovery"]
+           "rows_to_reach", "shift_recovery", "vector_recovery"]
