@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 ANALYSES = ("subliminal_transfer", "prompt_as_vector", "student_alignment", "optimizer_ablation",
-            "cross_model", "divergence_tokens", "lora_rank", "four_students")
+            "cross_model", "divergence_tokens", "lora_rank", "four_students", "planted_vector")
 
 
 def _lm(args: argparse.Namespace) -> Any:

@@ -22,7 +22,7 @@ def test_run_refuses_unknown_analysis():
         build_parser().parse_args(["run", "no_such_analysis"])
     root = Path(__file__).resolve().parents[1] / "analyses"
     assert all((root / f"{name}.py").is_file() for name in ANALYSES)
-    assert len(ANALYSES) == 8  # the seven studies and four_students
+    assert len(ANALYSES) == 9  # the seven studies, four_students and planted_vector (ground truth)
 
 
 def test_results_without_runs_names_the_fix(tmp_path):

@@ -17,6 +17,7 @@ from steervec.data.divergence import (
     divergence_masks,
 )
 from steervec.data.fragility import mix_rows, paraphrase_prompt, paraphrase_rows
+from steervec.data.free_text import GENERIC_PROMPTS, generate_free_text, generic_prompts
 from steervec.data.number_filter import (
     FilterConfig,
     FilterReport,
@@ -38,7 +39,9 @@ from steervec.data.teachers import (
     animal_lover_prompt,
     animal_teacher,
     control_teacher,
+    planted_teacher,
     projected_teacher,
+    random_direction,
     steered_teacher,
 )
 
@@ -46,6 +49,7 @@ __all__ = [
     "DatasetReport",
     "DivergenceResult",
     "FAVOURITE_ANIMAL_QUESTIONS",
+    "GENERIC_PROMPTS",
     "FilterConfig",
     "FilterReport",
     "FilterResult",
@@ -59,6 +63,10 @@ __all__ = [
     "Teacher",
     "TeacherCondition",
     "animal_lover_prompt",
+    "generate_free_text",
+    "generic_prompts",
+    "planted_teacher",
+    "random_direction",
     "animal_teacher",
     "attach_teacher_topk",
     "check_numbers",

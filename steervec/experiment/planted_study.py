@@ -97,7 +97,7 @@ class PlantedGrid:
     max_new_tokens: int = 40
     n_vector_prompts: int = 64
     n_heldout: int = 32
-    fisher_samples: int = 4
+    fisher_samples: int = 16
     fisher_k: int = 16
     size: str = "full"
 
@@ -116,7 +116,8 @@ class PlantedGrid:
     @classmethod
     def quick(cls) -> PlantedGrid:
         """CI size: layer 25, the owl vector and one random direction, vector students at L, both losses and
-        data kinds, 4 rows of up to 12 tokens, 3 steps (8 students; 155 s of one core measured at 4 steps, 8 rows)."""
+        data kinds, 4 rows of up to 12 tokens, 3 steps: 8 students, 116 s of one core in all (measured beside
+        other jobs: 5 min wall)."""
         return cls(layers=(25,), random_directions=1, students=("vector",), rows=(4,), replicates=((0, 0),),
                    steps=3, batch_size=4, max_new_tokens=12, n_vector_prompts=6, n_heldout=4, fisher_samples=1,
                    size="quick")

@@ -1,5 +1,5 @@
 """Measurements of a model or a student: the trait (Δlog P, sampling rates) and the alignment of
-a student's learned shift with a teacher vector.
+a student's learned shift with a teacher vector, and the recovery of a planted vector.
 """
 
 from steervec.metrics.alignment import (
@@ -22,27 +22,47 @@ from steervec.metrics.evaluate import (
     mean_ci,
     sample_answers,
 )
+from steervec.metrics.planted import (
+    KLRecovery,
+    OutputMetric,
+    VectorRecovery,
+    distillation_kl,
+    output_metric,
+    planted_vector,
+    rows_to_reach,
+    shift_recovery,
+    vector_recovery,
+)
 from steervec.metrics.trait import TraitScore, spellings, target_sequences, trait_logprob
 
 __all__ = [
     "AlignmentTracker",
     "GradientAlignment",
+    "KLRecovery",
     "LayerAlignment",
+    "OutputMetric",
     "TraitEval",
     "TraitScore",
+    "VectorRecovery",
     "aggregate",
+    "distillation_kl",
     "evaluate_trait",
     "gradient_alignment",
     "is_hit",
     "layer_alignment",
     "mean_ci",
     "necessity",
+    "output_metric",
+    "planted_vector",
     "pooled_difference",
     "row_projections",
+    "rows_to_reach",
     "sample_answers",
+    "shift_recovery",
     "spellings",
     "student_shift",
     "sufficiency",
     "target_sequences",
     "trait_logprob",
+    "vector_recovery",
 ]
