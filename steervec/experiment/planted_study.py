@@ -212,7 +212,8 @@ def _train(lm: LanguageModel, planted: Planted, rows: list[TeacherRow], data_pat
     optimizer = "adamw" if kind == "lora" else "adam"
     epochs = math.ceil(grid.steps * grid.batch_size / len(rows))
     settings = {"method": kind, "layer": at, "loss": loss, "n_rows": len(rows), "lr": lr, "optimizer": optimizer,
-                "steps": grid.steps, "batch_size": grid.batch_size, "seed": train_seed, "system": "none"}
+                "steps": grid.steps, "batch_size": grid.batch_size, "seed": train_seed, "system": "none",
+                "kl_positions": "all" if loss == "kl_online" else None}
     cached = student_path(out_dir, lm, data_path, **settings)
     if cached.is_file():
         return Student.load(cached, lm), at, True

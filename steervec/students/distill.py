@@ -78,9 +78,14 @@ def online_targets(
         rows: the batch's rows, in batch order.
         target: the student's scored positions ``[batch, seq - 1]``.
     """
-    with attachment.disabled():
-        return teacher_logprobs(lm, online.teacher, [r.prompt for r in rows], [r.completion for r in rows],
-                                target, student_system, online.positions)
+    was_training = lm.model.training
+    lm.model.eval()  # the teacher is deterministic: no dropout in its forward
+    try:
+        with attachment.disabled():
+            return teacher_logprobs(lm, online.teacher, [r.prompt for r in rows], [r.completion for r in rows],
+                                    target, student_system, online.positions)
+    finally:
+        lm.model.train(was_training)
 
 
 __all__ = ["OnlineTeacher", "as_online_teacher", "online_targets"]
