@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import torch
 from torch import Tensor
@@ -89,7 +89,9 @@ def next_token_logits(lm: LanguageModel, input_ids: Tensor, attention_mask: Tens
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     out = lm.decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=False)
     hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
-    return lm.model.get_output_embeddings()(hidden[:, :-1][target]).float()  # type: ignore[no-any-return]
+    model: Any = lm.model
+    logits: Tensor = model.get_output_embeddings()(hidden[:, :-1][target])
+    return logits.float()
 
 
 @torch.no_grad()

@@ -177,7 +177,7 @@ def student_method(kind: StudentKind, layer: int, grid: PlantedGrid) -> tuple[Me
     if kind == "lora":
         return LoRA(rank=8, alpha=8.0), None
     at = layer if kind == "vector" else max(layer - grid.other_offset, 0)
-    return VectorStudent(layers=[at]), at
+    return VectorStudent(layers=(at,)), at
 
 
 @dataclass
