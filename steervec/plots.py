@@ -175,6 +175,38 @@ def lora_rank_curve(ranks: Sequence[int], values: Sequence[Sequence[float]], ful
     return paper_layout(fig, title, "LoRA rank r (log scale)", y)
 
 
+def recovery_curve(curves: Mapping[str, Mapping[int, Sequence[float]]],
+                   title: str = "Recovery of a planted steering vector", y: str = "cos(u, α·v)",
+                   thresholds: Sequence[float] = (0.5, 0.9)) -> go.Figure:
+    """Mean over seeds against the number of rows ``N`` (log x axis), one line per condition, the
+    seeds' range as a band; dotted lines at the ``thresholds``.
+
+    Args:
+        curves: ``{condition: {N: [value per seed (and planted direction)]}}``.
+    """
+    if not curves:
+        raise ValueError("no curves to draw")
+    fig = go.Figure()
+    for i, (name, by_n) in enumerate(curves.items()):
+        if not by_n or any(not v for v in by_n.values()):
+            raise ValueError(f"condition {name!r} has an N without values")
+        colour = PALETTE[i % len(PALETTE)]
+        ns = sorted(by_n)
+        mean = [sum(by_n[n]) / len(by_n[n]) for n in ns]
+        low, high = [min(by_n[n]) for n in ns], [max(by_n[n]) for n in ns]
+        if any(len(by_n[n]) > 1 for n in ns):
+            fig.add_trace(go.Scatter(x=ns + ns[::-1], y=high + low[::-1], mode="lines", fill="toself",
+                                     fillcolor=_rgba(colour, 0.15), line={"width": 0}, hoverinfo="skip",
+                                     showlegend=False))
+        fig.add_trace(go.Scatter(x=ns, y=mean, mode="lines+markers", line={"color": colour, "width": 2.5},
+                                 name=f"{name} (n={len(by_n[ns[0]])})"))
+    for t in thresholds:
+        fig.add_hline(y=t, line={"color": "#888888", "width": 1, "dash": "dot"})
+    ticks = sorted({n for by_n in curves.values() for n in by_n})
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(n) for n in ticks])
+    return paper_layout(fig, title, "teacher rows N (log scale)", y)
+
+
 def gradient_alignment_distributions(groups: Mapping[str, Sequence[float]],
                                      title: str = "Per-row gradient alignment") -> go.Figure:
     """Box + points of per-row cos(dL/dh, v_teacher), one box per optimiser or dataset."""

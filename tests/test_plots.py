@@ -29,6 +29,7 @@ def test_every_figure_builds():
         plots.gradient_alignment_distributions({"adamw": [0.1, 0.2, -0.1], "sgd": [0.0, 0.5]}),
         plots.cosine_matrix_heatmap({3: [[1.0, 0.2], [0.2, 1.0]], 6: [[1.0, -0.1], [-0.1, 1.0]]}, ["owl", "cat"],
                                     ["owl", "cat"]),
+        plots.recovery_curve({"kl · numbers": {16: [0.5, 0.6], 64: [0.9, 0.95]}, "ce · numbers": {16: [0.1], 64: [0.3]}}),
     ]
     assert all(isinstance(f, go.Figure) for f in figs)
     cos = figs[0]
@@ -37,6 +38,11 @@ def test_every_figure_builds():
     rank = figs[6]
     assert list(rank.data[1].y) == [0.1, 0.2, 0.3, 0.4, 0.0, 0.1]  # every seed drawn, beside the means
     assert list(rank.layout.xaxis.tickvals) == [1, 8, 64] and "full fine-tuning +0.03" in str(rank.layout.annotations)
+    recovery = figs[8]
+    assert len(recovery.data) == 3  # a seed band for the two-seed condition only, and a line each
+    assert list(recovery.data[1].y) == pytest.approx([0.55, 0.925]) and recovery.layout.xaxis.type == "log"
+    with pytest.raises(ValueError, match="without values"):
+        plots.recovery_curve({"empty": {16: []}})
 
 
 def test_cosine_matrix_heatmap_slider_shows_one_layer_at_a_time():

@@ -18,6 +18,7 @@ from steervec.data.divergence import (
     divergence_masks,
 )
 from steervec.data.fragility import mix_rows, paraphrase_prompt, paraphrase_rows
+from steervec.data.free_text import GENERIC_PROMPTS, generate_free_text, generic_prompts
 from steervec.data.number_filter import (
     FilterConfig,
     FilterReport,
@@ -42,7 +43,9 @@ from steervec.data.teachers import (
     animal_lover_prompt,
     animal_teacher,
     control_teacher,
+    planted_teacher,
     projected_teacher,
+    random_direction,
     steered_teacher,
 )
 
@@ -52,6 +55,7 @@ __all__ = [
     "DatasetReport",
     "DivergenceResult",
     "FAVOURITE_ANIMAL_QUESTIONS",
+    "GENERIC_PROMPTS",
     "FilterConfig",
     "FilterReport",
     "FilterResult",
@@ -66,6 +70,10 @@ __all__ = [
     "Teacher",
     "TeacherCondition",
     "animal_lover_prompt",
+    "generate_free_text",
+    "generic_prompts",
+    "planted_teacher",
+    "random_direction",
     "animal_teacher",
     "attach_teacher_topk",
     "check_numbers",

@@ -93,7 +93,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 def filter_rule(manifest: dict[str, Any]) -> Rule:
     """The filter rule a dataset was made with (``"lenient"`` when its manifest predates the field)."""
-    rule = manifest.get("filter", {}).get("rule", LENIENT)
+    rule = (manifest.get("filter") or {}).get("rule", LENIENT)  # None: free text, no number filter
     if rule not in ("strict", "lenient"):
         raise CorruptFileError(f"the manifest names an unknown filter rule {rule!r}: regenerate the dataset")
     return cast(Rule, rule)
@@ -111,7 +111,7 @@ def check_manifest(old: dict[str, Any], new: dict[str, Any], path: Path) -> None
             f"{path} was written by steervec {old.get('version')} but this is {new['version']}; "
             "refusing to mix rows: write to a new path (or regenerate it)"
         )
-    if "filter" in old:
+    if old.get("filter"):
         old = {**old, "filter": {"rule": filter_rule(old), **old["filter"]}}
     diff = sorted(k for k in new if old.get(k) != new[k])
     if diff == ["filter"] and filter_rule(old) != filter_rule(new):

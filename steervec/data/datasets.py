@@ -52,7 +52,13 @@ from steervec.data.dataset_files import (
     resume_point,
     write_json,
 )
-from steervec.data.number_filter import REASONS, FilterConfig, check_numbers, count_numbers
+from steervec.data.number_filter import (
+    REASONS,
+    FilterConfig,
+    FilterResult,
+    check_numbers,
+    count_numbers,
+)
 from steervec.data.numbers import NumberPrompt, NumberPromptConfig, number_prompts
 from steervec.data.rows import TeacherRow
 from steervec.data.sampler import SamplingParams, sample
@@ -144,19 +150,23 @@ class _Plan:
     seed: int
     keep_invalid: bool
     filter_config: FilterConfig = field(default_factory=FilterConfig)
+    filter_numbers: bool = True
 
     @property
     def n_chunks(self) -> int:
         return (len(self.texts) + self.chunk - 1) // self.chunk
 
 
-def _check_mode(mode: str, prefill: str | Sequence[str] | None) -> None:
+def _check_mode(mode: str, prefill: str | Sequence[str] | None, filter_numbers: bool = True) -> None:
     if mode not in ("free", "constrained", "prefill"):
         raise ValueError(f"mode must be 'free', 'constrained' or 'prefill', got {mode!r}")
     if mode == "prefill" and not prefill:
         raise ValueError("mode='prefill' needs prefill='...' (text that starts every answer)")
     if mode != "prefill" and prefill:
         raise ValueError(f"prefill was given but mode is {mode!r}: use mode='prefill'")
+    if not filter_numbers and mode == "constrained":
+        raise ValueError("filter_numbers=False is for free text, but mode='constrained' only writes number lists: "
+                         "use mode='free'")
 
 
 def _live_manifest(path: Path) -> dict[str, Any] | None:
@@ -186,7 +196,8 @@ def _manifest(lm: Any, teacher: Teacher, plan: _Plan, prefill: str | Sequence[st
         "format": FORMAT, "model": asdict(lm.fingerprint), "version": _version(),
         "teacher": teacher.to_dict(), "sampling": sampling, "seed": plan.seed,
         "prompts_sha": _sha(plan.texts), "n_prompts": len(plan.texts), "chunk_size": plan.chunk,
-        "filter": asdict(plan.filter_config), "prefill": prefill if isinstance(prefill, str) else
+        "filter": asdict(plan.filter_config) if plan.filter_numbers else None,
+        "prefill": prefill if isinstance(prefill, str) else
         (_sha(list(prefill)) if prefill else None), "keep_invalid": plan.keep_invalid,
     }
 
@@ -204,7 +215,7 @@ def _chunk_lines(lm: Any, teacher: Teacher, plan: _Plan, k: int, manifest: dict[
     masses: list[float] = []
     entry: dict[str, Any] = {"total": len(idx), "valid": 0, "written": 0, "reasons": {}}
     for i, s in zip(idx, samples, strict=True):
-        verdict = check_numbers(s.text, plan.filter_config)
+        verdict = check_numbers(s.text, plan.filter_config) if plan.filter_numbers else _text_verdict(s.text)
         if verdict.accepted:
             entry["valid"] += 1
         else:
@@ -223,6 +234,11 @@ def _chunk_lines(lm: Any, teacher: Teacher, plan: _Plan, k: int, manifest: dict[
         lines.append(json.dumps(row.to_dict(), sort_keys=True) + "\n")
         entry["written"] += 1
     return lines, entry, masses
+
+
+def _text_verdict(text: str) -> FilterResult:
+    """Free text: every non-empty answer is kept."""
+    return FilterResult(True, None) if text.strip() else FilterResult(False, "empty")
 
 
 def _add_entry(report: DatasetReport, entry: dict[str, Any]) -> None:
@@ -248,6 +264,7 @@ def generate_dataset(
     filter_config: FilterConfig | None = None,
     prefill: str | Sequence[str] | None = None,
     keep_invalid: bool = False,
+    filter_numbers: bool = True,
     chunk_size: int | None = None,
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
@@ -270,6 +287,8 @@ def generate_dataset(
             for files older than the rule field), else ``"strict"``.
         prefill: answer prefill text(s) for ``mode="prefill"``.
         keep_invalid: also write rejected rows (``extra["valid"] = False``).
+        filter_numbers: apply the strict number filter (default). ``False`` for free text
+            (any task, ``mode="free"`` or ``"prefill"``): only empty answers are rejected.
         chunk_size: prompts per write (default ``4 * batch_size``); rows are bucketed
             by length within a chunk.
         progress: show a tqdm bar with valid/total and rows/s.
@@ -284,9 +303,10 @@ def generate_dataset(
     """
     start_time = time.perf_counter()
     path = Path(path)
-    _check_mode(mode, prefill)
+    _check_mode(mode, prefill, filter_numbers)
     plan = _plan(lm, teacher, prompts, n, mode, params or SamplingParams(), seed, prompt_config or
                  NumberPromptConfig(), prompt_seed, prefill, keep_invalid, chunk_size)
+    plan.filter_numbers = filter_numbers
     with exclusive_lock(path, "dataset"):
         old = _live_manifest(path)
         plan.filter_config = filter_config or replace(
@@ -372,6 +392,11 @@ def _parse_row(path: Path, number: int, raw: bytes) -> TeacherRow:
         raise CorruptFileError(f"{path} line {number} is not UTF-8 text ({exc.reason}): {fix}") from exc
     except (ValueError, TypeError, RecursionError) as exc:
         raise CorruptFileError(f"{path} line {number} is not a TeacherRow ({exc}): {fix}") from exc
+
+
+def _text_verdict(text: str) -> FilterResult:
+    """Free text: every non-empty answer is kept."""
+    return FilterResult(True, None) if text.strip() else FilterResult(False, "empty")
 
 
 def load_dataset(

@@ -21,6 +21,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from steervec.core.chat import TEMPLATE_DEFAULT, System, describe_system
 from steervec.core.errors import ModelMismatchError
 from steervec.core.hooks import check_alpha
@@ -235,3 +238,49 @@ def projected_teacher(
 ) -> Teacher:
     """A prompted teacher with ``vector``'s direction projected out at ``layers``."""
     return Teacher(name, system=system, project_out=vector, project_layers=layers)
+
+
+def random_direction(lm: Any, layer: int, norm: float, seed: int) -> SteeringVector:
+    """A seeded random direction of ``norm`` at ``layer`` (isotropic Gaussian, rescaled).
+
+    Example:
+        >>> v = random_direction(lm, 25, norm=48.0, seed=0)  # doctest: +SKIP
+    """
+    lm.check_layer(layer)
+    if not norm > 0:
+        raise ValueError(f"norm must be > 0, got {norm}")
+    g = torch.Generator().manual_seed(int(seed))
+    raw = torch.randn(lm.d_model, generator=g)
+    return SteeringVector({layer: raw / raw.norm() * norm}, lm.fingerprint, "all",
+                          {"method": "random_direction", "seed": int(seed), "norm": float(norm)})
+
+
+def planted_teacher(
+    lm: Any, direction: SteeringVector | Tensor, layer: int, alpha: float = 1.0, name: str | None = None,
+) -> Teacher:
+    """The base model plus ``alpha * v`` at ``layer``, at every real position, no system turn.
+
+    A teacher whose trait is known exactly: a student that recovers it should learn ``alpha * v``.
+
+    Args:
+        lm: the base model.
+        direction: a :class:`SteeringVector` (its vector at ``layer``, or its only layer's) or a
+            ``[d_model]`` tensor.
+        layer: where the vector is added (output of decoder block ``layer``).
+        alpha: its scale.
+
+    Example:
+        >>> teacher = planted_teacher(lm, random_direction(lm, 25, 48.0, seed=1), layer=25, alpha=3.0)  # doctest: +SKIP
+    """
+    lm.check_layer(layer)
+    if isinstance(direction, SteeringVector):
+        if layer not in direction.layer_vectors and len(direction.layers) != 1:
+            raise ValueError(f"no direction for layer {layer}: the vector has layers {direction.layers}; "
+                             "pass vector.select([layer]) or a one-layer vector")
+        raw = direction.layer_vectors.get(layer, direction[direction.layers[0]])
+        vector = SteeringVector({layer: raw}, direction.fingerprint, direction.positions, dict(direction.provenance))
+    else:
+        vector = SteeringVector({layer: torch.as_tensor(direction).float()}, lm.fingerprint, "all",
+                                {"method": "tensor"})
+    return steered_teacher(vector, [layer], alpha, system=None, positions="all",
+                           name=name or f"planted-L{layer}-{vector_digest(vector)[:8]}")

@@ -1,7 +1,8 @@
 """Students: how a copy of the base model is parameterised (methods), attached, trained
-(any optimiser, loss masks, soft distillation) and checkpointed.
+(any optimiser, loss masks, stored or online soft distillation) and checkpointed.
 """
 
+from steervec.students.distill import OnlineTeacher
 from steervec.students.methods import FullFinetune, LoRA, VectorStudent
 from steervec.students.optim import (
     OptimizerConfig,
@@ -19,6 +20,7 @@ __all__ = [
     "FullFinetune",
     "LoRA",
     "NonFiniteLossError",
+    "OnlineTeacher",
     "OptimizerConfig",
     "PreconditionedSGD",
     "SignSGD",

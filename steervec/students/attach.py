@@ -14,13 +14,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from steervec.core.errors import CorruptFileError, SteervecError
-from steervec.core.hooks import Intervention, add_operator, intervene
+from steervec.core.hooks import Intervention, Operator, add_operator, intervene
 from steervec.students.methods import FullFinetune, LoRA, Method, VectorStudent, method_kind
 
 ADAPTER_NAME = "steervec"
@@ -59,6 +60,15 @@ class Attachment:
                 raise CorruptFileError(f"{name}: shape {tuple(tensors[name].shape)} != {tuple(p.shape)}")
             p.copy_(tensors[name].to(p.device, p.dtype))
 
+    def disabled(self) -> contextlib.AbstractContextManager[None]:
+        """Inside the block the model computes as the base model (the student switched off).
+
+        Used for a teacher forward in the same training step (online distillation); the
+        student's tensors and the optimiser state are untouched, and on exit the student is
+        back exactly.
+        """
+        raise NotImplementedError
+
     def remove(self) -> None:
         for p in self.params.values():
             p.grad = None
@@ -77,9 +87,24 @@ class _VectorAttachment(Attachment):
                 init = torch.randn(lm.d_model) * method.init_scale
             p = nn.Parameter(init.to(lm.device, torch.float32), requires_grad=trainable)
             self.params[f"layer.{layer}"] = p
-            items.append(Intervention(layer, add_operator(p), method.positions))
+            items.append(Intervention(layer, self._switchable(add_operator(p)), method.positions))
+        self._off = False
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(intervene(lm, items))
+
+    def _switchable(self, op: Operator) -> Operator:
+        def run(hidden: Tensor, positions: Tensor) -> Tensor:
+            return hidden if self._off else op(hidden, positions)
+
+        return run
+
+    @contextlib.contextmanager
+    def disabled(self) -> Iterator[None]:
+        self._off = True
+        try:
+            yield
+        finally:
+            self._off = False
 
     def remove(self) -> None:
         self._stack.close()
@@ -139,6 +164,22 @@ class _LoRAAttachment(Attachment):
             if is_lora:
                 self.params[name] = p
 
+    @contextlib.contextmanager
+    def disabled(self) -> Iterator[None]:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        flags = {n: p.requires_grad for n, p in self.params.items()}
+        layers = [m for m in self.lm.model.modules() if isinstance(m, BaseTunerLayer)]
+        for module in layers:
+            module.enable_adapters(False)
+        try:
+            yield
+        finally:
+            for module in layers:
+                module.enable_adapters(True)
+            for n, p in self.params.items():  # peft's enable_adapters sets requires_grad itself
+                p.requires_grad_(flags[n])
+
     def remove(self) -> None:
         from peft.tuners.tuners_utils import BaseTunerLayer
 
@@ -168,6 +209,18 @@ class _FullAttachment(Attachment):
         for p in chosen.values():
             p.requires_grad_(trainable)
         self.params = dict(chosen)
+
+    @contextlib.contextmanager
+    def disabled(self) -> Iterator[None]:
+        """The base weights swapped in (the copy kept for :meth:`remove`, no extra memory)."""
+        trained = {name: p.data for name, p in self.params.items()}
+        try:
+            for name, p in self.params.items():
+                p.data = self._originals[name]
+            yield
+        finally:
+            for name, p in self.params.items():
+                p.data = trained[name]
 
     @torch.no_grad()
     def remove(self) -> None:

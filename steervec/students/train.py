@@ -2,10 +2,12 @@
 
 One function, :func:`train_student`, trains every parameterisation of
 :mod:`steervec.students` on :class:`~steervec.data.rows.TeacherRow` s. The loss is taken on the
-response tokens only (the completion and the template's end-of-turn token, as
+response tokens (the completion and the template's end-of-turn token, as
 :func:`~steervec.core.chat.encode_chat` marks them): cross-entropy on the teacher's tokens
-(hard distillation) or KL to stored teacher top-k log-probs (soft distillation), optionally
-restricted by per-row token masks (e.g. divergence tokens).
+(hard distillation), KL to stored teacher top-k log-probs (soft distillation, ``"kl"``), or
+KL to a teacher's full distribution computed in the same step (online soft distillation,
+``"kl_online"``, see :mod:`steervec.students.distill`; optionally at every real position),
+optionally restricted by per-row token masks (e.g. divergence tokens).
 
 Reproducibility: ``seed`` seeds torch, ``random`` and numpy before the student is
 initialised, and fixes the data order of every epoch; two runs with the same arguments give
@@ -35,16 +37,18 @@ from tqdm.auto import tqdm
 from steervec.core.chat import System, describe_system, encode_chat, response_suffix
 from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.io import json_sha
-from steervec.core.positions import mask_position_ids
 from steervec.data.datasets import load_dataset
 from steervec.data.rows import TOPK_KEY, TeacherRow
+from steervec.data.soft_targets import kl_sum, next_token_logits, scored_positions
+from steervec.data.teachers import Teacher
 from steervec.students.attach import attach_method, detach_method
 from steervec.students.checkpoints import latest_checkpoint, read_checkpoint, write_checkpoint
+from steervec.students.distill import OnlineTeacher, as_online_teacher, online_targets
 from steervec.students.methods import Method, method_to_dict
 from steervec.students.optim import OptimizerConfig, OptimizerSpec, clip_gradients
 from steervec.students.student import Student
 
-LossKind = Literal["ce", "kl"]
+LossKind = Literal["ce", "kl", "kl_online"]
 
 
 class NonFiniteLossError(SteervecError, FloatingPointError):
@@ -166,7 +170,7 @@ def _topk(rows: Sequence[TeacherRow], lengths: list[int]) -> list[tuple[Tensor, 
 
 def batch_loss(
     lm: Any, input_ids: Tensor, attention_mask: Tensor, target: Tensor,
-    topk: tuple[Tensor, Tensor] | None = None,
+    topk: tuple[Tensor, Tensor] | None = None, teacher_logp: Tensor | None = None,
 ) -> tuple[Tensor, int]:
     """Summed loss over target positions and their count.
 
@@ -174,13 +178,12 @@ def batch_loss(
         input_ids / attention_mask: ``[batch, seq]`` left-padded.
         target: ``[batch, seq - 1]`` bool; position ``t`` scores the prediction of token ``t + 1``.
         topk: for KL, ``(ids [n_target, k], logprobs [n_target, k])`` in row-major order.
+        teacher_logp: for online KL, the teacher's log-probs ``[n_target, vocab]`` in row-major order.
     """
-    positions = mask_position_ids(attention_mask)
-    out = lm.decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=False)
-    hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
-    chosen = hidden[:, :-1][target]  # [n_target, d_model]
-    logits = lm.model.get_output_embeddings()(chosen).float()  # [n_target, vocab]
+    logits = next_token_logits(lm, input_ids, attention_mask, target)  # [n_target, vocab]
     n = int(target.sum())
+    if teacher_logp is not None:
+        return kl_sum(teacher_logp.to(logits.device), logits), n
     if topk is None:
         return F.cross_entropy(logits, input_ids[:, 1:][target], reduction="sum"), n
     ids, lps = topk
@@ -225,6 +228,7 @@ def train_student(
     system: System = None,
     loss: LossKind = "ce",
     loss_masks: Sequence[Any] | None = None,
+    teacher: OnlineTeacher | Teacher | None = None,
     schedule: str | None = None,
     warmup: float | None = None,
     grad_clip: float | None = None,
@@ -254,9 +258,14 @@ def train_student(
         seed: seeds init, dropout and the data order of every epoch.
         system: the *student's* system condition: ``None`` (no system turn, default), a
             string, or :data:`~steervec.core.chat.TEMPLATE_DEFAULT` (the template's injected default).
-        loss: ``"ce"`` (teacher tokens) or ``"kl"`` (teacher top-k in ``row.extra``).
+        loss: ``"ce"`` (teacher tokens), ``"kl"`` (teacher top-k in ``row.extra``) or
+            ``"kl_online"`` (KL(teacher ‖ student) over the full vocabulary, the teacher run in
+            the same step with the student switched off; needs ``teacher``).
         loss_masks: optional per-row bool masks over the response tokens (see
-            :func:`response_lengths`); only True tokens enter the loss.
+            :func:`response_lengths`); only True tokens enter the loss (with
+            ``OnlineTeacher(positions="all")`` the prompt positions are always scored).
+        teacher: for ``loss="kl_online"``: an :class:`~steervec.students.distill.OnlineTeacher`
+            or a bare :class:`~steervec.data.teachers.Teacher` (response positions).
         schedule / warmup / grad_clip: ``constant``/``linear``/``cosine``, warm-up steps or
             fraction, max gradient norm.
         momentum / weight_decay / optimizer_kwargs: optimiser arguments.
@@ -278,8 +287,13 @@ def train_student(
         raise ValueError("the dataset is empty: pass at least one TeacherRow")
     if not allow_other_model:
         check_rows_model(lm, rows)
-    if loss not in ("ce", "kl"):
-        raise ValueError(f"unknown loss {loss!r}: use 'ce' or 'kl'")
+    if loss not in ("ce", "kl", "kl_online"):
+        raise ValueError(f"unknown loss {loss!r}: use 'ce', 'kl' or 'kl_online'")
+    online = as_online_teacher(teacher) if loss == "kl_online" else None
+    if teacher is not None and online is None:
+        raise ValueError(f"teacher=... is only used by loss='kl_online' (loss is {loss!r}): drop it or set the loss")
+    if online is not None:
+        online.teacher.check(lm)
     if epochs < 1 or batch_size < 1 or (max_steps is not None and max_steps < 1):
         raise ValueError("epochs, batch_size and max_steps must be >= 1")
     if autocast not in (None, "bfloat16"):
@@ -300,6 +314,8 @@ def train_student(
         "masks_sha": json_sha([m.int().tolist() for m in masks]) if masks is not None else None,
         "topk_sha": json_sha([r.extra.get(TOPK_KEY) for r in rows]) if loss == "kl" else None,
     }
+    if online is not None:  # only online students carry the key: other students' records are unchanged
+        args["teacher"] = online.to_dict()
     args = json.loads(json.dumps(args, default=str))  # as a checkpoint stores them
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     resume = latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
@@ -328,11 +344,15 @@ def train_student(
             t0 = time.perf_counter()
             batch = encode_chat(lm, [rows[i].prompt for i in idx], system, [rows[i].completion for i in idx])
             target, topk = _targets(batch.response_mask, idx, lengths, masks, topks)
+            if online is not None and online.positions == "all":
+                target = target | (scored_positions(batch, "all") & ~batch.response_mask[:, 1:])
             for g in opt.param_groups:
                 g["lr"] = cfg.lr_at(step, total)
             ctx = torch.autocast(lm.device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
             with ctx:
-                summed, n_tok = batch_loss(lm, batch.input_ids, batch.attention_mask, target, topk)
+                soft = None if online is None else online_targets(lm, att, online, [rows[i] for i in idx],
+                                                                  target, system)
+                summed, n_tok = batch_loss(lm, batch.input_ids, batch.attention_mask, target, topk, soft)
             value = float(summed.detach()) / max(n_tok, 1)
             if not math.isfinite(value):
                 raise _nan_error(step + 1, value, last_good)
