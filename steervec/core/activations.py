@@ -49,8 +49,8 @@ def mean_activations(
     check_texts(prompts, "prompts")
     if completions is not None:
         check_texts(completions, "completions")
-    chosen = list(range(lm.n_layers)) if layers is None else [lm.check_layer(x) for x in layers]  # type: ignore[attr-defined]
-    sums = {x: torch.zeros(lm.d_model, dtype=torch.float64) for x in chosen}  # type: ignore[attr-defined]
+    chosen = list(range(lm.n_layers)) if layers is None else [lm.check_layer(x) for x in layers]
+    sums = {x: torch.zeros(lm.d_model, dtype=torch.float64) for x in chosen}
     count = 0
     starts = range(0, len(prompts), batch_size)
     for start in tqdm(starts, desc=f"activations ({describe_system(system)[:30]})", disable=not progress):
@@ -64,7 +64,7 @@ def mean_activations(
         else:
             mask = batch.response_mask
         with record(lm, chosen) as rec:
-            lm.model(**batch.model_inputs(), use_cache=False)  # type: ignore[attr-defined]
+            lm.model(**batch.model_inputs(), use_cache=False)
         for x in chosen:
             sums[x] += rec[x][mask].double().sum(dim=0).cpu()
         count += int(mask.sum())

@@ -53,7 +53,8 @@ def check_texts(texts: object, name: str = "prompts", allow_empty: bool = False)
         allow_empty: accept an empty sequence.
     """
     if isinstance(texts, (str, bytes)):
-        shown = texts if len(texts) <= 40 else texts[:37] + "..."
+        text = texts.decode(errors="replace") if isinstance(texts, bytes) else texts
+        shown = text if len(text) <= 40 else text[:37] + "..."
         raise InputError(
             f"{name} is one string ({shown!r}), not a sequence of {name}: wrap it in a list, "
             f"e.g. [{shown!r}]"

@@ -67,7 +67,7 @@ def _block_digest(block: nn.Module) -> str:
 def fingerprint_model(model: PreTrainedModel, layers: nn.ModuleList, d_model: int) -> Fingerprint:
     """Compute the :class:`Fingerprint` of a loaded causal LM."""
     hasher = hashlib.sha256()
-    embed = model.get_input_embeddings()
+    embed: Any = model.get_input_embeddings()  # an nn.Embedding (HF types it as nn.Module)
     hasher.update(_digest(embed.weight).encode())
     hasher.update(_block_digest(layers[0]).encode())
     hasher.update(_block_digest(layers[-1]).encode())

@@ -48,8 +48,11 @@ def ends_digest(path: Path) -> str:
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of the whole file, read in 1 MiB blocks."""
+    hasher = hashlib.sha256()
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
 
 
 def _check_file(folder: Path, name: str, meta: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -114,7 +114,8 @@ class LanguageModel:
         kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
         if self.info.get("kv_cache_broken"):
             kwargs["use_cache"] = False
-        return self.model.generate(*args, **kwargs)
+        model: Any = self.model  # GenerationMixin.generate
+        return model.generate(*args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
@@ -160,7 +161,8 @@ def _d_model(model: PreTrainedModel) -> int:
     for attr in ("hidden_size", "d_model", "n_embd"):
         if getattr(text, attr, None):
             return int(getattr(text, attr))
-    return int(model.get_input_embeddings().weight.shape[1])
+    embed: Any = model.get_input_embeddings()  # an nn.Embedding (HF types it as nn.Module)
+    return int(embed.weight.shape[1])
 
 
 def wrap_model(
@@ -172,8 +174,9 @@ def wrap_model(
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     model.eval()
-    fp = fingerprint_model(model, layers, _d_model(model))
-    return LanguageModel(model, tokenizer, name, layers, fp, load_seconds)
+    hf = cast("PreTrainedModel", model)  # a transformers causal LM (or a module with its interface)
+    fp = fingerprint_model(hf, layers, _d_model(hf))
+    return LanguageModel(hf, tokenizer, name, layers, fp, load_seconds)
 
 
 def as_language_model(obj: Any) -> LanguageModel:

@@ -73,7 +73,7 @@ def validate_positions(positions: PositionSpec) -> PositionSpec:
     ):
         if not positions:
             raise PositionError("an empty list of positions selects nothing: pass at least one position")
-        return list(positions)
+        return [int(p) for p in positions]
     raise TypeError(
         f"positions must be a keyword {list(KEYWORDS)}, a bool tensor or a list of ints, "
         f"got {type(positions).__name__}"

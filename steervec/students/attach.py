@@ -153,7 +153,8 @@ class _LoRAAttachment(Attachment):
         targets = lora_targets(lm, method)
         super().__init__(lm, trainable)
         config = LoraConfig(
-            r=method.rank, lora_alpha=method.alpha, lora_dropout=method.dropout,
+            r=method.rank, lora_alpha=method.alpha,  # type: ignore[arg-type]  # peft scales by any float
+            lora_dropout=method.dropout,
             target_modules=targets, bias="none",
         )
         self._had_peft_config = hasattr(lm.model, "peft_config")

@@ -123,6 +123,6 @@ def method_from_dict(data: dict[str, Any]) -> Method:
     """Inverse of :func:`method_to_dict`."""
     data = dict(data)
     kind = data.pop("kind")
-    return _METHODS[kind](**data)  # type: ignore[no-any-return]
+    return _METHODS[kind](**data)
 
 

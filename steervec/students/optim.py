@@ -63,7 +63,7 @@ class SignSGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, beta, decay = group["lr"], group["momentum"], group["weight_decay"]
@@ -115,7 +115,7 @@ class PreconditionedSGD(Optimizer):
             self.state[p]["denominator"] = v.detach().to(p.device, p.dtype).sqrt()
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = _closure_loss(closure)
         for group in self.param_groups:
             for p in group["params"]:
@@ -190,9 +190,10 @@ def make_optimizer(
             )
         if key in ("adam", "adamw") and "fused" not in kwargs and "foreach" not in kwargs:
             kwargs["fused"] = _fused_ok(params)  # one kernel per tensor: ~7x faster on CPU
-        return OPTIMIZERS[key](params, lr=lr, **kwargs)
+        return OPTIMIZERS[key](params, lr=lr, **kwargs)  # a torch.optim class or SignSGD
     if callable(optimizer):
-        built = optimizer(params, lr=lr, **kwargs)
+        factory: Callable[..., Any] = optimizer  # an Optimizer subclass or a factory: both take (params, lr=...)
+        built = factory(params, lr=lr, **kwargs)
         if not isinstance(built, Optimizer):
             raise TypeError(
                 f"the optimizer factory returned {type(built).__name__}, not a torch.optim.Optimizer"

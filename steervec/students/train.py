@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ from steervec.students.attach import attach_method, detach_method
 from steervec.students.checkpoints import latest_checkpoint, read_checkpoint, write_checkpoint
 from steervec.students.distill import OnlineTeacher, as_online_teacher, online_targets
 from steervec.students.methods import Method, method_to_dict
-from steervec.students.optim import OptimizerConfig, OptimizerSpec, clip_gradients
+from steervec.students.optim import OptimizerConfig, OptimizerSpec, Schedule, clip_gradients
 from steervec.students.student import Student
 
 LossKind = Literal["ce", "kl", "kl_online"]
@@ -213,7 +213,7 @@ def _resolve_optimizer(
         return optimizer
     if lr is None:
         raise ValueError("pass lr (e.g. lr=1e-2 for a vector student, 2e-4 for LoRA, 2e-5 for full)")
-    return OptimizerConfig(optimizer, lr, extra, schedule or "constant", warmup or 0, grad_clip)
+    return OptimizerConfig(optimizer, lr, extra, cast(Schedule, schedule or "constant"), warmup or 0, grad_clip)
 
 
 def train_student(
@@ -329,7 +329,7 @@ def train_student(
     try:
         params = list(att.params.values())
         opt = cfg.build(params)
-        start, history = 0, []
+        start, history = 0, list[dict[str, Any]]()
         if resume is not None:
             start, history = read_checkpoint(resume, args, att, opt)
         log = _open_log(log_path, history)
