@@ -286,3 +286,35 @@ def unrecorded(claim: dict[str, Any]) -> dict[str, Any]:
     """A claim of a record without per-seed numbers under the seed-level rule: no verdict, said why."""
     return {**claim, "reproduced": NOT_RECORDED, "rule": RULE,
             "measurement": claim["measurement"] + " [per-seed numbers not recorded: no seed-level verdict; re-run]"}
+
+
+def planted_claims(soft: Sequence[float], hard: Sequence[float], layer: int, n_rows: int, steps: int,
+                   model: str, size: str) -> list[Claim]:
+    """Ground truth (steervec's own claim, no study's): online soft distillation at the planted layer
+    recovers a planted vector (cos(u, α·v) above 0.9), and hard labels recover less on the same rows.
+    ``soft`` / ``hard``: one cosine per replicate (planted direction × data kind × seed), in the same
+    order, so the second claim is decided on paired differences."""
+    claims = []
+    if soft:
+        verdict_word, text = decide([c - 0.9 for c in soft], "positive", "replicates (direction × data × seed)")
+        claims.append(Claim("steervec ground truth", f"online soft distillation at the planted layer {layer} recovers "
+                            "the planted vector (cos(u, α·v) > 0.9)",
+                            f"cos − 0.9: {text}; cos at N={n_rows}, {steps} steps: "
+                            + ", ".join(f"{c:+.3f}" for c in soft), model, verdict_word, size, RULE))
+    if soft and len(soft) == len(hard):
+        verdict_word, text = decide([s - h for s, h in zip(soft, hard, strict=True)], "positive",
+                                    "replicates (direction × data × seed)")
+        claims.append(Claim("steervec ground truth", "hard labels (teacher-sampled tokens) recover the planted vector "
+                            "less than soft labels on the same rows",
+                            f"cos soft − cos hard: {text}; layer {layer}, N={n_rows}", model, verdict_word, size, RULE))
+    return claims
+
+
+def specific_share_claim(shares: Sequence[float], detail: str, model: str, size: str) -> Claim:
+    """Blank et al.'s v_teacher as a direction *of the trait*: its owl-specific part (the owl prompt
+    minus the mean over other animals in the same wording) carries most of its norm. ``shares``:
+    one share per replicate (prompt set); a single prompt set gives no verdict."""
+    verdict_word, text = decide([s - 0.5 for s in shares], "positive", "prompt sets")
+    return Claim(BLANK, "v_teacher (the owl prompt minus no system turn) is a direction of the trait: its "
+                 "owl-specific part carries most of its norm (share > 0.5)", f"share − 0.5: {text}; {detail}",
+                 model, verdict_word, size, RULE)

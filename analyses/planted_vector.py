@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from analysis_kit import analysis_parser
+from claims import planted_claims
 
 from steervec import plots
 from steervec.core.io import atomic_path
@@ -51,27 +52,13 @@ def reach_table(students: list[dict], layers: tuple[int, ...]) -> list[dict]:
 
 
 def recovery_claims(students: list[dict], grid: PlantedGrid, model: str) -> list[Claim]:
-    """Soft labels at the planted layer recover v (every value > 0.9 at the largest N); hard labels recover less."""
+    """The ground-truth claims (analyses/claims.py) at the planted layer and the largest N."""
     layer, n = grid.layers[0], max(grid.rows)
-    pick = [s for s in students if s["layer"] == layer and s["student"] == "vector" and s["n_rows"] == n]
+    pick = sorted((s for s in students if s["layer"] == layer and s["student"] == "vector" and s["n_rows"] == n),
+                  key=lambda s: (s["planted"], s["data"], s["data_seed"], s["train_seed"]))
     soft = [s["cosine"] for s in pick if s["loss"] == "kl_online"]
     hard = [s["cosine"] for s in pick if s["loss"] == "ce"]
-    claims = []
-    if soft:
-        text = ", ".join(f"{c:+.3f}" for c in soft)
-        claims.append(Claim("steervec planted-vector pilot", f"online soft distillation at the planted layer {layer} "
-                            "recovers the planted vector (cos > 0.9)",
-                            f"cos(u, α·v) at N={n}, {grid.steps} steps, per direction, data kind and seed: {text}",
-                            model, "yes" if min(soft) > 0.9 else "partly" if max(soft) > 0.9 else "no", grid.size))
-    if soft and hard:
-        gap = sum(soft) / len(soft) - sum(hard) / len(hard)
-        claims.append(Claim("steervec planted-vector pilot", "hard labels (teacher-sampled tokens) recover the planted "
-                            "vector less than soft labels on the same rows",
-                            f"mean cos soft {sum(soft) / len(soft):+.3f} vs hard {sum(hard) / len(hard):+.3f} "
-                            f"(difference {gap:+.3f}) at layer {layer}, N={n}",
-                            model, "yes" if gap > 0 and min(soft) > max(hard) else "partly" if gap > 0 else "no",
-                            grid.size))
-    return claims
+    return planted_claims(soft, hard, layer, n, grid.steps, model, grid.size)
 
 
 def main(argv: list[str] | None = None) -> int:

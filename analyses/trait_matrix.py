@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 from analysis_kit import analysis_parser
+from claims import specific_share_claim
 
 from steervec import plots
 from steervec.core.model import load_model
 from steervec.data.numbers import number_prompts
 from steervec.data.prompts import ANIMAL_PANEL, trait_prompt
-from steervec.experiment.records import Claim
 from steervec.vectors.baselines import ConditionMeans, matched, no_system
 from steervec.vectors.trait_matrix import cross_trait_matrix, decompose_trait
 
@@ -69,13 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     n_others = len(panel.members(trait_prompt("owl")))
     shares = ", ".join(f"layer {x} {owl.loc[x, 'specific_share']:.0%}" for x in report)
-    claim = Claim(
-        "Blank et al. 2026",
-        "v_teacher (the owl prompt minus no system turn) is a direction of the trait: its owl-specific part "
-        f"(owl prompt minus the mean over {n_others} other animals in the same wording) carries most of its norm",
-        f"{n_prompts} number prompts, one forward per condition (no seeds): owl-specific share of |v_owl| {shares}; "
-        f"cos(v_owl, v_cat) at layer {deep} raw {pair.loc[deep, 'raw']:+.3f}, matched {pair.loc[deep, 'matched']:+.3f}",
-        lm.fingerprint.short, "yes" if owl.loc[deep, "specific_share"] > 0.5 else "no", "quick" if quick else "full")
+    detail = (f"{n_prompts} number prompts, one forward per condition: owl-specific share of |v_owl| {shares} "
+              f"(the panel: {n_others} other animals); cos(v_owl, v_cat) at layer {deep} raw "
+              f"{pair.loc[deep, 'raw']:+.3f}, matched {pair.loc[deep, 'matched']:+.3f}")
+    claim = specific_share_claim([float(owl.loc[deep, "specific_share"])], detail, lm.fingerprint.short,
+                                 "quick" if quick else "full")
     for name, table in parts.items():
         table.to_csv(folder / f"decomposition-{name}.csv", index=False)
     metrics = {"summary": summary, "decomposition": {t: p.to_dict("records") for t, p in parts.items()},
