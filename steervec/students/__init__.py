@@ -13,13 +13,14 @@ from steervec.students.optim import (
     optimizer_ablation,
 )
 from steervec.students.student import Student
-from steervec.students.train import CheckpointEvent, NonFiniteLossError, train_student
+from steervec.students.train import CheckpointEvent, NonFiniteLossError, TrainConfig, train_student
 
 __all__ = [
     "CheckpointEvent",
     "FullFinetune",
     "LoRA",
     "NonFiniteLossError",
+    "TrainConfig",
     "OnlineTeacher",
     "OptimizerConfig",
     "PreconditionedSGD",

@@ -24,7 +24,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from steervec.core.chat import System, describe_system, encode_chat, response_suffix
 from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.io import json_sha
+from steervec.core.model import LanguageModel
 from steervec.data.datasets import load_dataset
 from steervec.data.rows import TOPK_KEY, TeacherRow
 from steervec.data.soft_targets import kl_sum, next_token_logits, scored_positions
@@ -196,10 +197,11 @@ def batch_loss(
 
 
 def _resolve_optimizer(
-    optimizer: OptimizerSpec | OptimizerConfig, lr: float | None, schedule: str | None,
-    warmup: float | None, grad_clip: float | None, momentum: float | None,
-    weight_decay: float | None, optimizer_kwargs: dict[str, Any] | None,
+    optimizer: OptimizerSpec | OptimizerConfig, lr: float | None = None, schedule: str | None = None,
+    warmup: float | None = None, grad_clip: float | None = None, momentum: float | None = None,
+    weight_decay: float | None = None, optimizer_kwargs: dict[str, Any] | None = None,
 ) -> OptimizerConfig:
+    """The one :class:`OptimizerConfig` a training run uses (refused: settings beside a ready config)."""
     extra = dict(optimizer_kwargs or {})
     if momentum is not None:
         extra["momentum"] = momentum
@@ -216,48 +218,25 @@ def _resolve_optimizer(
     return OptimizerConfig(optimizer, lr, extra, cast(Schedule, schedule or "constant"), warmup or 0, grad_clip)
 
 
-def train_student(
-    lm: Any,
-    dataset: Sequence[TeacherRow] | str | os.PathLike[str],
-    method: Method,
-    optimizer: OptimizerSpec | OptimizerConfig = "adamw",
-    lr: float | None = None,
-    epochs: int = 1,
-    batch_size: int = 8,
-    seed: int = 0,
-    system: System = None,
-    loss: LossKind = "ce",
-    loss_masks: Sequence[Any] | None = None,
-    teacher: OnlineTeacher | Teacher | None = None,
-    schedule: str | None = None,
-    warmup: float | None = None,
-    grad_clip: float | None = None,
-    momentum: float | None = None,
-    weight_decay: float | None = None,
-    optimizer_kwargs: dict[str, Any] | None = None,
-    checkpoint_dir: str | os.PathLike[str] | None = None,
-    checkpoint_every: int | None = None,
-    keep_checkpoints: int = 2,
-    callbacks: Sequence[Callback] = (),
-    log_path: str | os.PathLike[str] | None = None,
-    autocast: Literal["bfloat16"] | None = None,
-    max_steps: int | None = None,
-    progress: bool = True,
-    allow_other_model: bool = False,
-) -> Student:
-    """Train a student of ``lm`` on teacher rows; return the :class:`Student` (``lm`` is left as it was).
+OPTIMIZER_SETTINGS = ("lr", "schedule", "warmup", "grad_clip", "momentum", "weight_decay", "optimizer_kwargs")
+"""Keywords of :func:`train_student` that build its :class:`~steervec.students.optim.OptimizerConfig`."""
 
-    Args:
-        lm: the base :class:`~steervec.core.model.LanguageModel` (same model as the teacher's).
-        dataset: :class:`TeacherRow` s or a JSONL path.
-        method: :class:`VectorStudent`, :class:`LoRA` or :class:`FullFinetune`.
-        optimizer: a name (``adamw``, ``adam``, ``rmsprop``, ``sgd``, ``signsgd``), a torch.optim
-            class, a factory, or an :class:`OptimizerConfig` (then lr/schedule/... live in it).
-        lr: learning rate (> 0).
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a student is trained: everything but the base model, the data, the method and the callbacks.
+
+    Every field is also a keyword of :func:`train_student`, and so are the optimiser's own settings
+    (:data:`OPTIMIZER_SETTINGS`: ``lr``, ``schedule``, ``warmup``, ``grad_clip``, ``momentum``,
+    ``weight_decay``, ``optimizer_kwargs``), which build the one :class:`OptimizerConfig` the config holds.
+
+    Attributes:
+        optimizer: an :class:`OptimizerConfig`, or a name (``adamw``, ``adam``, ``rmsprop``,
+            ``sgd``, ``signsgd``), a torch.optim class or a factory completed by ``lr=...``.
         epochs / batch_size / max_steps: length of training (``max_steps`` caps the steps).
         seed: seeds init, dropout and the data order of every epoch.
-        system: the *student's* system condition: ``None`` (no system turn, default), a
-            string, or :data:`~steervec.core.chat.TEMPLATE_DEFAULT` (the template's injected default).
+        system: the *student's* system condition: ``None`` (no system turn, default), a string,
+            or :data:`~steervec.core.chat.TEMPLATE_DEFAULT` (the template's injected default).
         loss: ``"ce"`` (teacher tokens), ``"kl"`` (teacher top-k in ``row.extra``) or
             ``"kl_online"`` (KL(teacher ‖ student) over the full vocabulary, the teacher run in
             the same step with the student switched off; needs ``teacher``).
@@ -266,15 +245,129 @@ def train_student(
             ``OnlineTeacher(positions="all")`` the prompt positions are always scored).
         teacher: for ``loss="kl_online"``: an :class:`~steervec.students.distill.OnlineTeacher`
             or a bare :class:`~steervec.data.teachers.Teacher` (response positions).
-        schedule / warmup / grad_clip: ``constant``/``linear``/``cosine``, warm-up steps or
-            fraction, max gradient norm.
-        momentum / weight_decay / optimizer_kwargs: optimiser arguments.
-        checkpoint_dir / checkpoint_every / keep_checkpoints: atomic checkpoints every N
-            steps; an existing checkpoint in the folder is resumed (same arguments only).
-        callbacks: called with a :class:`CheckpointEvent` every ``checkpoint_every`` steps and at the end.
+        checkpoint_dir / checkpoint_every / keep_checkpoints: atomic checkpoints every N steps;
+            an existing checkpoint in the folder is resumed (same arguments only).
         log_path: JSONL log, one line per step (step, loss, lr, grad_norm, tokens...).
         autocast: ``"bfloat16"`` for bf16 autocast (weights stay in their dtype).
         progress: show a tqdm bar with loss and tokens/s.
+        allow_other_model: train on rows another model wrote (the cross-model experiment).
+    """
+
+    optimizer: OptimizerConfig | OptimizerSpec = "adamw"
+    epochs: int = 1
+    batch_size: int = 8
+    max_steps: int | None = None
+    seed: int = 0
+    system: System = None
+    loss: LossKind = "ce"
+    loss_masks: Sequence[Any] | None = None
+    teacher: OnlineTeacher | Teacher | None = None
+    checkpoint_dir: str | os.PathLike[str] | None = None
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 2
+    log_path: str | os.PathLike[str] | None = None
+    autocast: Literal["bfloat16"] | None = None
+    progress: bool = True
+    allow_other_model: bool = False
+
+    @classmethod
+    def build(cls, config: TrainConfig | None = None, **settings: Any) -> TrainConfig:
+        """``config`` (or the defaults) with ``settings`` applied; the optimiser's settings are folded
+        into one :class:`OptimizerConfig`. An unknown name is refused, naming the valid ones."""
+        base = config or cls()
+        knobs = {k: settings.pop(k) for k in OPTIMIZER_SETTINGS if k in settings}
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - valid)
+        if unknown:
+            raise TypeError(f"unknown training setting(s) {unknown}: valid are {sorted(valid | set(OPTIMIZER_SETTINGS))}")
+        optimizer = settings.pop("optimizer", base.optimizer)
+        if not isinstance(optimizer, OptimizerConfig) or knobs:
+            optimizer = _resolve_optimizer(optimizer, **knobs)
+        return replace(base, optimizer=optimizer, **settings)
+
+    def validate(self) -> None:
+        """Refuse settings that cannot train (before any weight is touched)."""
+        if self.loss not in ("ce", "kl", "kl_online"):
+            raise ValueError(f"unknown loss {self.loss!r}: use 'ce', 'kl' or 'kl_online'")
+        if self.teacher is not None and self.loss != "kl_online":
+            raise ValueError(f"teacher=... is only used by loss='kl_online' (loss is {self.loss!r}): "
+                             "drop it or set the loss")
+        if self.epochs < 1 or self.batch_size < 1 or (self.max_steps is not None and self.max_steps < 1):
+            raise ValueError("epochs, batch_size and max_steps must be >= 1")
+        if self.autocast not in (None, "bfloat16"):
+            raise ValueError(f"autocast must be None or 'bfloat16', got {self.autocast!r}")
+
+
+@dataclass
+class _Plan:
+    """A training run's fixed inputs: rows and their targets, the step count and the recorded arguments."""
+
+    rows: list[TeacherRow]
+    optimizer: OptimizerConfig
+    online: OnlineTeacher | None
+    lengths: list[int]
+    masks: list[Tensor] | None
+    topks: list[tuple[Tensor, Tensor]] | None
+    per_epoch: int
+    total: int
+    args: dict[str, Any]
+    ckpt_dir: Path | None
+    resume: Path | None
+
+
+def _plan(lm: LanguageModel, dataset: Sequence[TeacherRow] | str | os.PathLike[str], method: Method,
+          cfg: TrainConfig) -> _Plan:
+    """Check everything and fix the run (nothing is attached or trained here)."""
+    rows = load_rows(dataset)
+    if not rows:
+        raise ValueError("the dataset is empty: pass at least one TeacherRow")
+    if not cfg.allow_other_model:
+        check_rows_model(lm, rows)
+    cfg.validate()
+    online = as_online_teacher(cfg.teacher) if cfg.loss == "kl_online" else None
+    if online is not None:
+        online.teacher.check(lm)
+    optimizer = cfg.optimizer if isinstance(cfg.optimizer, OptimizerConfig) else _resolve_optimizer(cfg.optimizer)
+    lengths = response_lengths(lm, rows)
+    masks = _check_masks(cfg.loss_masks, lengths)
+    topks = _topk(rows, lengths) if cfg.loss == "kl" else None
+    per_epoch = math.ceil(len(rows) / cfg.batch_size)
+    total = per_epoch * cfg.epochs if cfg.max_steps is None else min(per_epoch * cfg.epochs, cfg.max_steps)
+    args = {
+        "method": method_to_dict(method), "optimizer": optimizer.describe(), "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size, "seed": cfg.seed, "system": describe_system(cfg.system), "loss": cfg.loss,
+        "max_steps": cfg.max_steps, "total_steps": total, "autocast": cfg.autocast, "n_rows": len(rows),
+        "checkpoint_every": cfg.checkpoint_every,
+        "dataset_sha": json_sha([(r.prompt, r.completion) for r in rows]),
+        "masks_sha": json_sha([m.int().tolist() for m in masks]) if masks is not None else None,
+        "topk_sha": json_sha([r.extra.get(TOPK_KEY) for r in rows]) if cfg.loss == "kl" else None,
+    }
+    if online is not None:  # only online students carry the key: other students' records are unchanged
+        args["teacher"] = online.to_dict()
+    args = json.loads(json.dumps(args, default=str))  # as a checkpoint stores them
+    ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
+    resume = latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+    return _Plan(rows, optimizer, online, lengths, masks, topks, per_epoch, total, args, ckpt_dir, resume)
+
+
+def train_student(
+    lm: LanguageModel,
+    dataset: Sequence[TeacherRow] | str | os.PathLike[str],
+    method: Method,
+    *,
+    config: TrainConfig | None = None,
+    callbacks: Sequence[Callback] = (),
+    **settings: Any,
+) -> Student:
+    """Train a student of ``lm`` on teacher rows; return the :class:`Student` (``lm`` is left as it was).
+
+    Args:
+        lm: the base :class:`~steervec.core.model.LanguageModel` (same model as the teacher's).
+        dataset: :class:`TeacherRow` s or a JSONL path.
+        method: :class:`VectorStudent`, :class:`LoRA` or :class:`FullFinetune`.
+        config: a :class:`TrainConfig`; ``settings`` override it: any of its fields, or the
+            optimiser's settings (``lr=1e-3, momentum=0.9, schedule="cosine"``...).
+        callbacks: called with a :class:`CheckpointEvent` every ``checkpoint_every`` steps and at the end.
 
     Raises:
         NonFiniteLossError: the loss became NaN/inf (the last good checkpoint is kept).
@@ -282,110 +375,45 @@ def train_student(
     Example:
         >>> student = train_student(lm, rows, method=VectorStudent(layers=[9]), lr=1e-2)  # doctest: +SKIP
     """
-    rows = load_rows(dataset)
-    if not rows:
-        raise ValueError("the dataset is empty: pass at least one TeacherRow")
-    if not allow_other_model:
-        check_rows_model(lm, rows)
-    if loss not in ("ce", "kl", "kl_online"):
-        raise ValueError(f"unknown loss {loss!r}: use 'ce', 'kl' or 'kl_online'")
-    online = as_online_teacher(teacher) if loss == "kl_online" else None
-    if teacher is not None and online is None:
-        raise ValueError(f"teacher=... is only used by loss='kl_online' (loss is {loss!r}): drop it or set the loss")
-    if online is not None:
-        online.teacher.check(lm)
-    if epochs < 1 or batch_size < 1 or (max_steps is not None and max_steps < 1):
-        raise ValueError("epochs, batch_size and max_steps must be >= 1")
-    if autocast not in (None, "bfloat16"):
-        raise ValueError(f"autocast must be None or 'bfloat16', got {autocast!r}")
-    cfg = _resolve_optimizer(optimizer, lr, schedule, warmup, grad_clip, momentum, weight_decay, optimizer_kwargs)
-    lengths = response_lengths(lm, rows)
-    masks = _check_masks(loss_masks, lengths)
-    topks = _topk(rows, lengths) if loss == "kl" else None
-
-    per_epoch = math.ceil(len(rows) / batch_size)
-    total = per_epoch * epochs if max_steps is None else min(per_epoch * epochs, max_steps)
-    args = {
-        "method": method_to_dict(method), "optimizer": cfg.describe(), "epochs": epochs,
-        "batch_size": batch_size, "seed": seed, "system": describe_system(system), "loss": loss,
-        "max_steps": max_steps, "total_steps": total, "autocast": autocast, "n_rows": len(rows),
-        "checkpoint_every": checkpoint_every,
-        "dataset_sha": json_sha([(r.prompt, r.completion) for r in rows]),
-        "masks_sha": json_sha([m.int().tolist() for m in masks]) if masks is not None else None,
-        "topk_sha": json_sha([r.extra.get(TOPK_KEY) for r in rows]) if loss == "kl" else None,
-    }
-    if online is not None:  # only online students carry the key: other students' records are unchanged
-        args["teacher"] = online.to_dict()
-    args = json.loads(json.dumps(args, default=str))  # as a checkpoint stores them
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    resume = latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    cfg = TrainConfig.build(config, **settings)
+    plan = _plan(lm, dataset, method, cfg)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    torch.manual_seed(cfg.seed)
     was_training = lm.model.training
     att = attach_method(lm, method, trainable=True)
     log = None
     try:
         params = list(att.params.values())
-        opt = cfg.build(params)
+        opt = plan.optimizer.build(params)
         start, history = 0, list[dict[str, Any]]()
-        if resume is not None:
-            start, history = read_checkpoint(resume, args, att, opt)
-        log = _open_log(log_path, history)
+        if plan.resume is not None:
+            start, history = read_checkpoint(plan.resume, plan.args, att, opt)
+        log = _open_log(cfg.log_path, history)
         lm.model.train()
-        bar = tqdm(total=total, initial=start, disable=not progress, desc=f"train {method_to_dict(method)['kind']}")
-        last_good = resume
+        bar = tqdm(total=plan.total, initial=start, disable=not cfg.progress,
+                   desc=f"train {method_to_dict(method)['kind']}")
+        last_good = plan.resume
         last_loss = history[-1]["loss"] if history else float("nan")
-        for step in range(start, total):
-            epoch, b = divmod(step, per_epoch)
-            order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
-            idx = order[b * batch_size : (b + 1) * batch_size].tolist()
-            t0 = time.perf_counter()
-            batch = encode_chat(lm, [rows[i].prompt for i in idx], system, [rows[i].completion for i in idx])
-            target, topk = _targets(batch.response_mask, idx, lengths, masks, topks)
-            if online is not None and online.positions == "all":
-                target = target | (scored_positions(batch, "all") & ~batch.response_mask[:, 1:])
-            for g in opt.param_groups:
-                g["lr"] = cfg.lr_at(step, total)
-            ctx = torch.autocast(lm.device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
-            with ctx:
-                soft = None if online is None else online_targets(lm, att, online, [rows[i] for i in idx],
-                                                                  target, system)
-                summed, n_tok = batch_loss(lm, batch.input_ids, batch.attention_mask, target, topk, soft)
-            value = float(summed.detach()) / max(n_tok, 1)
-            if not math.isfinite(value):
-                raise _nan_error(step + 1, value, last_good)
-            opt.zero_grad(set_to_none=True)
-            grad_norm = 0.0
-            if n_tok > 0:
-                (summed / n_tok).backward()
-                grad_norm = clip_gradients(params, cfg.grad_clip)
-                if not math.isfinite(grad_norm):
-                    raise _nan_error(step + 1, grad_norm, last_good, "gradient norm")
-                opt.step()
-            seconds = time.perf_counter() - t0
-            real = int(batch.attention_mask.sum())
-            entry = {"step": step + 1, "epoch": epoch, "loss": value, "lr": opt.param_groups[0]["lr"],
-                     "grad_norm": grad_norm, "tokens": n_tok, "tokens_in": real,
-                     "seconds": seconds, "tokens_per_s": real / seconds}
+        for step in range(start, plan.total):
+            entry = _step(lm, att, opt, params, plan, cfg, step, last_good)
             history.append(entry)
-            last_loss = value
+            last_loss = entry["loss"]
             if log is not None:
                 log.write(json.dumps(entry) + "\n")
                 log.flush()
             bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}", tok_s=f"{real / seconds:.0f}")
+            bar.set_postfix(loss=f"{last_loss:.4f}", tok_s=f"{entry['tokens_per_s']:.0f}")
             done = step + 1
-            if (checkpoint_every and done % checkpoint_every == 0) or done == total:
+            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == plan.total:
                 written = None
-                if ckpt_dir is not None:
-                    written = write_checkpoint(ckpt_dir, done, args, att, opt, history, keep_checkpoints)
+                if plan.ckpt_dir is not None:
+                    written = write_checkpoint(plan.ckpt_dir, done, plan.args, att, opt, history, cfg.keep_checkpoints)
                     last_good = written
                 if callbacks:
-                    _run_callbacks(callbacks, lm, att, method, done, epoch, last_loss, written, history)
+                    _run_callbacks(callbacks, lm, att, method, done, entry["epoch"], last_loss, written, history)
         bar.close()
-        info = {"args": args, "system": describe_system(system), "steps": total,
+        info = {"args": plan.args, "system": describe_system(cfg.system), "steps": plan.total,
                 "final_loss": last_loss, "tokens": sum(h["tokens"] for h in history)}
         return Student(method, att.state(), lm.fingerprint, info, history)
     finally:
@@ -393,6 +421,43 @@ def train_student(
             log.close()
         detach_method(lm, att)
         lm.model.train(was_training)
+
+
+def _step(lm: LanguageModel, att: Any, opt: torch.optim.Optimizer, params: list[Any], plan: _Plan, cfg: TrainConfig,
+          step: int, last_good: Path | None) -> dict[str, Any]:
+    """One optimisation step (0-based ``step``); returns its log entry."""
+    epoch, b = divmod(step, plan.per_epoch)
+    order = torch.randperm(len(plan.rows), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+    idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].tolist()
+    rows = [plan.rows[i] for i in idx]
+    t0 = time.perf_counter()
+    batch = encode_chat(lm, [r.prompt for r in rows], cfg.system, [r.completion for r in rows])
+    target, topk = _targets(batch.response_mask, idx, plan.lengths, plan.masks, plan.topks)
+    online = plan.online
+    if online is not None and online.positions == "all":
+        target = target | (scored_positions(batch, "all") & ~batch.response_mask[:, 1:])
+    for g in opt.param_groups:
+        g["lr"] = plan.optimizer.lr_at(step, plan.total)
+    ctx = torch.autocast(lm.device.type, dtype=torch.bfloat16) if cfg.autocast else contextlib.nullcontext()
+    with ctx:
+        soft = None if online is None else online_targets(lm, att, online, rows, target, cfg.system)
+        summed, n_tok = batch_loss(lm, batch.input_ids, batch.attention_mask, target, topk, soft)
+    value = float(summed.detach()) / max(n_tok, 1)
+    if not math.isfinite(value):
+        raise _nan_error(step + 1, value, last_good)
+    opt.zero_grad(set_to_none=True)
+    grad_norm = 0.0
+    if n_tok > 0:
+        (summed / n_tok).backward()
+        grad_norm = clip_gradients(params, plan.optimizer.grad_clip)
+        if not math.isfinite(grad_norm):
+            raise _nan_error(step + 1, grad_norm, last_good, "gradient norm")
+        opt.step()
+    seconds = time.perf_counter() - t0
+    real = int(batch.attention_mask.sum())
+    return {"step": step + 1, "epoch": epoch, "loss": value, "lr": opt.param_groups[0]["lr"],
+            "grad_norm": grad_norm, "tokens": n_tok, "tokens_in": real,
+            "seconds": seconds, "tokens_per_s": real / seconds}
 
 
 def _targets(
