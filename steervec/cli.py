@@ -241,20 +241,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, fn: Any, help_: str, example: str, model: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, epilog=f"example: {example}")
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="show the full traceback of an error")
-        if model:
-            p.add_argument("--model", default=None, help="hub id, folder, .safetensors or .gguf (default: embedded)")
-            p.add_argument("--dtype", default="float32")
-        p.set_defaults(func=fn)
-        return p
+    for group in (_data_commands, _vector_commands, _student_commands, _report_commands):
+        group(sub)
+    return parser
 
-    p = add("demo", _demo, "owl pipeline end to end on the embedded model", "steervec demo", model=False)
+
+Subparsers = Any  # argparse's _SubParsersAction (a private class)
+
+
+def _command(sub: Subparsers, name: str, fn: Any, help_: str, example: str, model: bool = True
+             ) -> argparse.ArgumentParser:
+    """One subcommand with the shared ``--debug`` (and, for commands that load one, ``--model``) flags."""
+    p = sub.add_parser(name, help=help_, epilog=f"example: {example}")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full traceback of an error")
+    if model:
+        p.add_argument("--model", default=None, help="hub id, folder, .safetensors or .gguf (default: embedded)")
+        p.add_argument("--dtype", default="float32")
+    p.set_defaults(func=fn)
+    return p
+
+
+def _data_commands(sub: Subparsers) -> None:
+    """The demo and teacher data."""
+    p = _command(sub, "demo", _demo, "owl pipeline end to end on the embedded model", "steervec demo", model=False)
     p.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     p.add_argument("--out", default="runs")
-    p = add("generate", _generate, "teacher number data (JSONL, resumable)",
+    p = _command(sub, "generate", _generate, "teacher number data (JSONL, resumable)",
             "steervec generate --animal owl --teacher prompted --n 1000 --out owl.jsonl")
     p.add_argument("--animal", default="owl")
     p.add_argument("--teacher", choices=["prompted", "steered", "control"], default="prompted")
@@ -269,7 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p = add("fit", _fit, "fit a vector per layer to a system prompt (a layer sweep with FitReports)",
+
+
+def _vector_commands(sub: Subparsers) -> None:
+    """Fitting vectors to a system prompt."""
+    p = _command(sub, "fit", _fit, "fit a vector per layer to a system prompt (a layer sweep with FitReports)",
             "steervec fit --animal owl --layers 6 24 --steps 20 --out owl-fit.safetensors")
     p.add_argument("--animal", default="owl")
     p.add_argument("--system-prompt", default=None)
@@ -280,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p = add("train", _train, "train a student on teacher data",
+
+
+def _student_commands(sub: Subparsers) -> None:
+    """Training, evaluating and aligning students."""
+    p = _command(sub, "train", _train, "train a student on teacher data",
             "steervec train --data owl.jsonl --method lora --rank 8 --out student.safetensors")
     p.add_argument("--data", required=True)
     p.add_argument("--method", choices=["vector", "lora", "full"], default="lora")
@@ -293,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p = add("evaluate", _evaluate, "trait metrics of the base, a student or a steered model",
+    p = _command(sub, "evaluate", _evaluate, "trait metrics of the base, a student or a steered model",
             "steervec evaluate --animal owl --student student.safetensors")
     p.add_argument("--animal", default="owl")
     p.add_argument("--student")
@@ -301,23 +322,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument("--n", type=int, default=50)
     p.add_argument("--k", type=int, default=0, help="samples per question for hit rates (0: log-probs only)")
-    p = add("align", _align, "cosine of a student's shift with the teacher vector, per layer",
+    p = _command(sub, "align", _align, "cosine of a student's shift with the teacher vector, per layer",
             "steervec align --student student.safetensors --vector owl.safetensors")
     p.add_argument("--student", required=True)
     p.add_argument("--vector", required=True)
     p.add_argument("--n", type=int, default=16)
-    p = add("plot", _plot, "figures from a run's metrics.json",
+
+
+def _report_commands(sub: Subparsers) -> None:
+    """Figures, analyses and RESULTS.md."""
+    p = _command(sub, "plot", _plot, "figures from a run's metrics.json",
             "steervec plot --metrics runs/demo/metrics.json --out figs", model=False)
     p.add_argument("--metrics", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--formats", default="html,png")
-    p = add("run", _run, "run one analysis of analyses/", "steervec run lora_rank --quick", model=False)
+    p = _command(sub, "run", _run, "run one analysis of analyses/", "steervec run lora_rank --quick", model=False)
     p.add_argument("analysis", choices=ANALYSES)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default="runs")
     p.add_argument("--analyses-dir", default=None,
                    help="folder of the analysis scripts (default: analyses/ of this package's repository)")
-    p = add("results", _results, "write RESULTS.md from the runs' metrics.json (any depth under --runs)",
+    p = _command(sub, "results", _results, "write RESULTS.md from the runs' metrics.json (any depth under --runs)",
             "steervec results --runs runs --archive records --out RESULTS.md --assets assets",
             model=False)
     p.add_argument("--runs", nargs="+", default=["runs"], help="folders of runs (any depth)")
@@ -326,7 +351,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "build the table from it (records)")
     p.add_argument("--out", default="RESULTS.md")
     p.add_argument("--assets", default=None, help="also copy the README's figures from full-size runs here")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
