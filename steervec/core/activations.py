@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -17,10 +16,12 @@ from steervec.core.chat import (
     describe_system,
     encode_chat,
 )
+from steervec.core.errors import PositionError
 from steervec.core.hooks import record
 from steervec.core.model import as_language_model
+from steervec.core.positions import KEYWORDS, PositionKeyword
 
-MeanPositions = Literal["last_prompt", "prompt", "response"]
+MeanPositions = PositionKeyword  # the one vocabulary of positions (kept as a name for existing imports)
 
 
 @torch.no_grad()
@@ -37,14 +38,15 @@ def mean_activations(
     """Mean residual activation ``{layer: [d_model]}`` over prompts at the chosen positions.
 
     Args:
-        positions: ``"last_prompt"`` (the last chat-template token, where the assistant
-            turn opens), ``"prompt"`` (every prompt token, template included) or
-            ``"response"`` (teacher-forced ``completions`` tokens).
+        positions: a position keyword (:data:`steervec.core.positions.PositionKeyword`):
+            ``"last_prompt"`` (the last chat-template token, where the assistant turn opens),
+            ``"prompt"`` (every prompt token, template included), ``"response"`` (teacher-forced
+            ``completions`` tokens) or ``"all"``.
     """
     lm = as_language_model(lm)
-    if positions not in ("last_prompt", "prompt", "response"):
-        raise ValueError(f"unknown positions {positions!r}: use 'last_prompt', 'prompt' or 'response'")
-    if positions == "response" and completions is None:
+    if positions not in KEYWORDS:
+        raise PositionError(f"unknown positions {positions!r}: use one of {list(KEYWORDS)}")
+    if positions in ("response", "generated") and completions is None:
         raise ValueError("positions='response' needs completions: pass the teacher's responses")
     check_texts(prompts, "prompts")
     if completions is not None:
@@ -57,12 +59,7 @@ def mean_activations(
         rows = prompts[start : start + batch_size]
         comps = None if completions is None else completions[start : start + batch_size]
         batch = encode_chat(lm, rows, system, comps)
-        if positions == "last_prompt":
-            mask = batch.last_prompt_mask
-        elif positions == "prompt":
-            mask = batch.prompt_mask
-        else:
-            mask = batch.response_mask
+        mask = batch.positions_mask(positions)
         with record(lm, chosen) as rec:
             lm.model(**batch.model_inputs(), use_cache=False)
         for x in chosen:

@@ -19,9 +19,9 @@ from typing import Any, TypeAlias
 import torch
 from torch import Tensor
 
-from steervec.core.errors import InputError, SteervecError
+from steervec.core.errors import InputError, PositionError, SteervecError
 from steervec.core.model import LanguageModel, as_language_model
-from steervec.core.positions import mask_position_ids
+from steervec.core.positions import KEYWORDS, PositionKeyword, mask_position_ids
 
 
 class _TemplateDefault(enum.Enum):
@@ -232,6 +232,20 @@ class ChatBatch:
         mask = torch.zeros_like(self.prompt_mask)
         mask[torch.arange(len(self)), self.last_prompt_index] = True
         return mask
+
+    def positions_mask(self, keyword: PositionKeyword) -> Tensor:
+        """``[batch, seq]`` bool of a position keyword on this teacher-forced batch: ``"all"`` real
+        tokens, ``"prompt"``, ``"response"`` (alias ``"generated"``: the completion tokens) or
+        ``"last_prompt"``."""
+        if keyword == "all":
+            return self.attention_mask.bool()
+        if keyword == "prompt":
+            return self.prompt_mask
+        if keyword in ("response", "generated"):
+            return self.response_mask
+        if keyword == "last_prompt":
+            return self.last_prompt_mask
+        raise PositionError(f"unknown positions keyword {keyword!r}: use one of {list(KEYWORDS)}")
 
     def to(self, device: torch.device | str) -> ChatBatch:
         return ChatBatch(

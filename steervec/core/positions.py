@@ -23,15 +23,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 import torch
 from torch import Tensor
 
 from steervec.core.errors import PositionError
 
-KEYWORDS = ("all", "prompt", "generated", "response", "last_prompt")
-PositionSpec: TypeAlias = "str | Tensor | Sequence[int]"
+PositionKeyword: TypeAlias = Literal["all", "prompt", "generated", "response", "last_prompt"]
+"""The one vocabulary of positions, used by interventions, teachers, fits and mean activations."""
+KEYWORDS: tuple[str, ...] = get_args(PositionKeyword)
+PositionSpec: TypeAlias = "PositionKeyword | str | Tensor | Sequence[int]"
 
 
 def mask_position_ids(attention_mask: Tensor, new_tokens: int | None = None) -> Tensor:

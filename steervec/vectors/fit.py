@@ -55,6 +55,7 @@ from steervec.core.chat import (
 from steervec.core.errors import SteervecError
 from steervec.core.hooks import Intervention, add_operator, intervene
 from steervec.core.model import LanguageModel
+from steervec.core.positions import PositionKeyword
 from steervec.core.steering_vector import SteeringVector
 from steervec.core.suffix_forward import SuffixForward, SuffixModules, max_error
 from steervec.vectors.mean_diff import mean_difference_vector
@@ -63,7 +64,7 @@ from steervec.vectors.report import FitReport
 
 DEFAULT_LAYER = 24
 DEFAULT_LR = 0.1
-AddPositions = Literal["all", "prompt", "response", "last_prompt"]
+AddPositions = PositionKeyword  # where the fitted vector is added
 LossPositions = Literal["auto", "answer", "response"]
 OptimizerFactory: TypeAlias = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]
 _OPTIMIZERS: dict[str, OptimizerFactory] = {
@@ -102,18 +103,6 @@ class _Chunk:
     suffix: SuffixForward | None = None
 
 
-def _add_mask(batch: ChatBatch, positions: str) -> Tensor:
-    if positions == "all":
-        return batch.attention_mask.bool()
-    if positions == "prompt":
-        return batch.prompt_mask
-    if positions == "response":
-        return batch.response_mask
-    if positions == "last_prompt":
-        return batch.last_prompt_mask
-    raise ValueError(f"unknown positions {positions!r}: use 'all', 'prompt', 'response' or 'last_prompt'")
-
-
 def _loss_mask(batch: ChatBatch, mode: str, has_completion: Sequence[bool]) -> Tensor:
     """Positions whose next-token distribution is compared: the answer position, plus
     (mode ``response``) every position that predicts a completion token."""
@@ -150,7 +139,7 @@ def _make_chunks(
             raise SteervecError("teacher and student disagree on the completion tokens; report this bug")
         with torch.no_grad(), _teacher_context(lm, teacher_vector, teacher_alpha):
             logits = lm.model(**teacher.model_inputs(), use_cache=False).logits[t_mask]
-        chunks.append(_Chunk(student, _add_mask(student, positions), s_mask,
+        chunks.append(_Chunk(student, student.positions_mask(positions), s_mask,
                              torch.log_softmax(logits.float(), dim=-1)))
     return chunks
 
