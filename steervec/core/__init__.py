@@ -36,9 +36,23 @@ from steervec.core.hooks import (
     replace_operator,
 )
 from steervec.core.model import LanguageModel, as_language_model, cache_dir, load_model, wrap_model
+from steervec.core.optim import (
+    OptimizerConfig,
+    PreconditionedSGD,
+    SignSGD,
+    frozen_adam_preconditioner,
+    make_optimizer,
+    optimizer_ablation,
+)
 from steervec.core.steering_vector import SteeringVector
 
 __all__ = [
+    "OptimizerConfig",
+    "PreconditionedSGD",
+    "SignSGD",
+    "frozen_adam_preconditioner",
+    "make_optimizer",
+    "optimizer_ablation",
     "describe_system",
     "system_from_label",
     "ChatBatch",

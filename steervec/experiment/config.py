@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from steervec.core.optim import OPTIMIZERS
 from steervec.students.methods import FullFinetune, LoRA, Method, VectorStudent
-from steervec.students.optim import OPTIMIZERS
 
 TeacherKind = Literal["prompted", "steered", "projected"]
 
@@ -20,7 +20,7 @@ class StudentSpec:
         kind: ``"vector"`` (learnable vector at ``layers``), ``"lora"`` (rank ``rank``,
             alpha ``lora_alpha``, all linear modules) or ``"full"`` (``layers`` or all).
         layers: the vector's layers, or the layers to fine-tune (``None``: all).
-        optimizer / lr / momentum: a name in :data:`steervec.students.optim.OPTIMIZERS`, its learning
+        optimizer / lr / momentum: a name in :data:`steervec.core.optim.OPTIMIZERS`, its learning
             rate and (``sgd``, ``rmsprop``, ``signsgd``) its momentum (``None``: the optimiser's default).
     """
 

@@ -38,6 +38,7 @@ from steervec.core.chat import System, describe_system, encode_chat, response_su
 from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.io import json_sha
 from steervec.core.model import LanguageModel
+from steervec.core.optim import OptimizerConfig, OptimizerSpec, Schedule, clip_gradients
 from steervec.data.datasets import load_dataset
 from steervec.data.rows import TOPK_KEY, TeacherRow
 from steervec.data.soft_targets import kl_sum, next_token_logits, scored_positions
@@ -46,7 +47,6 @@ from steervec.students.attach import attach_method, detach_method
 from steervec.students.checkpoints import latest_checkpoint, read_checkpoint, write_checkpoint
 from steervec.students.distill import OnlineTeacher, as_online_teacher, online_targets
 from steervec.students.methods import Method, method_to_dict
-from steervec.students.optim import OptimizerConfig, OptimizerSpec, Schedule, clip_gradients
 from steervec.students.student import Student
 
 LossKind = Literal["ce", "kl", "kl_online"]
@@ -219,7 +219,7 @@ def _resolve_optimizer(
 
 
 OPTIMIZER_SETTINGS = ("lr", "schedule", "warmup", "grad_clip", "momentum", "weight_decay", "optimizer_kwargs")
-"""Keywords of :func:`train_student` that build its :class:`~steervec.students.optim.OptimizerConfig`."""
+"""Keywords of :func:`train_student` that build its :class:`~steervec.core.optim.OptimizerConfig`."""
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -55,6 +55,7 @@ from steervec.core.chat import (
 from steervec.core.errors import SteervecError
 from steervec.core.hooks import Intervention, add_operator, intervene
 from steervec.core.model import LanguageModel
+from steervec.core.optim import OptimizerFactory, make_optimizer
 from steervec.core.positions import PositionKeyword
 from steervec.core.steering_vector import SteeringVector
 from steervec.core.suffix_forward import SuffixForward, SuffixModules, max_error
@@ -66,14 +67,15 @@ DEFAULT_LAYER = 24
 DEFAULT_LR = 0.1
 AddPositions = PositionKeyword  # where the fitted vector is added
 LossPositions = Literal["auto", "answer", "response"]
-OptimizerFactory: TypeAlias = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]
-_OPTIMIZERS: dict[str, OptimizerFactory] = {
-    "adam": lambda p, lr: torch.optim.Adam(p, lr=lr),
-    "adamw": lambda p, lr: torch.optim.AdamW(p, lr=lr, weight_decay=0.0),
-    "sgd": lambda p, lr: torch.optim.SGD(p, lr=lr),
-    "sgd_momentum": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9),
-    "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr=lr),
+FIT_OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "adam": ("adam", {}),
+    "adamw": ("adamw", {"weight_decay": 0.0}),
+    "sgd": ("sgd", {}),
+    "sgd_momentum": ("sgd", {"momentum": 0.9}),
+    "rmsprop": ("rmsprop", {}),
 }
+"""The fit's optimiser names, each a name of the one registry (:func:`steervec.core.optim.make_optimizer`)
+with its settings; the single-tensor Adam kernel (``foreach=False``) keeps fits bit-identical to before."""
 _SUFFIX_TOLERANCE = 1e-3
 
 
@@ -303,8 +305,8 @@ def _check_inputs(lm: LanguageModel, system_prompt: str | None, data: FitData, l
         raise ValueError("loss_positions='response' needs completions: pass the teacher's responses")
     if data.heldout_prompts is not None and mode == "response" and data.heldout_completions is None:
         raise ValueError("fitting on responses: pass heldout_completions too, or loss_positions='answer'")
-    if isinstance(cfg.optimizer, str) and cfg.optimizer not in _OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}: use one of {sorted(_OPTIMIZERS)} or a factory")
+    if isinstance(cfg.optimizer, str) and cfg.optimizer not in FIT_OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}: use one of {sorted(FIT_OPTIMIZERS)} or a factory")
 
 
 @dataclass
@@ -356,13 +358,21 @@ class _Optimised:
     nan_step: int | None
 
 
+def _optimizer(vector: nn.Parameter, cfg: FitConfig) -> torch.optim.Optimizer:
+    """The fit's optimiser from the one registry (a factory is called as ``factory(params, lr)``)."""
+    if not isinstance(cfg.optimizer, str):
+        return cfg.optimizer([vector], cfg.lr)
+    name, settings = FIT_OPTIMIZERS[cfg.optimizer]
+    extra = {"foreach": False} if name in ("adam", "adamw") else {}
+    return make_optimizer([vector], name, lr=cfg.lr, **settings, **extra)
+
+
 def _optimise(lm: LanguageModel, prep: _Prepared, layers: list[int], init_t: Tensor, cfg: FitConfig) -> _Optimised:
     vector = nn.Parameter(init_t.to(lm.device))
     kl_before = _mean_kl(lm, prep.train, {}, prep.cached)
     kl_init = kl_before if not bool(init_t.any()) else _mean_kl(
         lm, prep.train, dict(zip(layers, vector, strict=True)), prep.cached)
-    make_opt = _OPTIMIZERS[cfg.optimizer] if isinstance(cfg.optimizer, str) else cfg.optimizer
-    opt = make_opt([vector], cfg.lr)
+    opt = _optimizer(vector, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     order: list[int] = []
     curve: list[float] = []

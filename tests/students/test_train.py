@@ -18,10 +18,10 @@ from conftest import INJECTING_TEMPLATE, PLAIN_TEMPLATE, make_tiny
 
 from steervec.core.chat import TEMPLATE_DEFAULT
 from steervec.core.errors import ModelMismatchError, SteervecError
+from steervec.core.optim import OptimizerConfig
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.divergence import TeacherCondition, attach_teacher_topk
 from steervec.students.methods import FullFinetune, LoRA, VectorStudent
-from steervec.students.optim import OptimizerConfig
 from steervec.students.train import NonFiniteLossError, load_rows, response_lengths, train_student
 
 TESTS = Path(__file__).parents[1]  # tests/, where conftest.py and _rows.py live

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from steervec.students.optim import (
+from steervec.core.optim import (
     OPTIMIZERS,
     OptimizerConfig,
     SignSGD,
@@ -112,7 +112,7 @@ def test_ablation_is_a_list_of_configs():
 
 
 def test_preconditioned_sgd_uses_frozen_adam_moments(tmp_path):
-    from steervec.students.optim import PreconditionedSGD, frozen_adam_preconditioner
+    from steervec.core.optim import PreconditionedSGD, frozen_adam_preconditioner
 
     p = _param()
     adam = torch.optim.Adam([p], lr=0.1)
