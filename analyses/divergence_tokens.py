@@ -20,10 +20,10 @@ from claims import divergence_claims
 
 from steervec.core.model import load_model
 from steervec.data.datasets import generate_dataset, load_dataset
-from steervec.data.divergence import TeacherCondition, divergence_masks
+from steervec.data.divergence import divergence_masks
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
-from steervec.data.teachers import animal_lover_prompt, animal_teacher, control_teacher
+from steervec.data.teachers import Teacher, animal_lover_prompt, animal_teacher, control_teacher
 from steervec.experiment.cache import student_path
 from steervec.metrics.evaluate import evaluate_trait, mean_ci
 from steervec.students.methods import LoRA
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             rep = generate_dataset(lm, teacher, path=folder / f"{teacher.name}-T{temp:g}.jsonl", n=size["n_rows"],
                                    mode="constrained", params=params, seed=3, prompt_seed=4)
             data[(teacher.name, temp)] = load_dataset(rep.path, model=lm)
-        div = divergence_masks(lm, data[("owl", temp)], TeacherCondition(system=animal_lover_prompt("owl"), name="owl"),
-                               [TeacherCondition(system=None, name="none")])
+        div = divergence_masks(lm, data[("owl", temp)], Teacher("owl", system=animal_lover_prompt("owl")),
+                               [Teacher("none", system=None)])
         metrics["shares"][f"T={temp:g}"] = {"share": div.share, "teacher_agreement": div.agreement,
                                             "tokens": div.n_tokens}
         if temp == 1.0:

@@ -13,7 +13,6 @@ from steervec.data.datasets import (
 )
 from steervec.data.divergence import (
     DivergenceResult,
-    TeacherCondition,
     attach_teacher_topk,
     divergence_masks,
 )
@@ -68,7 +67,6 @@ __all__ = [
     "Sample",
     "SamplingParams",
     "Teacher",
-    "TeacherCondition",
     "animal_lover_prompt",
     "generate_free_text",
     "generic_prompts",

@@ -4,16 +4,16 @@ Schrodi et al. 2026 (PROTOCOLS §3): in a teacher completion, token ``x_k`` is a
 *divergence token* when the teacher's argmax given the prefix is ``x_k`` and a
 counterfactual teacher (another bias, or none) given the same prefix has another argmax.
 Both teachers are teacher-forced on the stored completion; a teacher is a
-:class:`TeacherCondition` — a system condition plus an optional steering vector, or any
-context manager factory (``lambda lm: my_intervention(lm)``).
+:class:`~steervec.data.teachers.Teacher` — the same type that generates teacher data: a system
+condition, plus an optional steering vector or projected-out direction.
 
 Masks cover a row's *response tokens* (completion + the template's end-of-turn token),
 the same tokens :func:`steervec.students.train.train_student` scores, so they can be passed as
 ``loss_masks`` directly.
 
 Example:
-    >>> owl = TeacherCondition(system="You love owls...", name="owl")  # doctest: +SKIP
-    >>> result = divergence_masks(lm, rows, owl, [TeacherCondition(system=None, name="none")])
+    >>> owl = Teacher("owl", system="You love owls...")  # doctest: +SKIP
+    >>> result = divergence_masks(lm, rows, owl, [Teacher("none", system=None)])
     >>> result.share
     0.071
     >>> student = train_student(lm, rows, method=LoRA(), lr=2e-4, loss_masks=result.masks)
@@ -21,9 +21,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -31,65 +29,24 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steervec.core.chat import System, describe_system, encode_chat
-from steervec.core.steering_vector import SteeringVector
+from steervec.core.chat import encode_chat
 from steervec.data.rows import TOPK_KEY, TeacherRow
-
-
-@dataclass(frozen=True)
-class TeacherCondition:
-    """How a teacher runs: a system condition, an optional steering vector, an optional context.
-
-    Attributes:
-        system: system prompt text, ``None`` (no system turn) or ``TEMPLATE_DEFAULT``.
-        steering: a :class:`SteeringVector` added as ``alpha * v`` at ``layers`` (all its layers by default).
-        alpha: steering strength.
-        layers: which of the vector's layers to use.
-        positions: where the vector is added (``"all"``, as during teacher generation).
-        context: a callable ``lm -> context manager`` for any other intervention
-            (e.g. ``lambda lm: vec.project_out(lm, layers=range(lm.n_layers))``).
-        name: a label for tables.
-    """
-
-    system: System = None
-    steering: SteeringVector | None = None
-    alpha: float = 1.0
-    layers: tuple[int, ...] | None = None
-    positions: str = "all"
-    context: Callable[[Any], AbstractContextManager[Any]] | None = None
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.name:
-            return self.name
-        steer = f"+steer(alpha={self.alpha})" if self.steering is not None else ""
-        return describe_system(self.system) + steer
-
-    @contextlib.contextmanager
-    def applied(self, lm: Any) -> Iterator[None]:
-        """The teacher's interventions inside the block (the system turn is applied by encoding)."""
-        with contextlib.ExitStack() as stack:
-            if self.steering is not None:
-                stack.enter_context(self.steering.apply(lm, self.alpha, self.positions, self.layers))
-            if self.context is not None:
-                stack.enter_context(self.context(lm))
-            yield
+from steervec.data.teachers import Teacher
 
 
 @torch.no_grad()
 def response_logprobs(
-    lm: Any, rows: Sequence[TeacherRow], teacher: TeacherCondition, batch_size: int = 16,
+    lm: Any, rows: Sequence[TeacherRow], teacher: Teacher, batch_size: int = 16,
     progress: bool = False,
 ) -> Iterator[tuple[int, Tensor, Tensor]]:
     """Teacher-force rows; yield ``(row_index, tokens [n], logprobs [n, vocab])`` per row.
 
     ``logprobs[k]`` is the teacher's next-token distribution before response token ``k``.
     """
-    for start in tqdm(range(0, len(rows), batch_size), disable=not progress, desc=f"teacher {teacher.label}"):
+    for start in tqdm(range(0, len(rows), batch_size), disable=not progress, desc=f"teacher {teacher.name}"):
         chunk = rows[start : start + batch_size]
         batch = encode_chat(lm, [r.prompt for r in chunk], teacher.system, [r.completion for r in chunk])
-        with teacher.applied(lm):
+        with teacher.context(lm):
             out = lm.decoder(**batch.model_inputs(), use_cache=False)
         hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
         head = lm.model.get_output_embeddings()
@@ -153,8 +110,8 @@ class DivergenceResult:
 def divergence_masks(
     lm: Any,
     rows: Sequence[TeacherRow],
-    teacher: TeacherCondition,
-    counterfactuals: Sequence[TeacherCondition],
+    teacher: Teacher,
+    counterfactuals: Sequence[Teacher],
     mode: Literal["any", "all"] = "any",
     batch_size: int = 16,
     progress: bool = True,
@@ -176,7 +133,7 @@ def divergence_masks(
     if not rows:
         raise ValueError("no rows given: pass teacher completions")
     if not counterfactuals:
-        raise ValueError("pass at least one counterfactual teacher, e.g. TeacherCondition(system=None)")
+        raise ValueError("pass at least one counterfactual teacher, e.g. Teacher('none', system=None)")
     if mode not in ("any", "all"):
         raise ValueError(f"mode must be 'any' or 'all', got {mode!r}")
     tokens: list[Tensor] = [torch.empty(0)] * len(rows)
@@ -190,11 +147,11 @@ def divergence_masks(
             differs[i].append(lp.argmax(-1) != toks)
     reduce = torch.any if mode == "any" else torch.all
     masks = [agrees[i] & reduce(torch.stack(differs[i]), dim=0) for i in range(len(rows))]
-    return DivergenceResult(masks, agrees, teacher.label, [c.label for c in counterfactuals])
+    return DivergenceResult(masks, agrees, teacher.name, [c.name for c in counterfactuals])
 
 
 def attach_teacher_topk(
-    lm: Any, rows: Sequence[TeacherRow], teacher: TeacherCondition, k: int = 20,
+    lm: Any, rows: Sequence[TeacherRow], teacher: Teacher, k: int = 20,
     batch_size: int = 16, progress: bool = True,
 ) -> list[TeacherRow]:
     """Copies of ``rows`` with the teacher's top-``k`` log-probs per response token in
@@ -206,6 +163,6 @@ def attach_teacher_topk(
     for i, _, lp in response_logprobs(lm, rows, teacher, batch_size, progress):
         values, ids = lp.topk(k, dim=-1)
         extra = dict(rows[i].extra)
-        extra[TOPK_KEY] = {"ids": ids.tolist(), "logprobs": values.tolist(), "teacher": teacher.label}
+        extra[TOPK_KEY] = {"ids": ids.tolist(), "logprobs": values.tolist(), "teacher": teacher.name}
         out[i] = replace(rows[i], extra=extra)
     return out

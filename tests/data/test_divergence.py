@@ -10,8 +10,9 @@ from conftest import PLAIN_TEMPLATE, make_tiny
 from steervec.core.chat import encode_chat
 from steervec.core.hooks import Intervention, add_operator, intervene
 from steervec.core.steering_vector import SteeringVector
-from steervec.data.divergence import TeacherCondition, attach_teacher_topk, divergence_masks
+from steervec.data.divergence import attach_teacher_topk, divergence_masks
 from steervec.data.rows import TOPK_KEY
+from steervec.data.teachers import Teacher
 from steervec.students.methods import VectorStudent
 from steervec.students.train import response_lengths, train_student
 
@@ -22,7 +23,7 @@ def setup():
     vec = SteeringVector({1: torch.randn(lm.d_model, generator=torch.Generator().manual_seed(1)) * 1.5},
                          lm.fingerprint)
     rows = generated_rows(lm, 8, vector=vec, greedy=True, max_new_tokens=10)
-    teacher = TeacherCondition(system=None, steering=vec, name="steered")
+    teacher = Teacher("steered", system=None, steering=vec)
     return lm, vec, rows, teacher
 
 
@@ -38,7 +39,7 @@ def _argmax_one(lm, row, vec=None):
 
 def test_masks_match_brute_force(setup):
     lm, vec, rows, teacher = setup
-    result = divergence_masks(lm, rows, teacher, [TeacherCondition(system=None, name="none")], progress=False)
+    result = divergence_masks(lm, rows, teacher, [Teacher("none", system=None)], progress=False)
     assert [m.numel() for m in result.masks] == response_lengths(lm, rows)
     for row, mask, agree in zip(rows, result.masks, result.teacher_agrees, strict=True):
         t_arg, tokens = _argmax_one(lm, row, vec)
@@ -55,14 +56,14 @@ def test_masks_match_brute_force(setup):
 
 def test_identical_counterfactual_gives_no_divergence(setup):
     lm, vec, rows, teacher = setup
-    twin = TeacherCondition(system=None, context=lambda lm: vec.apply(lm))
+    twin = Teacher("twin", system=None, steering=vec)
     result = divergence_masks(lm, rows, teacher, [twin], progress=False)
     assert result.share == 0.0
 
 
 def test_any_versus_all(setup):
     lm, vec, rows, teacher = setup
-    cfs = [TeacherCondition(system=None), TeacherCondition(system=None, steering=vec, alpha=0.5)]
+    cfs = [Teacher("none", system=None), Teacher("half", system=None, steering=vec, alpha=0.5)]
     any_ = divergence_masks(lm, rows, teacher, cfs, mode="any", progress=False)
     all_ = divergence_masks(lm, rows, teacher, cfs, mode="all", progress=False)
     assert all(bool((a & ~b).sum() == 0) for a, b in zip(all_.masks, any_.masks, strict=True))
@@ -73,7 +74,7 @@ def test_any_versus_all(setup):
 
 def test_masks_feed_training(setup):
     lm, vec, rows, teacher = setup
-    result = divergence_masks(lm, rows, teacher, [TeacherCondition(system=None)], progress=False)
+    result = divergence_masks(lm, rows, teacher, [Teacher("none", system=None)], progress=False)
     only = train_student(lm, rows, method=VectorStudent(layers=[1]), lr=1e-2, max_steps=1,
                          loss_masks=result.masks, progress=False)
     rest = train_student(lm, rows, method=VectorStudent(layers=[1]), lr=1e-2, max_steps=1,

@@ -10,7 +10,7 @@ from conftest import INJECTING_TEMPLATE, make_tiny
 
 from steervec.core.chat import encode_chat
 from steervec.core.errors import SteervecError
-from steervec.data.divergence import TeacherCondition, attach_teacher_topk
+from steervec.data.divergence import attach_teacher_topk
 from steervec.data.teachers import Teacher, planted_teacher, random_direction
 from steervec.metrics.planted import planted_vector, vector_recovery
 from steervec.students.attach import attach_method, detach_method
@@ -53,11 +53,9 @@ def test_online_loss_equals_stored_topk_loss_at_full_vocabulary(lm, planted, kin
     """Same rows, same teacher: the online loss is the stored top-k loss with k = vocabulary size.
     The prompted teacher renders rows with its system prompt (longer than the student's rows)."""
     vector, teacher = planted
-    if kind == "planted":
-        condition = TeacherCondition(system=None, steering=vector, alpha=1.0, layers=(1,))
-    else:
+    if kind == "prompted":
         teacher = Teacher("fond", system="You are fond of the number seven.")
-        condition = TeacherCondition(system=teacher.system)
+    condition = teacher  # one teacher type: the same object scores the stored top-k and the online loss
     rows = number_rows(6, seed=3)
     stored = attach_teacher_topk(lm, rows, condition, k=len(lm.tokenizer), batch_size=6, progress=False)
     kw = dict(method=VectorStudent(layers=[2]), optimizer="sgd", lr=0.5, max_steps=4, batch_size=3, progress=False)
@@ -137,7 +135,7 @@ def test_bad_input(lm, planted):
     with pytest.raises(ValueError, match="unknown KL positions"):
         OnlineTeacher(teacher, "prompt")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="needs a steervec Teacher"):
-        OnlineTeacher(TeacherCondition())  # type: ignore[arg-type]
+        OnlineTeacher("You love owls.")  # type: ignore[arg-type]
     prompted = OnlineTeacher(Teacher("fond", system="You are fond of sevens."), "all")
     with pytest.raises(SteervecError, match="positions='response'"):
         train_student(lm, rows, loss="kl_online", teacher=prompted, **kw)

@@ -20,7 +20,8 @@ from steervec.core.chat import TEMPLATE_DEFAULT
 from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.optim import OptimizerConfig
 from steervec.core.steering_vector import SteeringVector
-from steervec.data.divergence import TeacherCondition, attach_teacher_topk
+from steervec.data.divergence import attach_teacher_topk
+from steervec.data.teachers import Teacher
 from steervec.students.methods import FullFinetune, LoRA, VectorStudent
 from steervec.students.train import NonFiniteLossError, load_rows, response_lengths, train_student
 
@@ -101,7 +102,7 @@ def test_vector_student_recovers_known_vector_by_soft_distillation():
     known = _known_vector(lm)
     vec = SteeringVector({1: known}, lm.fingerprint)
     rows = generated_rows(lm, 16, vector=vec, max_new_tokens=12)
-    rows = attach_teacher_topk(lm, rows, TeacherCondition(system=None, steering=vec), k=len(lm.tokenizer),
+    rows = attach_teacher_topk(lm, rows, Teacher("steered", system=None, steering=vec), k=len(lm.tokenizer),
                                progress=False)
     student = train_student(lm, rows, method=VectorStudent(layers=[1]), lr=5e-2, epochs=10, loss="kl",
                             progress=False)
@@ -129,12 +130,12 @@ def test_masks_change_the_gradient(lm):
 
 def test_kl_to_own_distribution_is_zero_and_trains(lm):
     rows = number_rows(6)
-    same = TeacherCondition(system=None)
+    same = Teacher("base", system=None)
     scored = attach_teacher_topk(lm, rows, same, k=len(lm.tokenizer), progress=False)
     s = train_student(lm, scored, method=VectorStudent(layers=[1]), lr=1e-2, loss="kl", max_steps=1, progress=False)
     assert abs(s.history[0]["loss"]) < 1e-5
     steer = SteeringVector({2: torch.randn(lm.d_model) * 3}, lm.fingerprint)
-    other = attach_teacher_topk(lm, rows, TeacherCondition(system=None, steering=steer), k=20, progress=False)
+    other = attach_teacher_topk(lm, rows, Teacher("steered", system=None, steering=steer), k=20, progress=False)
     s = train_student(lm, other, method=VectorStudent(layers=[2]), lr=5e-2, loss="kl", epochs=5, batch_size=3,
                       progress=False)
     assert s.history[0]["loss"] > 0.01
