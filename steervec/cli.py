@@ -95,19 +95,14 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from steervec.students.methods import FullFinetune, LoRA, VectorStudent
+    from steervec.students.methods import make_method
     from steervec.students.train import train_student
 
     if not Path(args.data).is_file():
         raise FileNotFoundError(f"no teacher data at {args.data}: make it with `steervec generate --out FILE`")
     check_writable(args.out)  # before training, not after
     lm = _lm(args)
-    if args.method == "vector":
-        method: Any = VectorStudent(layers=args.layers or [25])
-    elif args.method == "lora":
-        method = LoRA(rank=args.rank, alpha=args.lora_alpha or args.rank, layers=args.layers or None)
-    else:
-        method = FullFinetune(layers=args.layers or None)
+    method = make_method(args.method, args.layers, args.rank, args.lora_alpha, default_layer=25)
     student = train_student(lm, args.data, method=method, optimizer=args.optimizer, lr=args.lr,
                             epochs=args.epochs, batch_size=args.batch, seed=args.seed)
     student.save(args.out)

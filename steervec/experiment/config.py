@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from steervec.core.optim import OPTIMIZERS
-from steervec.students.methods import FullFinetune, LoRA, Method, VectorStudent
+from steervec.students.methods import Method, MethodKind, make_method
 
 TeacherKind = Literal["prompted", "steered", "projected"]
 
@@ -25,7 +25,7 @@ class StudentSpec:
     """
 
     name: str
-    kind: Literal["vector", "lora", "full"]
+    kind: MethodKind
     layers: tuple[int, ...] | None = None
     rank: int = 8
     lora_alpha: float = 8.0
@@ -57,11 +57,8 @@ class StudentSpec:
         return out
 
     def method(self, default_layer: int) -> Method:
-        if self.kind == "vector":
-            return VectorStudent(layers=list(self.layers or (default_layer,)))
-        if self.kind == "lora":
-            return LoRA(rank=self.rank, alpha=self.lora_alpha, layers=None if self.layers is None else list(self.layers))
-        return FullFinetune(layers=None if self.layers is None else list(self.layers))
+        """The student's method spec (a vector without ``layers`` goes to ``default_layer``)."""
+        return make_method(self.kind, self.layers, self.rank, self.lora_alpha, default_layer)
 
 
 DEMO_STUDENTS = (

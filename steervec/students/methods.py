@@ -102,6 +102,33 @@ Method: TypeAlias = "VectorStudent | LoRA | FullFinetune"
 _METHODS: dict[str, type] = {"vector": VectorStudent, "lora": LoRA, "full": FullFinetune}
 
 
+MethodKind = Literal["vector", "lora", "full"]
+"""The one word for each parameterisation: ``"vector"`` (:class:`VectorStudent`), ``"lora"``
+(:class:`LoRA`), ``"full"`` (:class:`FullFinetune`)."""
+
+
+def make_method(kind: str, layers: Sequence[int] | None = None, rank: int = 8, alpha: float | None = None,
+                default_layer: int | None = None) -> Method:
+    """The method spec of a kind: the one constructor the experiment config and the CLI share.
+
+    Args:
+        kind: a :data:`MethodKind`.
+        layers: the vector's layers / the layers LoRA or fine-tuning touch (``None``: a vector at
+            ``default_layer``; LoRA and fine-tuning on every layer).
+        rank / alpha: LoRA's rank and alpha (alpha defaults to the rank).
+    """
+    if kind == "vector":
+        chosen = list(layers) if layers else ([] if default_layer is None else [default_layer])
+        if not chosen:
+            raise ValueError("a vector student needs layers=[...] (or a default layer)")
+        return VectorStudent(layers=tuple(chosen))
+    if kind == "lora":
+        return LoRA(rank=rank, alpha=float(rank) if alpha is None else alpha, layers=None if not layers else tuple(layers))
+    if kind == "full":
+        return FullFinetune(layers=None if not layers else tuple(layers))
+    raise ValueError(f"unknown student kind {kind!r}: use 'vector', 'lora' or 'full'")
+
+
 def method_kind(method: Method) -> str:
     """``"vector"``, ``"lora"`` or ``"full"``."""
     for kind, cls in _METHODS.items():
