@@ -38,7 +38,7 @@ def test_every_figure_builds():
     rank = figs[6]
     assert list(rank.data[1].y) == [0.1, 0.2, 0.3, 0.4, 0.0, 0.1]  # every seed drawn, beside the means
     assert list(rank.layout.xaxis.tickvals) == [1, 8, 64] and "full fine-tuning +0.03" in str(rank.layout.annotations)
-    recovery = figs[8]
+    recovery = figs[-1]
     assert len(recovery.data) == 3  # a seed band for the two-seed condition only, and a line each
     assert list(recovery.data[1].y) == pytest.approx([0.55, 0.925]) and recovery.layout.xaxis.type == "log"
     with pytest.raises(ValueError, match="without values"):

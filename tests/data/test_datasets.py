@@ -326,9 +326,19 @@ def _vector(lm):
 
 
 def _cli(tmp_path, *extra):
+    """``steervec generate``: the CLI prints its error as one line and returns 2; that line comes back
+    here as the InputError it reports, so the CLI rows share the table's checks."""
+    import contextlib
+    import io
+
     from steervec.cli import main
 
-    return main(["generate", "--n", "4", "--out", str(tmp_path / "x.jsonl"), *extra])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(["generate", "--n", "4", "--out", str(tmp_path / "x.jsonl"), *extra])
+    if rc == 2 and err.getvalue().startswith("steervec: error: "):
+        raise InputError(err.getvalue())
+    return rc
 
 
 NAN, INF = float("nan"), float("inf")
