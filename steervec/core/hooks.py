@@ -185,7 +185,7 @@ def split_output(output: Any) -> tuple[Tensor, Callable[[Tensor], Any]]:
 
 
 @contextlib.contextmanager
-def track_positions(lm: Any, prompt_length: int | None = None) -> Iterator[_Tracker]:
+def track_positions(lm: LanguageModel, prompt_length: int | None = None) -> Iterator[_Tracker]:
     """Track the absolute positions of every forward of ``lm``'s decoder (prompt, then each cached
     decode step) for the ``with`` block; the yielded tracker's ``view()`` gives the current ones."""
     tracker = _Tracker(fixed_prompt_length=prompt_length)

@@ -32,7 +32,7 @@ from steervec.core.hooks import (
     project_out_operator,
 )
 from steervec.core.io import atomic_path
-from steervec.core.model import as_language_model
+from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.positions import PositionSpec
 
 LAYER_CONVENTION = "output of decoder block L, 0-based, before any final norm (HF hidden_states[L+1] except the last, which HF returns normed)"
@@ -185,7 +185,7 @@ class SteeringVector:
         }
 
     # ------------------------------------------------------------ applying
-    def _check_model(self, lm: Any, allow_other_model: bool) -> None:
+    def _check_model(self, lm: LanguageModel, allow_other_model: bool) -> None:
         if not allow_other_model:
             check_same_model(self.fingerprint, lm, "this steering vector")
         if self.d_model != lm.d_model:

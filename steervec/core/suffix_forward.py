@@ -25,11 +25,12 @@ import torch
 from torch import Tensor, nn
 
 from steervec.core.hooks import Intervention, add_operator, intervene, split_output
+from steervec.core.model import LanguageModel
 
 _NORM_NAMES = ("norm", "final_layernorm", "ln_f", "final_layer_norm")
 
 
-def final_norm(lm: Any) -> nn.Module:
+def final_norm(lm: LanguageModel) -> nn.Module:
     """The normalisation applied after the last block (``model.model.norm`` for Llama/Qwen2)."""
     for name in _NORM_NAMES:
         module = getattr(lm.decoder, name, None)
@@ -64,7 +65,7 @@ class SuffixModules:
     dtype: torch.dtype
 
     @classmethod
-    def of(cls, lm: Any, first_layer: int, dtype: torch.dtype | None = None) -> SuffixModules:
+    def of(cls, lm: LanguageModel, first_layer: int, dtype: torch.dtype | None = None) -> SuffixModules:
         """Blocks ``first_layer+1..``, final norm and unembedding (copies when ``dtype`` differs)."""
         lm.check_layer(first_layer)
         blocks = list(lm.layers[first_layer + 1 :])
@@ -96,7 +97,7 @@ class SuffixForward:
     @classmethod
     @torch.no_grad()
     def build(
-        cls, lm: Any, inputs: Mapping[str, Tensor], first_layer: int,
+        cls, lm: LanguageModel, inputs: Mapping[str, Tensor], first_layer: int,
         modules: SuffixModules | None = None,
     ) -> SuffixForward:
         """Run one full forward of ``inputs`` and keep what the suffix needs."""
@@ -160,7 +161,7 @@ class SuffixForward:
 
 @torch.no_grad()
 def full_forward_logits(
-    lm: Any, inputs: Mapping[str, Tensor], vectors: Mapping[int, Tensor],
+    lm: LanguageModel, inputs: Mapping[str, Tensor], vectors: Mapping[int, Tensor],
     add_mask: Tensor, logit_mask: Tensor,
 ) -> Tensor:
     """The reference for :meth:`SuffixForward.logits`: a full forward through steervec's hooks."""
@@ -172,7 +173,7 @@ def full_forward_logits(
 
 @torch.no_grad()
 def max_error(
-    suffix: SuffixForward, lm: Any, inputs: Mapping[str, Tensor], vectors: Mapping[int, Tensor],
+    suffix: SuffixForward, lm: LanguageModel, inputs: Mapping[str, Tensor], vectors: Mapping[int, Tensor],
     add_mask: Tensor, logit_mask: Tensor,
 ) -> float:
     """Largest absolute logit difference between the suffix and a full forward."""

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 
 from steervec.core.errors import CorruptFileError, SteervecError
 from steervec.core.hooks import Intervention, Operator, add_operator, intervene
+from steervec.core.model import LanguageModel
 from steervec.students.methods import FullFinetune, LoRA, Method, VectorStudent, method_kind
 
 ADAPTER_NAME = "steervec"
@@ -34,7 +36,7 @@ class Attachment:
         params: ``{name: tensor}`` the student's tensors (``nn.Parameter`` s), names as saved.
     """
 
-    def __init__(self, lm: Any, trainable: bool) -> None:
+    def __init__(self, lm: LanguageModel, trainable: bool) -> None:
         self.lm = lm
         self.params: dict[str, nn.Parameter] = {}
         self._flags = {n: p.requires_grad for n, p in lm.model.named_parameters()}
@@ -77,7 +79,7 @@ class Attachment:
 
 
 class _VectorAttachment(Attachment):
-    def __init__(self, lm: Any, method: VectorStudent, trainable: bool) -> None:
+    def __init__(self, lm: LanguageModel, method: VectorStudent, trainable: bool) -> None:
         super().__init__(lm, trainable)
         items = []
         for layer in method.layers:
@@ -111,19 +113,19 @@ class _VectorAttachment(Attachment):
         super().remove()
 
 
-def _layers_prefix(lm: Any) -> str:
+def _layers_prefix(lm: LanguageModel) -> str:
     for name, module in lm.model.named_modules():
         if module is lm.layers:
             return name
     raise SteervecError("cannot locate the decoder layers inside the model")
 
 
-def linear_module_names(lm: Any) -> list[str]:
+def linear_module_names(lm: LanguageModel) -> list[str]:
     """Short names of the linear modules of a decoder block (valid ``LoRA(modules=...)``)."""
     return sorted({n.rsplit(".", 1)[-1] for n, m in lm.layers[0].named_modules() if isinstance(m, nn.Linear)})
 
 
-def lora_targets(lm: Any, method: LoRA) -> list[str]:
+def lora_targets(lm: LanguageModel, method: LoRA) -> list[str]:
     """Full module names the LoRA spec adapts; raises with the valid names on a bad spec."""
     valid = linear_module_names(lm)
     chosen = valid if method.modules == "all-linear" else list(method.modules)
@@ -147,7 +149,7 @@ def lora_targets(lm: Any, method: LoRA) -> list[str]:
 
 
 class _LoRAAttachment(Attachment):
-    def __init__(self, lm: Any, method: LoRA, trainable: bool) -> None:
+    def __init__(self, lm: LanguageModel, method: LoRA, trainable: bool) -> None:
         from peft import LoraConfig, inject_adapter_in_model
 
         targets = lora_targets(lm, method)
@@ -195,7 +197,7 @@ class _LoRAAttachment(Attachment):
 
 
 class _FullAttachment(Attachment):
-    def __init__(self, lm: Any, method: FullFinetune, trainable: bool) -> None:
+    def __init__(self, lm: LanguageModel, method: FullFinetune, trainable: bool) -> None:
         super().__init__(lm, trainable)
         if method.layers is None:
             chosen = dict(lm.model.named_parameters())
@@ -231,10 +233,10 @@ class _FullAttachment(Attachment):
         super().remove()
 
 
-def attach_method(lm: Any, method: Method, trainable: bool = False) -> Attachment:
+def attach_method(lm: LanguageModel, method: Method, trainable: bool = False) -> Attachment:
     """Attach a method spec to ``lm`` in place (fresh, seeded-by-caller init)."""
     kind = method_kind(method)
-    if getattr(lm, "_steervec_student", None) is not None:
+    if attached(lm) is not None:
         raise SteervecError(
             "a student is already attached to this model: call student.unload() first"
         )
@@ -244,13 +246,22 @@ def attach_method(lm: Any, method: Method, trainable: bool = False) -> Attachmen
         att = _LoRAAttachment(lm, method, trainable)  # type: ignore[arg-type]
     else:
         att = _FullAttachment(lm, method, trainable)  # type: ignore[arg-type]
-    lm._steervec_student = att
+    _ATTACHED[lm.model] = att
     return att
 
 
-def detach_method(lm: Any, attachment: Attachment) -> None:
+def detach_method(lm: LanguageModel, attachment: Attachment) -> None:
     """Remove an attachment and give ``lm`` its base weights back."""
     attachment.remove()
-    lm._steervec_student = None
+    _ATTACHED.pop(lm.model, None)
+
+
+_ATTACHED: weakref.WeakKeyDictionary[Any, Attachment] = weakref.WeakKeyDictionary()
+"""The attachment on each model (keyed by its modules, so wrappers of the same model share it)."""
+
+
+def attached(lm: LanguageModel) -> Attachment | None:
+    """The student attachment on ``lm``'s modules, or ``None`` (one at a time)."""
+    return _ATTACHED.get(lm.model)
 
 

@@ -31,6 +31,7 @@ from steervec.core.chat import system_from_label
 from steervec.core.errors import CorruptFileError, SteervecError
 from steervec.core.fingerprint import Fingerprint
 from steervec.core.io import atomic_path
+from steervec.core.model import LanguageModel
 from steervec.core.steering_vector import FORMAT as VECTOR_FORMAT
 from steervec.core.steering_vector import LAYER_CONVENTION, SteeringVector, check_same_model
 from steervec.students.methods import Method, method_from_dict, method_kind, method_to_dict
@@ -99,7 +100,7 @@ class Student:
         return system_from_label(None if label is None else str(label))
 
     # ------------------------------------------------------------ applying
-    def attach(self, lm: Any, allow_other_model: bool = False) -> Any:
+    def attach(self, lm: LanguageModel, allow_other_model: bool = False) -> Any:
         """Apply the student to ``lm`` in place until :meth:`unload`; returns ``lm``."""
         if self._attached is not None:
             raise SteervecError("this student is already attached: call student.unload() first")
@@ -127,7 +128,7 @@ class Student:
         self._attached = None
 
     @contextlib.contextmanager
-    def applied(self, lm: Any, allow_other_model: bool = False) -> Iterator[Any]:
+    def applied(self, lm: LanguageModel, allow_other_model: bool = False) -> Iterator[Any]:
         """``with student.applied(lm): ...`` — the student inside the block, the base after it."""
         self.attach(lm, allow_other_model)
         try:
@@ -170,7 +171,7 @@ class Student:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], lm: Any = None, allow_other_model: bool = False) -> Student:
+    def load(cls, path: str | os.PathLike[str], lm: LanguageModel | None = None, allow_other_model: bool = False) -> Student:
         """Read a file written by :meth:`save`; with ``lm``, refuse another base model.
 
         Raises:

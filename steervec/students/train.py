@@ -77,7 +77,7 @@ class CheckpointEvent:
     step: int
     epoch: int
     loss: float
-    lm: Any
+    lm: LanguageModel
     student: Student
     checkpoint: Path | None
 
@@ -103,7 +103,7 @@ def load_rows(dataset: Sequence[TeacherRow] | str | os.PathLike[str]) -> list[Te
     return [r if isinstance(r, TeacherRow) else TeacherRow.from_dict(r) for r in dataset]
 
 
-def check_rows_model(lm: Any, rows: Sequence[TeacherRow]) -> None:
+def check_rows_model(lm: LanguageModel, rows: Sequence[TeacherRow]) -> None:
     """Raise :class:`ModelMismatchError` if any row was written by another model than ``lm``."""
     mine = {k: v for k, v in vars(lm.fingerprint).items()}
     seen: set[str] = set()
@@ -124,7 +124,7 @@ def check_rows_model(lm: Any, rows: Sequence[TeacherRow]) -> None:
             )
 
 
-def response_lengths(lm: Any, rows: Sequence[TeacherRow]) -> list[int]:
+def response_lengths(lm: LanguageModel, rows: Sequence[TeacherRow]) -> list[int]:
     """Number of response tokens of each row (completion + end-of-turn), as the loss sees them."""
     suffix = response_suffix(lm.tokenizer)
     return [len(lm.tokenizer(r.completion + suffix, add_special_tokens=False)["input_ids"]) for r in rows]
@@ -170,7 +170,7 @@ def _topk(rows: Sequence[TeacherRow], lengths: list[int]) -> list[tuple[Tensor, 
 
 
 def batch_loss(
-    lm: Any, input_ids: Tensor, attention_mask: Tensor, target: Tensor,
+    lm: LanguageModel, input_ids: Tensor, attention_mask: Tensor, target: Tensor,
     topk: tuple[Tensor, Tensor] | None = None, teacher_logp: Tensor | None = None,
 ) -> tuple[Tensor, int]:
     """Summed loss over target positions and their count.
@@ -505,7 +505,7 @@ def _open_log(log_path: str | os.PathLike[str] | None, history: list[dict[str, A
 
 
 def _run_callbacks(
-    callbacks: Sequence[Callback], lm: Any, att: Any, method: Method, step: int, epoch: int,
+    callbacks: Sequence[Callback], lm: LanguageModel, att: Any, method: Method, step: int, epoch: int,
     loss: float, written: Path | None, history: list[dict[str, Any]],
 ) -> None:
     rng = torch.get_rng_state()

@@ -10,7 +10,7 @@ from conftest import INJECTING_TEMPLATE, PLAIN_TEMPLATE, make_tiny
 from steervec.core.chat import encode_chat
 from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.steering_vector import SteeringVector
-from steervec.students.attach import attach_method, detach_method, linear_module_names
+from steervec.students.attach import attach_method, attached, detach_method, linear_module_names
 from steervec.students.methods import FullFinetune, LoRA, VectorStudent
 from steervec.students.student import Student
 from steervec.students.train import train_student
@@ -64,7 +64,7 @@ def test_lora_bad_modules_and_layers_list_valid_names(lm):
         assert name in str(err.value)
     with pytest.raises(ValueError, match="0..3"):
         attach_method(lm, LoRA(layers=[7]))
-    assert getattr(lm, "_steervec_student", None) is None  # nothing left attached
+    assert attached(lm) is None  # nothing left attached
 
 
 @pytest.mark.parametrize("kind", list(METHODS))
