@@ -60,8 +60,10 @@ def test_analysis_runs_quick(name, runs, threads):
     assert run_analysis(name, runs) == 0
     claims = claims_of(runs, name)
     assert claims, f"{name} wrote no claims"
-    for c in claims:  # each claim is a measured verdict, not a placeholder
-        assert c["size"].startswith("quick") and c["reproduced"] in {"yes", "no", "partly", "inconclusive"}
+    for c in claims:  # each claim is a measured verdict of the one rule, not a placeholder
+        word = c["reproduced"].split(" — ")[0]
+        assert c["size"].startswith("quick") and word in {"yes", "no", "inconclusive", "no verdict"}, c
+        assert c.get("rule") or name == "prompt_as_vector", c  # the layer × α sweep keeps its gate rule
         assert any(ch.isdigit() for ch in c["measurement"]) and c["model"], c
 
 
@@ -89,34 +91,11 @@ def _analysis(name: str):
     return module
 
 
-@pytest.mark.parametrize(("per_rank", "full", "expected"), [
-    ([[0.1, 0.2, 0.15], [1.0, 1.2, 1.1], [0.3, 0.2, 0.25]], [0.0, -0.1, 0.1], ["yes", "yes"]),   # U, full FT at 0
-    ([[0.1, 0.2, 0.15], [0.3, 0.2, 0.25], [1.0, 1.2, 1.1]], [1.0, 1.1, 1.2], ["no", "no"]),     # rising, full FT high
-    ([[0.1, 0.9, 0.5], [0.6, 0.8, 0.4], [0.1, 0.2, 0.3]], None, ["partly"]),                     # inner peak within noise
-])
-def test_rank_claims_verdicts(per_rank, full, expected):
-    claims = _analysis("lora_rank").rank_claims([1, 8, 64], per_rank, full, "model", "full")
-    assert [c.reproduced for c in claims] == expected
-    assert "r8" in claims[0].measurement and "3 seeds" in claims[0].measurement
-
-
 def test_optimizer_ablation_full_size_students_are_valid():
     """The full size trains students the quick run never builds: each must be a valid spec."""
     specs = _analysis("optimizer_ablation").students(quick=False)
     assert len(specs) == 6 and len({s.settings().__repr__() for s in specs}) == 6
     assert any(s.optimizer == "sgd" and s.momentum == 0.9 for s in specs)
-
-
-@pytest.mark.parametrize(("diffs", "expected"), [
-    ({"adamw": (0.5, 0.4, 0.6), "sgd": (0.1, 0.0, 0.2)}, "yes"),
-    ({"adamw": (0.01, 0.0, 0.02), "sgd": (0.1, 0.09, 0.12), "sgd_momentum": (0.2, 0.1, 0.3)}, "no"),
-    ({"adamw": (0.1, 0.0, 0.2), "sgd": (0.15, 0.05, 0.25)}, "inconclusive"),
-    ({"adamw": (0.1, 0.0, 0.2), "adam": (0.1, 0.0, 0.2)}, "inconclusive"),  # --quick: no SGD student
-])
-def test_optimizer_claim_verdicts(diffs, expected):
-    summary = {f"vector@25 {k}": {"trait_minus_control": v, "n_seeds": 1} for k, v in diffs.items()}
-    claim = _analysis("optimizer_ablation").optimizer_claim(summary, "model", "full")
-    assert claim.reproduced == expected and "adamw" in claim.measurement
 
 
 def test_subliminal_transfer_rejects_an_animal_that_is_not_one_word(capsys):

@@ -7,7 +7,15 @@ import ast
 from pathlib import Path
 
 import pytest
-from claims import RULE, experiment_claims, pct
+from claims import (
+    ADAPTIVE_OPTIMIZERS,
+    PLAIN_OPTIMIZERS,
+    RULE,
+    experiment_claims,
+    optimizer_claim,
+    pct,
+    rank_claims,
+)
 
 from steervec.experiment.config import Experiment, StudentSpec
 
@@ -106,3 +114,26 @@ def test_the_library_states_no_study_claim():
     library = Path(__file__).resolve().parents[2] / "steervec"
     named = [p.name for p in library.rglob("*.py") if any("et al." in s for s in _strings_outside_docstrings(p))]
     assert not named, f"study names belong in analyses/claims.py, found in {named}"
+
+
+@pytest.mark.parametrize(("per_rank", "full", "expected"), [
+    ([[0.1, 0.2, 0.15], [1.0, 1.2, 1.1], [0.3, 0.2, 0.25]], [0.0, -0.1, 0.1], ["yes", "yes"]),   # U, full FT at 0
+    ([[0.1, 0.2, 0.15], [0.3, 0.2, 0.25], [1.0, 1.2, 1.1]], [1.0, 1.1, 1.2], ["no", "no"]),     # rising, full FT high
+    ([[0.1, 0.9, 0.5], [0.6, 0.8, 0.4], [0.1, 0.2, 0.3]], None, ["inconclusive"]),              # inner peak in the noise
+])
+def test_rank_claims_compare_ranks_seed_by_seed(per_rank, full, expected):
+    claims = rank_claims([1, 8, 64], per_rank, full, "model", "full")
+    assert [c.reproduced.split(" — ")[0] for c in claims] == expected
+    assert "r8 − r1" in claims[0].measurement and "3 seeds" in claims[0].measurement
+
+
+@pytest.mark.parametrize(("per_optimizer", "expected"), [
+    ({"adamw": [0.5, 0.45, 0.6], "sgd": [0.1, 0.0, 0.2]}, "yes"),
+    ({"adamw": [0.01, 0.0, 0.02], "sgd": [0.1, 0.09, 0.12], "sgd_momentum": [0.2, 0.18, 0.22]}, "no"),
+    ({"adamw": [0.1, 0.3, 0.0], "sgd": [0.15, 0.05, 0.2]}, "inconclusive"),
+    ({"adamw": [0.1, 0.2, 0.1], "adam": [0.1, 0.2, 0.1]}, "no verdict"),  # --quick: no SGD student
+    ({"adamw": [0.5], "sgd": [0.1]}, "no verdict"),                       # one seed
+])
+def test_optimizer_claim_pairs_the_best_of_each_family_by_seed(per_optimizer, expected):
+    claim = optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, "model", "full")
+    assert claim.reproduced.split(" — ")[0] == expected and "adamw" in claim.measurement
