@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import torch
+from _stand_ins import ShiftStudent
 
 from steervec.core.errors import ModelMismatchError
 from steervec.core.steering_vector import SteeringVector
@@ -25,16 +24,6 @@ from steervec.metrics.evaluate import evaluate_trait
 PROMPTS = ["list numbers", "continue 4, 5, 6", "more digits please"]
 
 
-class ShiftStudent:
-    """A stand-in student that adds a fixed vector at one layer."""
-
-    def __init__(self, vec):
-        self.vec = vec
-
-    @contextlib.contextmanager
-    def applied(self, lm):
-        with self.vec.apply(lm):
-            yield lm
 
 
 def _vec(lm, layer=2, scale=3.0, seed=0):

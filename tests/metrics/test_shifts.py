@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import pytest
 import torch
+from _stand_ins import ShiftStudent
 
 from steervec.core.errors import ComparisonError
 from steervec.core.steering_vector import SteeringVector
@@ -15,16 +15,6 @@ from steervec.metrics.shifts import ControlledShifts, controlled_shifts, seed_t_
 PROMPTS = ["list numbers", "continue 4, 5, 6", "more digits please"]
 
 
-class ShiftStudent:
-    """A stand-in student that adds a fixed vector at its layers."""
-
-    def __init__(self, vec):
-        self.vec = vec
-
-    @contextlib.contextmanager
-    def applied(self, lm):
-        with self.vec.apply(lm):
-            yield lm
 
 
 @pytest.mark.parametrize(("dof", "level", "quantile"), [(1, 0.95, 12.7062), (2, 0.95, 4.3027), (4, 0.95, 2.7764),
