@@ -89,6 +89,22 @@ def transfer_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) 
     return Claim(BLANK if exp.teacher != "prompted" else CLOUD, claim, measurement, model, verdict_word, exp.size)
 
 
+def specific_claim(name: str, row: dict[str, Any], exp: Experiment, model: str, key: str = "log_odds") -> Claim:
+    """The transfer claim on the specific trait measure: the target's log-odds against the other
+    animals of the panel (it does not move when fine-tuning shifts every animal word alike)."""
+    necessity = exp.teacher == "projected"
+    values = row[f"{key}_trait_minus_control_seed_level"]
+    verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
+                                NULL_MARGIN_NATS if necessity else None)
+    where = "after the prefill" if key.endswith("prefilled") else "at the answer position"
+    return Claim(BLANK if exp.teacher != "prompted" else CLOUD,
+                 f"a {name} student of a {_teacher_words(exp)} {exp.animal} teacher prefers '{exp.animal}' over the "
+                 f"other animals ({where}) more than one trained on control data"
+                 + (f" (necessity: expected NOT to, within ±{NULL_MARGIN_NATS} nats)" if necessity else ""),
+                 f"log-odds(trait-data student) − log-odds(control-data student): {text}; across questions "
+                 f"{fmt_ci(row[f'{key}_trait_minus_control'])} nats", model, verdict_word, exp.size)
+
+
 def pct(stats: Sequence[float] | None, sign: bool = False) -> str:
     """``12.0 % [8.1, 15.9]`` from a (mean, low, high) of fractions; a rate's CI is clipped to [0, 100]."""
     if not stats:
@@ -158,6 +174,9 @@ def experiment_claims(summary: dict[str, Any], exp: Experiment, model: str) -> l
         if "trait_minus_control" not in row:
             continue
         claims.append(transfer_claim(name, row, exp, model))
+        for key in ("log_odds", "log_odds_prefilled"):
+            if f"{key}_trait_minus_control_seed_level" in row:
+                claims.append(specific_claim(name, row, exp, model, key))
         if "rate_trait_minus_control" in row:
             claims.append(rate_claim(name, row, exp, model))
         if "cosine_trait" in row and ("cosine_minus_control_per_seed" in row):

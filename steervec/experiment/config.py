@@ -110,6 +110,9 @@ class Experiment:
             turn) or ``"template_default"`` (what the template injects; the reference studies'
             Qwen template injects one too, so "without the prompt" means this there).
         track_every: record cos(v_student, v_teacher) every this many steps (EAS curve).
+        trait_panel: also measure the specific trait measure: the target's log-odds against the
+            other animals of :data:`steervec.data.prompts.ANIMAL_PANEL`, at the answer position and
+            after a prefill (Δ against the base; several times the cost of Δlog P alone).
         sample_k: answers sampled per question (T=1) for the trait's sampling rate, besides
             Δlog P (0: log-probs only). Measured at k=10, 50 questions: ~2 min per evaluated
             model on one contended core, ~8x the log-probs alone.
@@ -139,6 +142,7 @@ class Experiment:
     eval_systems: tuple[str, ...] = ()
     baseline: Literal["none", "template_default"] = "none"
     track_every: int | None = None
+    trait_panel: bool = False
     sample_k: int = 0
     out_dir: str = "runs"
     size: str = "custom"

@@ -81,6 +81,9 @@ def summarise_conditions(conditions: Sequence[dict[str, Any]], trait: str, contr
             cos = {_unit(t): t["cosine_at_layer"] - c["cosine_at_layer"] for t, c in pairs}
             row["cosine_minus_control_per_seed"] = list(cos.values())
             row["cosine_minus_control_seed_level"] = _seed_level(cos)[1]
+            for key in ("log_odds", "log_odds_prefilled"):  # the specific trait measure, when measured
+                if key in groups["trait"][0] and key in groups["control"][0]:
+                    row.update(_paired_summary(groups, key, f"{key}_trait_minus_control"))
             if "rates" in groups["trait"][0] and "rates" in groups["control"][0]:
                 row.update(_paired_summary(groups, "rates", "rate_trait_minus_control"))
                 row["rate_base"] = conditions[0].get("rate")

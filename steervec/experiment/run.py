@@ -29,6 +29,7 @@ from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import generate_dataset, load_dataset
 from steervec.data.number_filter import count_numbers
 from steervec.data.numbers import number_prompts
+from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import (
@@ -54,6 +55,11 @@ def _system(name: str) -> Any:
     return system_from_label(name)
 
 
+def _panel(exp: Experiment) -> dict[str, tuple[str, str]] | None:
+    """The animal panel of the specific trait measure, when the experiment asks for it."""
+    return ANIMAL_PANEL if exp.trait_panel else None
+
+
 def _eval_row(label: str, ev: TraitEval, **extra: Any) -> dict[str, Any]:
     row = {"label": label, "mean_prob": ev.mean_prob, "mean_logp": float(ev.logp.mean()),
            "logp": [float(x) for x in ev.logp]}
@@ -62,6 +68,12 @@ def _eval_row(label: str, ev: TraitEval, **extra: Any) -> dict[str, Any]:
         row["rates"] = [float(x) for x in ev.rates]
     if ev.base_logp is not None:
         row["delta_logp"] = list(ev.delta_logp)
+    if ev.log_odds is not None and ev.log_odds_prefilled is not None:
+        row["log_odds"] = [float(x) for x in ev.log_odds]
+        row["log_odds_prefilled"] = [float(x) for x in ev.log_odds_prefilled]
+        if ev.base_log_odds is not None:
+            row["delta_log_odds"] = list(ev.delta_log_odds)
+            row["delta_log_odds_prefilled"] = list(ev.delta_log_odds_prefilled)
     row.update(extra)
     return row
 
@@ -163,10 +175,11 @@ def evaluate_teachers(lm: LanguageModel, exp: Experiment, trait: Teacher) -> tup
     of every Δlog P); returns the base evaluation and the two condition rows."""
     system = _system(exp.student_system)
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: exp.n_questions])
-    base = evaluate_trait(lm, exp.animal, questions, label="base", system=system, k=exp.sample_k)
+    panel = _panel(exp)
+    base = evaluate_trait(lm, exp.animal, questions, label="base", system=system, k=exp.sample_k, panel=panel)
     with trait.context(lm):
         teacher_eval = evaluate_trait(lm, exp.animal, questions, label="teacher", system=trait.system, base=base,
-                                      k=exp.sample_k)
+                                      k=exp.sample_k, panel=panel)
     return base, [_eval_row("base", base), _eval_row(f"teacher ({trait.name})", teacher_eval)]
 
 
@@ -209,7 +222,7 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
     t_trained = time.perf_counter()
     with student.applied(lm):
         ev = evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=ctx.system, base=ctx.base,
-                            k=exp.sample_k, seed=seed)
+                            k=exp.sample_k, seed=seed, panel=_panel(exp))
         other_evals = {name: evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=_system(name))
                        for name in exp.eval_systems}
     shift = student_shift(lm, student, ctx.align_prompts, system=ctx.system, base_means=ctx.base_means)

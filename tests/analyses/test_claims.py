@@ -137,3 +137,11 @@ def test_rank_claims_compare_ranks_seed_by_seed(per_rank, full, expected):
 def test_optimizer_claim_pairs_the_best_of_each_family_by_seed(per_optimizer, expected):
     claim = optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, "model", "full")
     assert claim.reproduced.split(" — ")[0] == expected and "adamw" in claim.measurement
+
+
+def test_the_specific_measure_gets_its_own_claim_when_measured():
+    row = _row([1.0, 1.1, 0.9], log_odds_trait_minus_control=[0.1, -0.2, 0.4],
+               log_odds_trait_minus_control_seed_level=[0.1, -0.3, 0.2])
+    claims = experiment_claims({"LoRA r2": row}, _exp(), "m")
+    assert _verdict(claims, "prefers 'owl' more") == "yes"  # Δlog P moves
+    assert _verdict(claims, "over the other animals (at the answer position)").startswith("inconclusive")

@@ -92,6 +92,17 @@ def test_data_seeds_give_a_dataset_pair_each_and_pair_students_within_them(first
     assert {c["data_seed"] for c in m["conditions"] if "student" in c} == {1, 3}
 
 
+def test_specific_trait_measure_is_stored_summarised_and_claimed(first, tiny_llama):
+    exp = replace(first.experiment, name="tiny-panel", trait_panel=True, students=first.experiment.students[1:])
+    m = run_experiment(exp, lm=tiny_llama, progress=False, claims=experiment_claims).metrics
+    assert len(m["students_reused"]) == 2  # the measure changes no student
+    student = next(c for c in m["conditions"] if c.get("student") == "LoRA r2")
+    assert len(student["log_odds"]) == exp.n_questions and len(student["delta_log_odds_prefilled"]) == 3
+    row = m["summary"]["LoRA r2"]
+    assert len(row["log_odds_trait_minus_control_seed_level"]) == 1
+    assert any("over the other animals" in c["claim"] for c in m["claims"])
+
+
 def test_reporting_layer_retrains_no_lora_student(first, tiny_llama):
     exp = replace(first.experiment, name="tiny-report-layer", report_layer=0, students=first.experiment.students[1:])
     m = run_experiment(exp, lm=tiny_llama, progress=False).metrics
