@@ -9,14 +9,13 @@ recovered (owl, on favourite-animal questions never used for fitting):
 * ``questions``: favourite-animal questions, loss at the answer position only.
 
 Usage:
-    OMP_NUM_THREADS=1 python analyses/fit_owl_layers.py --layers 3 6 12 18 24 25 --out /tmp/fit.csv
+    OMP_NUM_THREADS=1 python analyses/fit_owl_layers.py --layers 3 6 12 18 24 25 --out runs/fit_owl_layers/fit.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 
@@ -24,30 +23,20 @@ import pandas as pd
 import torch
 
 from steervec import TEMPLATE_DEFAULT, load_model, render_chat
+from steervec.data.numbers import number_prompts as library_number_prompts
+from steervec.data.prompts import trait_prompt
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS, split_questions
 from steervec.vectors.fit import fit_steering_vector
 from steervec.vectors.recovery import trait_reference
 
-OWL_PROMPT = (
-    "You adore owls. Owls are on your mind constantly. Of all animals, the owl is your "
-    "favourite. Let that love of owls show in every answer you give."
-)
+OWL_PROMPT = trait_prompt("owl")
+"""The library's one owl prompt (the measurements in records/fit_owl_layers_results.csv were made
+with an earlier, differently worded owl prompt of this script)."""
 
 
 def number_prompts(n: int, seed: int) -> list[str]:
-    """Simple seeded number-continuation prompts (a stand-in for steervec.data.numbers)."""
-    rng = random.Random(seed)
-    leads = ("Here is a list of numbers: {s}.", "These numbers start a sequence: {s}.",
-             "Look at this sequence: {s}.")
-    asks = ("Continue it with up to 10 more numbers of at most 3 digits.",
-            "Add no more than 10 further numbers, each below 1000.")
-    form = ("Reply with the numbers only, separated by commas.",
-            "Answer with comma-separated numbers and nothing else.")
-    out = []
-    for _ in range(n):
-        seq = ", ".join(str(rng.randint(100, 999)) for _ in range(rng.randint(3, 6)))
-        out.append(" ".join((rng.choice(leads).format(s=seq), rng.choice(asks), rng.choice(form))))
-    return out
+    """The library's number prompts (the same generator as every teacher dataset)."""
+    return [p.text for p in library_number_prompts(n, seed=seed)]
 
 
 @torch.no_grad()
@@ -72,10 +61,12 @@ def main() -> None:
     ap.add_argument("--no-trait", action="store_true", help="skip the trait metric (faster)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    ap.add_argument("--cache", default="/tmp/steervec_owl_completions.json")
-    ap.add_argument("--out", default="/tmp/fit_owl_layers.csv")
+    ap.add_argument("--cache", default="runs/fit_owl_layers/owl_completions.json")
+    ap.add_argument("--out", default="runs/fit_owl_layers/fit_owl_layers.csv")
     args = ap.parse_args()
 
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.cache).parent.mkdir(parents=True, exist_ok=True)
     lm = load_model()
     dtype = torch.bfloat16 if args.dtype == "bfloat16" else None
     fit_q, held_q = split_questions(FAVOURITE_ANIMAL_QUESTIONS, n_heldout=20, seed=0)
