@@ -105,3 +105,22 @@ def json_sha(obj: Any) -> str:
     """The first 16 hex digits of the SHA-256 of ``obj`` as sorted-key JSON: the content key of
     cached datasets, vectors and students, and of a training run's data (``default=str`` for the rest)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def read_safetensors(path: str | os.PathLike[str], what: str, fix: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """``(metadata, tensors)`` of a safetensors file steervec wrote; a missing file is
+    ``FileNotFoundError``, a truncated or foreign one :class:`CorruptFileError` naming ``fix``."""
+    from safetensors import SafetensorError, safe_open
+
+    from steervec.core.errors import CorruptFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} file at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CorruptFileError(f"{path} is truncated or not a safetensors file ({exc}); {fix}") from exc
+    return meta, tensors

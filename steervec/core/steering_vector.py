@@ -31,7 +31,7 @@ from steervec.core.hooks import (
     intervene,
     project_out_operator,
 )
-from steervec.core.io import atomic_path
+from steervec.core.io import atomic_path, read_safetensors
 from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.positions import PositionSpec
 
@@ -279,19 +279,8 @@ class SteeringVector:
                 tensor names are damaged.
             ModelMismatchError: ``model`` is another model, or the file names none.
         """
-        from safetensors import SafetensorError, safe_open
-
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no steering-vector file at {path}")
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                meta = handle.metadata() or {}
-                tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CorruptFileError(
-                f"{path} is truncated or not a safetensors file ({exc}); save the vector again"
-            ) from exc
+        meta, tensors = read_safetensors(path, "steering-vector", "save the vector again")
         if meta.get("format") != FORMAT:
             raise CorruptFileError(f"{path} was not written by SteeringVector.save (no steervec header)")
         vec = _from_file(cls, path, meta, tensors)

@@ -30,7 +30,7 @@ from torch import Tensor
 from steervec.core.chat import system_from_label
 from steervec.core.errors import CorruptFileError, SteervecError
 from steervec.core.fingerprint import Fingerprint
-from steervec.core.io import atomic_path
+from steervec.core.io import atomic_path, read_safetensors
 from steervec.core.model import LanguageModel
 from steervec.core.steering_vector import FORMAT as VECTOR_FORMAT
 from steervec.core.steering_vector import LAYER_CONVENTION, SteeringVector, check_same_model
@@ -177,17 +177,8 @@ class Student:
         Raises:
             ModelMismatchError: ``lm`` is not the student's base model.
         """
-        from safetensors import SafetensorError, safe_open
-
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no student file at {path}")
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                meta = handle.metadata() or {}
-                tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CorruptFileError(f"{path} is truncated or not a safetensors file ({exc})") from exc
+        meta, tensors = read_safetensors(path, "student", "train and save the student again")
         if meta.get("student_format") != STUDENT_FORMAT:
             raise CorruptFileError(f"{path} was not written by Student.save (no student header)")
         try:
