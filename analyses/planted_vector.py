@@ -65,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = analysis_parser(__doc__.splitlines()[0])
     parser.add_argument("--layers", default=None, help="planted layers, e.g. 25,6 (default: the grid's)")
     parser.add_argument("--students", default=None, help="e.g. vector,lora (default: the grid's)")
+    parser.add_argument("--grid", choices=("paper", "machine"), default="machine",
+                        help="full size: 'machine' (what 2 cores afford, PlantedGrid.machine) or 'paper' (the whole "
+                             "grid of the issue, ~100 h on 2 cores)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    grid = PlantedGrid.quick() if args.quick else PlantedGrid()
+    grid = PlantedGrid.quick() if args.quick else PlantedGrid.machine() if args.grid == "machine" else PlantedGrid()
     changes: dict = {}
     if args.seeds:  # --seeds k: replicates (i, i) for i < k, plus (0, 1) to separate training-seed noise
         changes["replicates"] = (*((i, i) for i in range(args.seeds)), (0, 1))
@@ -79,7 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.out) / "planted_vector"
     folder.mkdir(parents=True, exist_ok=True)
     lm = load_model(args.model)
-    result = run_planted(lm, grid, args.out)
+    progress = folder / "students.jsonl"  # one line per measured student, as the run goes
+    progress.unlink(missing_ok=True)
+
+    def log(row: dict) -> None:
+        with progress.open("a") as f:
+            f.write(json.dumps(row, default=float) + "\n")
+
+    result = run_planted(lm, grid, args.out, on_student=log)
     students = result.students
     figures = []
     for layer in grid.layers:

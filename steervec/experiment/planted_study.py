@@ -20,9 +20,10 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,11 +31,13 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from steervec.core.activations import mean_activations
+from steervec.core.io import atomic_path
 from steervec.core.model import LanguageModel
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import generate_dataset, load_dataset
 from steervec.data.free_text import generate_free_text
 from steervec.data.numbers import number_prompts
+from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.rows import TeacherRow
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import Teacher, planted_teacher, random_direction
@@ -49,6 +52,7 @@ from steervec.metrics.planted import (
     planted_vector,
     vector_recovery,
 )
+from steervec.metrics.trait import trait_logprob
 from steervec.students.distill import OnlineTeacher
 from steervec.students.methods import LoRA, Method, VectorStudent
 from steervec.students.student import Student
@@ -77,6 +81,12 @@ class PlantedGrid:
             (the pilot's lr 1.0 for a norm-60 vector on d_model 576 is 0.4); ``lora_lr``: LoRA's AdamW lr.
         n_heldout: held-out number prompts for the KL fraction, the students' shifts and the Fisher metric.
         fisher_samples / fisher_k: score samples per prompt, and the top-``k`` subspace of the Fisher metric.
+        side_rows: the ``N`` at which every condition other than the vector at ``L`` on number lists
+            (the recovery curve) is trained; empty: every ``N`` of ``rows``.
+        pair_random: random direction ``i`` is trained on replicate ``i`` only (the direction is part of
+            the replicate), so ``k`` directions give ``k`` replicates at the cost of one each.
+        trait_questions: favourite-animal questions for the owl teacher's trait (Δlog P(owl) of the
+            student as a fraction of the planted teacher's own; 0: skip).
         size: ``"quick"`` or ``"full"`` (recorded in claims).
     """
 
@@ -99,6 +109,9 @@ class PlantedGrid:
     n_heldout: int = 32
     fisher_samples: int = 16
     fisher_k: int = 16
+    side_rows: tuple[int, ...] = ()
+    pair_random: bool = False
+    trait_questions: int = 20
     size: str = "full"
 
     def __post_init__(self) -> None:
@@ -112,6 +125,21 @@ class PlantedGrid:
                 raise ValueError(f"PlantedGrid.{name} must be a non-empty subset of {allowed}, got {given}")
         if min(self.rows) < 1 or self.steps < 1 or not self.replicates:
             raise ValueError("rows and steps must be >= 1 and replicates non-empty")
+        if not set(self.side_rows) <= set(self.rows):
+            raise ValueError(f"PlantedGrid.side_rows {self.side_rows} must be a subset of rows {self.rows}")
+        if self.pair_random and self.random_directions > len(self.replicates):
+            raise ValueError(f"pair_random needs a replicate per random direction: {self.random_directions} "
+                             f"directions, {len(self.replicates)} replicates")
+
+    @classmethod
+    def machine(cls) -> PlantedGrid:
+        """The size this 2-core machine affords in a few hours (the cost of a step is measured in the
+        module docstring): layer 25; the owl vector with 3 replicates and 3 random directions paired
+        with one replicate each; the recovery curve (vector at ``L``, number lists, both losses) at
+        N = 16, 64, 256; the other conditions (vector at ``L - 5``, LoRA, free text) at N = 256;
+        40 steps of 8 rows."""
+        return cls(layers=(25,), replicates=((0, 0), (1, 1), (2, 2)), rows=(16, 64, 256), side_rows=(256,),
+                   pair_random=True, steps=40, fisher_samples=8)
 
     @classmethod
     def quick(cls) -> PlantedGrid:
@@ -120,7 +148,7 @@ class PlantedGrid:
         other jobs: 5 min wall)."""
         return cls(layers=(25,), random_directions=1, students=("vector",), rows=(4,), replicates=((0, 0),),
                    steps=3, batch_size=4, max_new_tokens=12, n_vector_prompts=6, n_heldout=4, fisher_samples=1,
-                   size="quick")
+                   trait_questions=2, size="quick")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,6 +215,26 @@ class _Context:
     heldout: list[str]
     base_means: dict[int, Any]
     metric: OutputMetric
+    questions: list[str]
+    base_logp: Any  # the base model's log P(owl) per question (None without trait questions)
+
+
+def _trait_logp(lm: LanguageModel, questions: list[str]) -> Any:
+    return trait_logprob(lm, questions, "owl", system=None).logp.float().cpu()
+
+
+def _trait(lm: LanguageModel, planted: Planted, student: Student, ctx: _Context) -> dict[str, Any]:
+    """Δlog P(owl) of the student and of its planted teacher over the base model (mean over the
+    questions), and their ratio: how much of the teacher's trait the student carries."""
+    if planted.name != "owl" or not ctx.questions:
+        return {}
+    with planted.teacher.context(lm):
+        teacher = _trait_logp(lm, ctx.questions) - ctx.base_logp
+    with student.applied(lm):
+        learned = _trait_logp(lm, ctx.questions) - ctx.base_logp
+    return {"trait_delta": float(learned.mean()), "teacher_trait_delta": float(teacher.mean()),
+            "trait_fraction": float(learned.mean() / teacher.mean()),
+            "trait_delta_by_question": [float(x) for x in learned]}
 
 
 def _measure(lm: LanguageModel, planted: Planted, student: Student, at: int | None, ctx: _Context,
@@ -202,11 +250,31 @@ def _measure(lm: LanguageModel, planted: Planted, student: Student, at: int | No
     return {**rec.to_dict(), "fisher_cosine": ctx.metric.cosine(learned, target),
             "subspace_cosine": ctx.metric.subspace_cosine(learned, target, grid.fisher_k),
             "kl_fraction": kl.fraction, "student_kl": kl.student_kl, "base_kl": kl.base_kl,
-            "measured_on": "vector" if at == planted.layer else "shift"}
+            "measured_on": "vector" if at == planted.layer else "shift", **_trait(lm, planted, student, ctx)}
+
+
+def _measure_key(grid: PlantedGrid) -> dict[str, Any]:
+    """Everything the measures of a trained student depend on (besides the student itself)."""
+    return {k: getattr(grid, k) for k in ("n_heldout", "fisher_samples", "fisher_k", "trait_questions", "alpha")}
+
+
+def _measured(lm: LanguageModel, planted: Planted, student: Student, at: int | None, ctx: _Context,
+              grid: PlantedGrid, student_file: Path) -> dict[str, Any]:
+    """:func:`_measure`, cached beside the student file (a resumed run measures nothing twice)."""
+    cache = student_file.with_suffix(".measures.json")
+    key = {**_measure_key(grid), "planted_layer": planted.layer, "planted": planted.name}
+    if cache.is_file():
+        stored = json.loads(cache.read_text())
+        if stored.get("key") == key:
+            return dict(stored["measures"])
+    measures = _measure(lm, planted, student, at, ctx, grid)
+    with atomic_path(cache) as tmp:
+        tmp.write_text(json.dumps({"key": key, "measures": measures}, default=float))
+    return measures
 
 
 def _train(lm: LanguageModel, planted: Planted, rows: list[TeacherRow], data_path: Path, kind: StudentKind,
-           loss: str, train_seed: int, grid: PlantedGrid, out_dir: str | Path) -> tuple[Student, int | None, bool]:
+           loss: str, train_seed: int, grid: PlantedGrid, out_dir: str | Path) -> tuple[Student, int | None, Path, bool]:
     method, at = student_method(kind, planted.layer, grid)
     lr = grid.lora_lr if kind == "lora" else grid.vector_lr_scale * float(planted.target.norm()) / math.sqrt(lm.d_model)
     optimizer = "adamw" if kind == "lora" else "adam"
@@ -216,19 +284,21 @@ def _train(lm: LanguageModel, planted: Planted, rows: list[TeacherRow], data_pat
                 "kl_positions": "all" if loss == "kl_online" else None}
     cached = student_path(out_dir, lm, data_path, **settings)
     if cached.is_file():
-        return Student.load(cached, lm), at, True
+        return Student.load(cached, lm), at, cached, True
     teacher = OnlineTeacher(planted.teacher, "all") if loss == "kl_online" else None
     student = train_student(lm, rows, method, optimizer=optimizer, lr=lr, epochs=epochs, max_steps=grid.steps,
                             batch_size=grid.batch_size, seed=train_seed, system=None, loss=loss,  # type: ignore[arg-type]
                             teacher=teacher, progress=False)
     student.save(cached)
-    return student, at, False
+    return student, at, cached, False
 
 
 def _layer_context(lm: LanguageModel, layer: int, grid: PlantedGrid) -> _Context:
     heldout = [p.text for p in number_prompts(grid.n_heldout, seed=30_000)]
     base = mean_activations(lm, heldout, None, layers=[layer], positions="prompt")
-    return _Context(heldout, base, output_metric(lm, layer, heldout, samples=grid.fisher_samples, seed=layer))
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS[:grid.trait_questions])
+    return _Context(heldout, base, output_metric(lm, layer, heldout, samples=grid.fisher_samples, seed=layer),
+                    questions, _trait_logp(lm, questions) if questions else None)
 
 
 @dataclass
@@ -238,7 +308,8 @@ class PlantedResult:
     Attributes:
         students: one dict per student (planted teacher, layer, student kind, loss, data,
             ``n_rows``, seeds, ``cosine``, ``norm_ratio``, ``fisher_cosine``, ``subspace_cosine``,
-            ``kl_fraction``...).
+            ``kl_fraction``; for the owl teacher ``trait_delta``, ``teacher_trait_delta``,
+            ``trait_fraction``...).
         planted: per planted teacher (``"owl@L25"``): the norm of ``alpha v``, the share of
             ``|alpha v|²`` in the Fisher metric's top-``k`` directions, ``G``'s top eigenvalue.
     """
@@ -252,37 +323,67 @@ class PlantedResult:
         return pd.DataFrame(self.students)
 
 
-def run_planted(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path, progress: bool = True) -> PlantedResult:
-    """Train and measure every student of the grid (see the module docstring)."""
-    results: list[dict[str, Any]] = []
+Cell = tuple[StudentKind, str, DataKind, int, tuple[int, int]]
+
+
+def grid_cells(grid: PlantedGrid, planted: str) -> list[tuple[int, Cell]]:
+    """The students of one planted teacher as ``(tier, cell)``: tier 0 the recovery curve under the soft
+    loss, 1 under hard labels, 2 every other condition (at ``side_rows``). A run trains tier by tier across
+    all planted teachers, so an interrupted run has the curve first."""
+    replicates = grid.replicates
+    if grid.pair_random and planted.startswith("random"):
+        replicates = (grid.replicates[int(planted.removeprefix("random"))],)
+    cells: list[tuple[int, Cell]] = []
+    for kind in grid.students:
+        for loss in grid.losses:
+            for d in grid.data:
+                curve = kind == "vector" and d == "numbers"
+                for n in grid.rows:
+                    if not curve and grid.side_rows and n not in grid.side_rows:
+                        continue
+                    tier = (0 if loss == "kl_online" else 1) if curve else 2
+                    cells += [(tier, (kind, loss, d, n, r)) for r in replicates]
+    return cells
+
+
+def run_planted(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path, progress: bool = True,
+                on_student: Callable[[dict[str, Any]], None] | None = None) -> PlantedResult:
+    """Train and measure every student of the grid (see the module docstring), tier by tier
+    (:func:`grid_cells`); ``on_student`` is called with each measured row as it is done."""
     info: dict[str, dict[str, float]] = {}
     contexts: dict[int, _Context] = {}
-    combos = [(k, loss, d) for k in grid.students for loss in grid.losses for d in grid.data]
-    for planted in planted_teachers(lm, grid, out_dir):
+    data: dict[tuple[str, int, str, int], tuple[Path, list[TeacherRow]]] = {}
+    work: list[tuple[int, int, Planted, Cell]] = []
+    for i, planted in enumerate(planted_teachers(lm, grid, out_dir)):
         if planted.layer not in contexts:
             contexts[planted.layer] = _layer_context(lm, planted.layer, grid)
         metric = contexts[planted.layer].metric
         info[f"{planted.name}@L{planted.layer}"] = {
             "norm": float(planted.target.norm()), "visible_share": metric.visible_share(planted.target, grid.fisher_k),
             "top_eigval": float(metric.eigvals[0])}
-        data = {(d, ds): planted_rows(lm, planted, d, ds, grid, out_dir, progress)
-                for d in grid.data for ds in sorted({r[0] for r in grid.replicates})}
-        cells = [(c, n, r) for c in combos for n in grid.rows for r in grid.replicates]
-        for (kind, loss, d), n, (data_seed, train_seed) in tqdm(cells, disable=not progress, desc=planted.teacher.name):
-            path, rows = data[(d, data_seed)]
-            if len(rows) < n:
-                raise ValueError(f"{path} holds {len(rows)} valid rows, fewer than N={n}: lower PlantedGrid.rows")
-            t0 = time.perf_counter()
-            student, at, reused = _train(lm, planted, rows[:n], path, kind, loss, train_seed, grid, out_dir)
-            results.append({
-                "planted": planted.name, "layer": planted.layer, "alpha": planted.alpha,
-                "planted_norm": float(planted.target.norm()), "student": kind, "student_layer": at, "loss": loss,
-                "data": d, "n_rows": n, "data_seed": data_seed, "train_seed": train_seed, "reused": reused,
-                "final_loss": student.history[-1]["loss"] if student.history else None,
-                **_measure(lm, planted, student, at, contexts[planted.layer], grid),
-                "seconds": round(time.perf_counter() - t0, 2)})
+        work += [(tier, i, planted, cell) for tier, cell in grid_cells(grid, planted.name)]
+    results: list[dict[str, Any]] = []
+    for _, _, planted, (kind, loss, d, n, (data_seed, train_seed)) in tqdm(
+            sorted(work, key=lambda w: (w[0], w[3][3], w[1])), disable=not progress, desc="planted students"):
+        key = (planted.name, planted.layer, d, data_seed)
+        if key not in data:
+            data[key] = planted_rows(lm, planted, d, data_seed, grid, out_dir, progress)
+        path, rows = data[key]
+        if len(rows) < n:
+            raise ValueError(f"{path} holds {len(rows)} valid rows, fewer than N={n}: lower PlantedGrid.rows")
+        t0 = time.perf_counter()
+        student, at, file, reused = _train(lm, planted, rows[:n], path, kind, loss, train_seed, grid, out_dir)
+        row = {"planted": planted.name, "layer": planted.layer, "alpha": planted.alpha,
+               "planted_norm": float(planted.target.norm()), "student": kind, "student_layer": at, "loss": loss,
+               "data": d, "n_rows": n, "data_seed": data_seed, "train_seed": train_seed, "reused": reused,
+               "final_loss": student.history[-1]["loss"] if student.history else None,
+               **_measured(lm, planted, student, at, contexts[planted.layer], grid, file),
+               "seconds": round(time.perf_counter() - t0, 2)}
+        results.append(row)
+        if on_student is not None:
+            on_student(row)
     return PlantedResult(results, info)
 
 
-__all__ = ["Planted", "PlantedGrid", "PlantedResult", "planted_rows", "planted_teachers", "run_planted",
+__all__ = ["Planted", "PlantedGrid", "PlantedResult", "grid_cells", "planted_rows", "planted_teachers", "run_planted",
            "student_method"]

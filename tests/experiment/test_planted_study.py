@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from steervec.experiment.planted_study import PlantedGrid, run_planted, student_method
+from steervec.experiment.planted_study import PlantedGrid, grid_cells, run_planted, student_method
 from steervec.students.methods import LoRA, VectorStudent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -34,6 +34,10 @@ def test_run_planted_measures_every_student_and_resumes_from_the_cache(tiny_llam
     for s, t in zip(first.students, again.students, strict=True):
         assert s["fisher_cosine"] == pytest.approx(t["fisher_cosine"], abs=1e-5)
     assert len(first.to_dataframe()) == n
+    owl = [s for s in first.students if s["planted"] == "owl"]
+    assert all(s["teacher_trait_delta"] != 0 and len(s["trait_delta_by_question"]) == GRID.trait_questions for s in owl)
+    assert not any("trait_delta" in s for s in first.students if s["planted"] != "owl")
+    assert len(list((tmp_path / "_students").glob("*.measures.json"))) == n
 
 
 def test_grid_checks_and_student_methods():
@@ -45,3 +49,20 @@ def test_grid_checks_and_student_methods():
     with pytest.raises(ValueError, match="nothing to plant"):
         PlantedGrid(owl=False, random_directions=0)
     assert PlantedGrid.quick().size == "quick"
+
+
+def test_grid_cells_put_the_recovery_curve_first_and_pair_random_directions():
+    grid = PlantedGrid(layers=(25,), random_directions=2, rows=(16, 64), side_rows=(64,), pair_random=True,
+                       replicates=((0, 0), (1, 1)))
+    owl = grid_cells(grid, "owl")
+    curve = [c for t, c in owl if t < 2]
+    assert {c[0] for c in curve} == {"vector"} and {c[2] for c in curve} == {"numbers"}
+    assert {c[3] for t, c in owl if t == 2} == {64}  # side conditions only at side_rows
+    assert all((t == 0) == (c[1] == "kl_online") for t, c in owl if t < 2)
+    assert {c[4] for _, c in grid_cells(grid, "random1")} == {(1, 1)}  # direction i: replicate i only
+    assert len(owl) == 2 * (2 * 2) + 2 * (3 * 2 * 2 - 2)  # curve: losses x N x reps; side: rest at N=64 x reps
+    with pytest.raises(ValueError, match="side_rows"):
+        PlantedGrid(rows=(16,), side_rows=(64,))
+    with pytest.raises(ValueError, match="pair_random"):
+        PlantedGrid(random_directions=3, replicates=((0, 0),), pair_random=True)
+    assert PlantedGrid.machine().size == "full"
