@@ -329,6 +329,44 @@ def planted_claims(soft: Sequence[float], hard: Sequence[float], layer: int, n_r
     return claims
 
 
+def planted_trait_claim(fractions: Sequence[float], cosines: Sequence[float], detail: str, model: str,
+                        size: str) -> Claim:
+    """Ground truth, question 4: a student that recovered the planted owl vector carries the planted
+    teacher's trait, Δlog P(owl) of the student over Δlog P(owl) of the teacher above one half.
+    ``fractions`` / ``cosines``: one per replicate (data and training seed)."""
+    verdict_word, text = decide([f - 0.5 for f in fractions], "positive", "replicates (data × training seed)")
+    return Claim("steervec ground truth", "a vector student that recovered the planted owl vector carries most of "
+                 "the planted teacher's trait (Δlog P(owl) student / teacher > 0.5)",
+                 f"fraction − 0.5: {text}; at cos(u, α·v) " + ", ".join(f"{c:+.3f}" for c in cosines) + f"; {detail}",
+                 model, verdict_word, size, RULE)
+
+
+def prompted_gap_claim(soft: Sequence[float], hard: Sequence[float], teacher: float, detail: str, model: str,
+                       size: str) -> Claim:
+    """Ground truth, question 3: on the prompted owl teacher's number lists, the best vector at the layer
+    (soft labels, KL to the prompted teacher) carries more of the trait than the vector learned from the
+    teacher's sampled tokens. ``soft`` / ``hard``: Δlog P(owl) per seed (data and training seed), paired."""
+    verdict_word, text = decide([a - b for a, b in zip(soft, hard, strict=True)], "positive",
+                                "seeds (data and training seed)")
+    return Claim("steervec ground truth", "on the prompted owl teacher's number lists, a vector student trained on "
+                 "the teacher's full distribution (soft labels) carries more of the trait than one trained on its "
+                 "sampled tokens (hard labels)",
+                 f"Δlog P(owl) soft − hard: {text}; soft " + ", ".join(f"{x:+.3f}" for x in soft) + ", hard "
+                 + ", ".join(f"{x:+.3f}" for x in hard) + f" nats; the prompted teacher {teacher:+.3f}; {detail}",
+                 model, verdict_word, size, RULE)
+
+
+def planted_condition_claim(base: Sequence[float], other: Sequence[float], what: str, detail: str, model: str,
+                            size: str) -> Claim:
+    """Ground truth, question 2: ``what`` (hard labels, free text → numbers, another layer, LoRA) recovers
+    less of the planted vector than the same-layer soft-label vector student on the same rows (paired)."""
+    verdict_word, text = decide([a - b for a, b in zip(base, other, strict=True)], "positive",
+                                "replicates (direction × data × seed)")
+    return Claim("steervec ground truth", f"{what} recovers the planted vector less than a same-layer vector "
+                 "student with soft labels on the same rows", f"cos difference: {text}; {detail}", model,
+                 verdict_word, size, RULE)
+
+
 def specific_share_claim(shares: Sequence[float], detail: str, model: str, size: str) -> Claim:
     """Blank et al.'s v_teacher as a direction *of the trait*: its owl-specific part (the owl prompt
     minus the mean over other animals in the same wording) carries most of its norm. ``shares``:

@@ -4,9 +4,13 @@ the planted layer almost exactly, hard labels less; how many teacher rows each n
 Teachers: the base model plus α·v at layer L (every position), v the owl v_teacher or seeded random directions
 of the same norm; students: a vector at L, a vector at L − 5, LoRA r8; losses: cross-entropy on the teacher's
 sampled tokens and online KL at every real position; data: number lists and free text; N teacher rows. Measured:
-cos(u, α·v), |u|/|α·v|, the cosine under the output's Fisher metric, held-out KL as a fraction of the base's.
+cos(u, α·v), |u|/|α·v|, the cosine under the output's Fisher metric, held-out KL as a fraction of the base's,
+and for the planted owl vector the share of the teacher's Δlog P(owl) the student carries. Question 3 (the
+prompted owl teacher's hard- vs soft-label vector students, steervec.experiment.prompted_gap) runs after.
 
     python analyses/planted_vector.py --quick
+    python analyses/planted_vector.py                  # PlantedGrid.machine(): hours on 2 cores, resumable
+    python analyses/planted_vector.py --students vector --data numbers --no-gap   # the recovery curve only
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import time
 from pathlib import Path
 
 from analysis_kit import analysis_parser
-from claims import planted_claims
+from claims import planted_claims, planted_condition_claim, planted_trait_claim, prompted_gap_claim
 
 from steervec import plots
 from steervec.core.io import atomic_path
 from steervec.core.model import load_model
 from steervec.experiment.planted_study import PlantedGrid, run_planted
+from steervec.experiment.prompted_gap import GapConfig, GapResult, prompted_gap, save_gap
 from steervec.experiment.records import Claim
 from steervec.metrics.planted import rows_to_reach
 
@@ -51,20 +56,63 @@ def reach_table(students: list[dict], layers: tuple[int, ...]) -> list[dict]:
     return table
 
 
+def _pick(students: list[dict], layer: int, n: int, **match: str) -> dict[tuple, dict]:
+    """Students at ``layer`` and ``N = n`` matching ``match``, keyed by (planted, data seed, training seed)."""
+    return {(s["planted"], s["data_seed"], s["train_seed"]): s for s in students
+            if s["layer"] == layer and s["n_rows"] == n and all(s[k] == v for k, v in match.items())}
+
+
+def _paired(a: dict[tuple, dict], b: dict[tuple, dict], key: str = "cosine") -> tuple[list[float], list[float]]:
+    both = sorted(set(a) & set(b))
+    return [a[k][key] for k in both], [b[k][key] for k in both]
+
+
 def recovery_claims(students: list[dict], grid: PlantedGrid, model: str) -> list[Claim]:
-    """The ground-truth claims (analyses/claims.py) at the planted layer and the largest N."""
+    """The ground-truth claims (analyses/claims.py) at the first planted layer and the largest N:
+    question 1 and hard labels (planted_claims), question 2's other conditions, question 4 on the owl."""
     layer, n = grid.layers[0], max(grid.rows)
-    pick = sorted((s for s in students if s["layer"] == layer and s["student"] == "vector" and s["n_rows"] == n),
-                  key=lambda s: (s["planted"], s["data"], s["data_seed"], s["train_seed"]))
-    soft = [s["cosine"] for s in pick if s["loss"] == "kl_online"]
-    hard = [s["cosine"] for s in pick if s["loss"] == "ce"]
-    return planted_claims(soft, hard, layer, n, grid.steps, model, grid.size)
+    soft = _pick(students, layer, n, student="vector", loss="kl_online", data="numbers")
+    hard = _pick(students, layer, n, student="vector", loss="ce", data="numbers")
+    a, b = _paired(soft, hard)
+    claims = planted_claims(a, b, layer, n, grid.steps, model, grid.size) if a else []
+    where = f"layer {layer}, N={n}, {grid.steps} steps of {grid.batch_size}"
+    for what, other, base in (
+            ("a vector student at layer L − 5 (cos of its shift at L)",
+             _pick(students, layer, n, student="vector_other", loss="kl_online", data="numbers"), soft),
+            ("LoRA r8 (cos of its shift at L)", _pick(students, layer, n, student="lora", loss="kl_online",
+                                                     data="numbers"), soft),
+            ("training on number lists instead of free text",
+             soft, _pick(students, layer, n, student="vector", loss="kl_online", data="free"))):
+        x, y = _paired(base, other)
+        if x:
+            claims.append(planted_condition_claim(x, y, what, f"soft labels; {where}", model, grid.size))
+    owl = [s for k, s in sorted(soft.items()) if k[0] == "owl" and "trait_fraction" in s]
+    if owl:
+        detail = f"planted owl teacher Δlog P(owl) {owl[0]['teacher_trait_delta']:+.3f} nats; soft labels; {where}"
+        claims.append(planted_trait_claim([s["trait_fraction"] for s in owl], [s["cosine"] for s in owl], detail,
+                                          model, grid.size))
+    return claims
+
+
+def gap_claims(gap: GapResult, model: str, size: str) -> list[Claim]:
+    """Question 3 from :func:`steervec.experiment.prompted_gap.prompted_gap`."""
+    by = {(r["loss"], r["seed"]): r for r in gap.rows}
+    seeds = sorted({r["seed"] for r in gap.rows})
+    soft = [by[("kl_online", s)]["trait_delta"] for s in seeds]
+    hard = [by[("ce", s)]["trait_delta"] for s in seeds]
+    c = gap.config
+    detail = (f"vector at layer {c['layer']}, {c['n_rows']} rows, {c['steps']} steps of {c['batch_size']}; KL fraction "
+              f"soft {sum(by[('kl_online', s)]['kl_fraction'] for s in seeds) / len(seeds):.3f}, hard "
+              f"{sum(by[('ce', s)]['kl_fraction'] for s in seeds) / len(seeds):.3f}")
+    return [prompted_gap_claim(soft, hard, gap.teacher_trait, detail, model, size)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = analysis_parser(__doc__.splitlines()[0])
     parser.add_argument("--layers", default=None, help="planted layers, e.g. 25,6 (default: the grid's)")
     parser.add_argument("--students", default=None, help="e.g. vector,lora (default: the grid's)")
+    parser.add_argument("--data", default=None, help="e.g. numbers (default: the grid's)")
+    parser.add_argument("--no-gap", action="store_true", help="skip question 3 (the prompted teacher's gap)")
     parser.add_argument("--grid", choices=("paper", "machine"), default="machine",
                         help="full size: 'machine' (what 2 cores afford, PlantedGrid.machine) or 'paper' (the whole "
                              "grid of the issue, ~100 h on 2 cores)")
@@ -78,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         changes["layers"] = tuple(int(x) for x in args.layers.split(","))
     if args.students:
         changes["students"] = tuple(args.students.split(","))
+    if args.data:
+        changes["data"] = tuple(args.data.split(","))
     grid = PlantedGrid(**{**grid.to_dict(), **changes})
     folder = Path(args.out) / "planted_vector"
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,10 +148,16 @@ def main(argv: list[str] | None = None) -> int:
             if data:
                 fig = plots.recovery_curve(data, title=f"Planted {group} vector at layer {layer} (α {grid.alpha:g})")
                 figures += plots.save_html_and_png(fig, folder / f"recovery-L{layer}-{group}", png=not args.quick)
+    claims = recovery_claims(students, grid, lm.fingerprint.short)
+    gap = None
+    if not args.no_gap:
+        gap = prompted_gap(lm, args.out, GapConfig.quick() if args.quick else GapConfig())
+        save_gap(gap, folder / "prompted_gap.json")
+        claims += gap_claims(gap, lm.fingerprint.short, grid.size)
     metrics = {"grid": grid.to_dict(), "model": lm.fingerprint.short, "planted": result.planted,
                "students": students, "rows_to_reach": reach_table(students, grid.layers),
                "students_reused": sum(s["reused"] for s in students),
-               "claims": [c.to_dict() for c in recovery_claims(students, grid, lm.fingerprint.short)],
+               "claims": [c.to_dict() for c in claims], "prompted_gap": gap.to_dict() if gap else None,
                "figures": [str(p) for p in figures], "seconds": round(time.perf_counter() - start, 1)}
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))

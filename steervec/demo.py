@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from steervec.core.chat import TEMPLATE_DEFAULT, render_chat
@@ -42,6 +43,7 @@ class DemoResult:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    vector: Any = None  # the owl mean-difference SteeringVector that was steered with
 
     def table(self) -> str:
         head = f"{'condition':42s} {'P(owl) first word':>18s} {'P(owl) prefilled':>17s}"
@@ -63,7 +65,7 @@ def steering_check(lm: LanguageModel, layer: int = 25, alpha: float = 3.0, n_pro
     vec = mean_difference_vector(lm, OWL_PROMPT, _number_prompts(n_prompts), control=TEMPLATE_DEFAULT,
                                  layers=[layer])
     print(f"owl mean-difference vector at layer {layer}: norm {vec.norms[layer]:.1f}")
-    result = DemoResult()
+    result = DemoResult(vector=vec)
 
     def measure(name: str, system: Any = TEMPLATE_DEFAULT) -> None:
         first = trait_logprob(lm, _QUESTIONS, "owl", system=system).mean_prob
@@ -85,6 +87,31 @@ def steering_check(lm: LanguageModel, layer: int = 25, alpha: float = 3.0, n_pro
     return result
 
 
+def planted_check(lm: LanguageModel, vector: Any, out_dir: str = "runs", quick: bool = False) -> Any:
+    """Part 3: the teacher is the base model plus 3 · v (part 1's owl vector) at layer 25 (no system turn);
+    a vector student at layer 25 is trained on its number lists with soft labels (online KL) and with hard
+    labels (its sampled tokens); cos(u, 3 v) over the steps goes to ``<out_dir>/demo-planted/``."""
+    from steervec import plots
+    from steervec.core.io import atomic_path
+    from steervec.experiment.planted_study import planted_panel
+
+    sizes = {"n_rows": 8, "steps": 4, "every": 2, "questions": 4} if quick else {}
+    panel = planted_panel(lm, vector, out_dir, **sizes)
+    print(panel.table())
+    folder = Path(out_dir) / ("demo-planted-quick" if quick else "demo-planted")
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {"kl_online": "soft labels (online KL)", "ce": "hard labels (teacher tokens)"}
+    fig = plots.alignment_over_training(
+        {names[k]: ([s for s, _ in pts], [c for _, c in pts]) for k, pts in panel.trajectory.items()}, panel.layer,
+        title=f"A vector student recovers a planted vector ({panel.n_rows} rows, layer {panel.layer})",
+        y="cos(u, α·v)")
+    figures = plots.save_html_and_png(fig, folder / "recovery_over_steps", png=not quick)
+    with atomic_path(folder / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(panel.to_dict(), indent=1))
+    print(f"planted panel: {figures[0]} ({panel.seconds:.1f} s)")
+    return panel
+
+
 def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | None = None) -> Any:
     """The README's main job: steering check, then the owl subliminal pipeline end to end.
 
@@ -100,7 +127,7 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
     lm = lm or load_model()
     print(f"model: {lm!r} (loaded in {lm.load_seconds:.1f} s)")
     print("== 1. a system prompt as a steering vector")
-    steering_check(lm, n_prompts=8 if quick else 32)
+    steering = steering_check(lm, n_prompts=8 if quick else 32)
     print("== 2. subliminal learning: teacher data -> students -> trait and alignment")
     if quick:
         exp = Experiment(name="demo-quick", size="quick", n_rows=24, n_vector_prompts=8, n_questions=12, n_align_prompts=4,
@@ -117,5 +144,7 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
     print(result.table())
     print(f"teacher data: {json.dumps(result.metrics['data'])}")
     print(f"report: {result.folder / 'report.html'}")
+    print("== 3. ground truth: a student recovers a planted steering vector")
+    planted_check(lm, steering.vector, out_dir, quick=quick)
     print(f"demo finished in {time.perf_counter() - start:.1f} s")
     return result

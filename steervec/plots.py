@@ -80,7 +80,7 @@ def alignment_heatmap(steps: Sequence[int], layers: Sequence[int], values: Seque
 
 
 def alignment_over_training(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], layer: int,
-                            title: str | None = None) -> go.Figure:
+                            title: str | None = None, y: str = "cosine(v_student, v_teacher)") -> go.Figure:
     """Cosine at one layer over training steps, one line per condition (trait vs control)."""
     if not curves:
         raise ValueError("no checkpoints to draw")
@@ -90,8 +90,7 @@ def alignment_over_training(curves: Mapping[str, tuple[Sequence[int], Sequence[f
             raise ValueError(f"condition {name!r} has an empty checkpoint list")
         fig.add_trace(go.Scatter(x=list(steps), y=list(cos), mode="lines+markers", name=name))
     fig.add_hline(y=0, line={"color": "#888888", "width": 1, "dash": "dot"})
-    return paper_layout(fig, title or f"Alignment with v_teacher at layer {layer}", "training step",
-                        "cosine(v_student, v_teacher)")
+    return paper_layout(fig, title or f"Alignment with v_teacher at layer {layer}", "training step", y)
 
 
 def trait_bars(rows: Sequence[Mapping[str, Any]], metric: str = "delta_logp",

@@ -385,5 +385,79 @@ def run_planted(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path, progr
     return PlantedResult(results, info)
 
 
-__all__ = ["Planted", "PlantedGrid", "PlantedResult", "grid_cells", "planted_rows", "planted_teachers", "run_planted",
+@dataclass
+class PanelResult:
+    """What :func:`planted_panel` measured: per loss, ``cos(u, alpha v)`` over the training steps
+    (``trajectory``: ``[(step, cos)]``) and the final student's recovery and trait."""
+
+    layer: int
+    alpha: float
+    n_rows: int
+    trajectory: dict[str, list[tuple[int, float]]]
+    final: dict[str, dict[str, float]]
+    teacher_trait: float
+    seconds: float
+
+    def table(self) -> str:
+        lines = [f"{'student (vector at layer ' + str(self.layer) + ')':34s} {'cos(u, αv)':>10s} {'|u|/|αv|':>9s} "
+                 f"{'Δlog P(owl)':>12s}", "-" * 68]
+        for loss, m in self.final.items():
+            name = "soft labels (online KL)" if loss == "kl_online" else "hard labels (teacher tokens)"
+            lines.append(f"{name:34s} {m['cosine']:+10.3f} {m['norm_ratio']:9.2f} {m['trait_delta']:+12.3f}")
+        lines.append(f"{'planted teacher (base + α·v)':34s} {1:+10.3f} {1:9.2f} {self.teacher_trait:+12.3f}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def planted_panel(lm: LanguageModel, vector: SteeringVector, out_dir: str | Path, layer: int = 25,
+                  alpha: float = 3.0, n_rows: int = 96, steps: int = 30, batch_size: int = 4, every: int = 3,
+                  seed: int = 0, questions: int = 12, lr_scale: float = 0.4, progress: bool = False) -> PanelResult:
+    """The demo's ground truth in a few minutes: plant ``alpha * vector`` at ``layer``, write ``n_rows``
+    number lists with that teacher, and train a vector student at ``layer`` on them with soft labels
+    (online KL at every position) and with hard labels (cross-entropy on the teacher's tokens), recording
+    ``cos(u, alpha v)`` every ``every`` steps. Δlog P(owl) is over the base model with no system turn.
+
+    Example:
+        >>> panel = planted_panel(lm, owl_vector, "runs")  # doctest: +SKIP
+        >>> panel.final["kl_online"]["cosine"]
+    """
+    start = time.perf_counter()
+    teacher = planted_teacher(lm, vector, layer, alpha, name=f"planted-demo-L{layer}")
+    target = planted_vector(vector, layer, alpha)
+    params = SamplingParams(temperature=1.0, max_new_tokens=40, batch_size=32)
+    path = dataset_path(out_dir, lm, teacher, kind="numbers", n=n_rows, params=params, seed=seed)
+    report = generate_dataset(lm, teacher, path=path, n=n_rows, mode="constrained", params=params, seed=seed,
+                              prompt_seed=seed, progress=progress)
+    rows = load_dataset(report.path, model=lm)
+    qs = list(FAVOURITE_ANIMAL_QUESTIONS[:questions])
+    base = _trait_logp(lm, qs)
+    with teacher.context(lm):
+        teacher_trait = float((_trait_logp(lm, qs) - base).mean())
+    lr = lr_scale * float(target.norm()) / math.sqrt(lm.d_model)
+    trajectory: dict[str, list[tuple[int, float]]] = {}
+    final: dict[str, dict[str, float]] = {}
+    for loss in ("kl_online", "ce"):
+        points: list[tuple[int, float]] = [(0, 0.0)]
+
+        def record(event: Any, points: list[tuple[int, float]] = points) -> None:
+            u = event.student.tensors[f"layer.{layer}"].float().cpu()
+            points.append((event.step, vector_recovery(u, target).cosine))
+
+        online = OnlineTeacher(teacher, "all") if loss == "kl_online" else None
+        student = train_student(lm, rows, VectorStudent(layers=(layer,)), optimizer="adam", lr=lr,
+                                epochs=math.ceil(steps * batch_size / len(rows)), max_steps=steps,
+                                batch_size=batch_size, seed=seed, system=None, loss=loss,  # type: ignore[arg-type]
+                                teacher=online, checkpoint_every=every, callbacks=[record], progress=progress)
+        with student.applied(lm):
+            trait = float((_trait_logp(lm, qs) - base).mean())
+        final[loss] = {**vector_recovery(student.tensors[f"layer.{layer}"].float().cpu(), target).to_dict(),
+                       "trait_delta": trait}
+        trajectory[loss] = points
+    return PanelResult(layer, alpha, len(rows), trajectory, final, teacher_trait,
+                       round(time.perf_counter() - start, 1))
+
+
+__all__ = ["PanelResult", "Planted", "PlantedGrid", "PlantedResult", "grid_cells", "planted_panel", "planted_rows", "planted_teachers", "run_planted",
            "student_method"]

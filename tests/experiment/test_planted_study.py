@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from steervec.experiment.planted_study import PlantedGrid, grid_cells, run_planted, student_method
+from steervec.data.teachers import random_direction
+from steervec.experiment.planted_study import PlantedGrid, grid_cells, planted_panel, run_planted, student_method
 from steervec.students.methods import LoRA, VectorStudent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -66,3 +67,14 @@ def test_grid_cells_put_the_recovery_curve_first_and_pair_random_directions():
     with pytest.raises(ValueError, match="pair_random"):
         PlantedGrid(random_directions=3, replicates=((0, 0),), pair_random=True)
     assert PlantedGrid.machine().size == "full"
+
+
+def test_planted_panel_records_recovery_over_steps(tiny_llama, tmp_path):
+    direction = random_direction(tiny_llama, 2, 8.0, seed=3)
+    panel = planted_panel(tiny_llama, direction, tmp_path, layer=2, n_rows=4, steps=4, batch_size=2, every=2,
+                          questions=2)
+    assert set(panel.trajectory) == {"kl_online", "ce"} and set(panel.final) == {"kl_online", "ce"}
+    assert [s for s, _ in panel.trajectory["kl_online"]] == [0, 2, 4]
+    assert panel.trajectory["kl_online"][-1][1] == pytest.approx(panel.final["kl_online"]["cosine"])
+    assert panel.final["kl_online"]["cosine"] > 0.5  # four Adam steps on the exact teacher point at it
+    assert "soft labels" in panel.table() and panel.to_dict()["n_rows"] == 4
