@@ -145,6 +145,26 @@ def alignment_claim(name: str, row: dict[str, Any], exp: Experiment, model: str)
                  f"{fmt_ci(row['cosine_control'])}", model, verdict_word, exp.size)
 
 
+def specific_alignment_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
+    """The trait-specific alignment claim: the student's control-subtracted shift (trait-data student
+    minus control-data student of the same unit) points along the trait's *matched* vector (its prompt
+    minus the mean over other animals in the same wording). Sufficiency predicts aligned (cos > 0);
+    the projected-out teacher (necessity) predicts not aligned (within ±NULL_MARGIN_COSINE)."""
+    necessity = exp.teacher == "projected"
+    values = row["controlled_cosine_specific_seed_level"]
+    verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
+                                NULL_MARGIN_COSINE if necessity else None)
+    layer = exp.reporting_layer
+    teacher = row.get("controlled_cosine_teacher")
+    return Claim(BLANK, f"the {name} student's control-subtracted shift aligns with the {exp.animal}-specific "
+                 f"direction (layer {layer}; the prompt minus other animals in the same wording)"
+                 + (f" (necessity: expected NOT to, within ±{NULL_MARGIN_COSINE})" if necessity else
+                    " (sufficiency: expected to)"),
+                 f"cos(shift − control shift, v_specific): {text}"
+                 + (f"; with v_teacher (no-system baseline) {fmt_ci(teacher)}" if teacher else ""),
+                 model, verdict_word, exp.size)
+
+
 def growth_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
     """Alignment over training ends above the control-data student's (paired by seed)."""
     et, ec = row["eas_trait"], row["eas_control"]
@@ -181,6 +201,8 @@ def experiment_claims(summary: dict[str, Any], exp: Experiment, model: str) -> l
             claims.append(rate_claim(name, row, exp, model))
         if "cosine_trait" in row and ("cosine_minus_control_per_seed" in row):
             claims.append(alignment_claim(name, row, exp, model))
+        if "controlled_cosine_specific_seed_level" in row:
+            claims.append(specific_alignment_claim(name, row, exp, model))
         if "eas_trait" in row and "eas_control" in row:
             claims.append(growth_claim(name, row, exp, model))
         for system in exp.eval_systems:

@@ -113,6 +113,10 @@ class Experiment:
         trait_panel: also measure the specific trait measure: the target's log-odds against the
             other animals of :data:`steervec.data.prompts.ANIMAL_PANEL`, at the answer position and
             after a prefill (Δ against the base; several times the cost of Δlog P alone).
+        specific_alignment: also measure every student's shift against the trait's *matched* vector
+            (the trait's prompt minus the mean over other animals in the same wording,
+            :func:`~steervec.vectors.baselines.matched`), raw and control-subtracted (the trait-data
+            student's shift minus the control-data student's of the same unit), at every layer.
         sample_k: answers sampled per question (T=1) for the trait's sampling rate, besides
             Δlog P (0: log-probs only). Measured at k=10, 50 questions: ~2 min per evaluated
             model on one contended core, ~8x the log-probs alone.
@@ -143,6 +147,7 @@ class Experiment:
     baseline: Literal["none", "template_default"] = "none"
     track_every: int | None = None
     trait_panel: bool = False
+    specific_alignment: bool = True
     sample_k: int = 0
     out_dir: str = "runs"
     size: str = "custom"

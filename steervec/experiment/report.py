@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from steervec.core.io import atomic_path
 from steervec.experiment.records import Claim
 from steervec.metrics.evaluate import mean_ci
+from steervec.metrics.shifts import seed_t_interval
 
 if TYPE_CHECKING:
     from steervec.experiment.config import Experiment
@@ -52,7 +53,11 @@ def summarise_conditions(conditions: Sequence[dict[str, Any]], trait: str, contr
       ``by_question_per_seed``: per seed-level unit, the per-question differences (for a
       hierarchical bootstrap);
     * the same for the cosine at the reporting layer (``cosine_minus_control_*``) and for the
-      other evaluation conditions.
+      other evaluation conditions;
+    * with ``exp.specific_alignment``: ``controlled_cosine_{specific,teacher}`` (mean and seed-level t
+      interval), ``..._per_seed`` and ``..._seed_level``: the cosine of the control-subtracted shift with
+      the matched trait vector and with v_teacher at the reporting layer, and
+      ``cosine_specific_{trait,control}`` (the raw shifts' cosines with the matched vector).
     """
     out: dict[str, Any] = {}
     for spec in exp.students:
@@ -81,6 +86,7 @@ def summarise_conditions(conditions: Sequence[dict[str, Any]], trait: str, contr
             cos = {_unit(t): t["cosine_at_layer"] - c["cosine_at_layer"] for t, c in pairs}
             row["cosine_minus_control_per_seed"] = list(cos.values())
             row["cosine_minus_control_seed_level"] = _seed_level(cos)[1]
+            row.update(_controlled_summary(groups, exp.reporting_layer))
             for key in ("log_odds", "log_odds_prefilled"):  # the specific trait measure, when measured
                 if key in groups["trait"][0] and key in groups["control"][0]:
                     row.update(_paired_summary(groups, key, f"{key}_trait_minus_control"))
@@ -91,6 +97,30 @@ def summarise_conditions(conditions: Sequence[dict[str, Any]], trait: str, contr
             for name in exp.eval_systems:
                 row.update(_paired_summary(groups, f"logp_eval_{name}", f"trait_minus_control_eval_{name}"))
         out[spec.name] = row
+    return out
+
+
+def _at(by_layer: dict[Any, float], layer: int) -> float:
+    """A ``{layer: value}`` dict's value at ``layer`` (JSON turns the keys into strings)."""
+    return float(by_layer[layer] if layer in by_layer else by_layer[str(layer)])
+
+
+def _controlled_summary(groups: dict[str, list[dict[str, Any]]], layer: int) -> dict[str, Any]:
+    """The control-subtracted alignment at ``layer`` (see :func:`summarise_conditions`); empty for
+    runs that did not measure it."""
+    out: dict[str, Any] = {}
+    for tag in ("trait", "control"):
+        if groups[tag] and "cosine_specific_by_layer" in groups[tag][0]:
+            out[f"cosine_specific_{tag}"] = mean_ci([_at(c["cosine_specific_by_layer"], layer) for c in groups[tag]])
+    for direction in ("specific", "teacher"):
+        key = f"controlled_cosine_{direction}_by_layer"
+        if not all(key in c for c in groups["trait"]):
+            continue
+        per_unit = {_unit(c): _at(c[key], layer) for c in groups["trait"]}
+        seed_level = _seed_level(per_unit)[1]
+        out[f"controlled_cosine_{direction}"] = list(seed_t_interval(seed_level))
+        out[f"controlled_cosine_{direction}_per_seed"] = list(per_unit.values())
+        out[f"controlled_cosine_{direction}_seed_level"] = seed_level
     return out
 
 

@@ -47,6 +47,7 @@ from steervec.metrics.alignment import AlignmentTracker, layer_alignment, studen
 from steervec.metrics.evaluate import TraitEval, evaluate_trait
 from steervec.students.student import Student
 from steervec.students.train import train_student
+from steervec.vectors.baselines import ConditionMeans, matched
 from steervec.vectors.mean_diff import mean_difference_vector
 
 
@@ -91,6 +92,21 @@ def build_teacher_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
     if path.is_file():
         return SteeringVector.load(path, model=lm)
     vector = mean_difference_vector(lm, system, prompts, control=_system(exp.baseline))
+    vector.save(path)
+    return vector
+
+
+def build_specific_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
+    """The trait's matched vector at every layer: its animal-lover prompt minus the mean over the
+    other animals of :data:`~steervec.data.prompts.ANIMAL_PANEL` in the same wording, on v_teacher's
+    prompts (cached in ``<out_dir>/_vectors/`` like v_teacher)."""
+    prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=exp.vector_prompt_seed)]
+    system = animal_lover_prompt(exp.animal)
+    path = vector_path(exp.out_dir, lm, method="trait_vector", system=system, baseline="matched",
+                       panel=sorted(ANIMAL_PANEL), prompts=prompts, template=lm.tokenizer.chat_template)
+    if path.is_file():
+        return SteeringVector.load(path, model=lm)
+    vector = ConditionMeans(lm, prompts).vector(exp.animal, matched(), system)
     vector.save(path)
     return vector
 
@@ -143,6 +159,8 @@ class _Context:
     align_prompts: list[str]
     base_means: dict[int, Any]
     progress: bool
+    v_specific: SteeringVector | None = None
+    shifts: dict[tuple[str, str, tuple[int, int]], SteeringVector] = field(default_factory=dict)
 
 
 def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, folder: Path,
@@ -231,6 +249,9 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
                              "reused": reused, "cosine_at_layer": al.cosine[exp.reporting_layer], "cosine_by_layer": al.cosine,
                              "final_loss": student.history[-1]["loss"] if student.history else None,
                              **_loss_summary(student.history), "train_seconds": round(t_trained - t0, 1)}
+    if ctx.v_specific is not None:
+        extra["cosine_specific_by_layer"] = shift.cosine(ctx.v_specific)
+        ctx.shifts[spec.name, data_name, (data_seed, seed)] = shift
     if spec.kind == "vector":
         extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
     if callbacks:
@@ -242,6 +263,24 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
                       f"{_data_label(exp, data_name, data_seed)}-s{seed}.safetensors",
          _student_file(exp, lm, spec, data_path, seed))
     return _eval_row(label, ev, **extra), al.cosine
+
+
+def controlled_cosines(ctx: _Context, conditions: list[dict[str, Any]], trait: str, control: str) -> None:
+    """Add to each trait-data student's row the cosine of its control-subtracted shift (its shift
+    minus the control-data student's of the same unit) with the matched trait vector
+    (``controlled_cosine_specific_by_layer``) and with v_teacher (``controlled_cosine_teacher_by_layer``)."""
+    for row in conditions:
+        unit = (row.get("data_seed"), row.get("seed"))
+        key = (row.get("student"), trait, unit)
+        if row.get("data") != trait or key not in ctx.shifts:
+            continue
+        other = ctx.shifts.get((row["student"], control, unit))  # type: ignore[arg-type]
+        if other is None:
+            continue
+        delta = ctx.shifts[key] - other  # type: ignore[index]
+        assert ctx.v_specific is not None
+        row["controlled_cosine_specific_by_layer"] = delta.cosine(ctx.v_specific)
+        row["controlled_cosine_teacher_by_layer"] = delta.cosine(ctx.v_teacher)
 
 
 def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True,
@@ -294,6 +333,11 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
     align_prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=exp.align_prompt_seed)]
     ctx = _Context(lm, exp, folder, v_teacher, system, list(FAVOURITE_ANIMAL_QUESTIONS[: exp.n_questions]), base,
                    align_prompts, mean_activations(lm, align_prompts, system, positions="prompt"), progress)
+    if exp.specific_alignment:
+        t0 = time.perf_counter()
+        ctx.v_specific = build_specific_vector(lm, exp)
+        ctx.v_specific.save(folder / "v_specific.safetensors")
+        lap("matched trait vector", t0)
     cosines: dict[str, list[dict[int, float]]] = {}
     reused: list[str] = []
     for spec in exp.students:
@@ -309,6 +353,8 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
                 conditions.append(row)
                 lap(f"student {row['label']}", t0)
 
+    if ctx.v_specific is not None:
+        controlled_cosines(ctx, conditions, teachers.trait.name, teachers.control.name)
     summary = summarise_conditions(conditions, teachers.trait.name, teachers.control.name, exp)
     metrics = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": teachers.stats,
                "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,

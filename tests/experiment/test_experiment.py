@@ -50,7 +50,7 @@ def test_second_run_reuses_data_and_students(first, tiny_llama):
     key = [(c["label"], c["logp"]) for c in m1["conditions"]]
     assert key == [(c["label"], c["logp"]) for c in m2["conditions"]]  # the same students, the same numbers
     vectors = list((first.folder.parent / "_vectors").glob("*.safetensors"))
-    assert len(vectors) == 1  # v_teacher extracted once, read back by the second run
+    assert len(vectors) == 2  # v_teacher and the matched vector extracted once, read back by the second run
     from steervec.core.steering_vector import SteeringVector
 
     v1, v2 = (SteeringVector.load(r.folder / "v_teacher.safetensors") for r in (first, again))
@@ -63,7 +63,7 @@ def test_teacher_vector_cache_keys_on_its_settings(first, tiny_llama):
 
     exp = replace(first.experiment, n_vector_prompts=3)
     v = build_teacher_vector(tiny_llama, exp)
-    assert len(list((first.folder.parent / "_vectors").glob("*.safetensors"))) == 2
+    assert len(list((first.folder.parent / "_vectors").glob("*.safetensors"))) == 3  # + the first run's two
     assert v.provenance != build_teacher_vector(tiny_llama, first.experiment).provenance
 
 
@@ -76,7 +76,7 @@ def test_changed_settings_are_not_reused(first, tiny_llama):
 
 def test_without_claims_a_run_states_none(first, tiny_llama):
     m = run_experiment(replace(first.experiment, name="tiny-plain"), lm=tiny_llama, progress=False).metrics
-    assert m["claims"] == [] and m["summary"] == first.metrics["summary"]
+    assert m["claims"] == [] and json.dumps(m["summary"]) == json.dumps(first.metrics["summary"])  # NaN bounds
 
 
 def test_data_seeds_give_a_dataset_pair_each_and_pair_students_within_them(first, tiny_llama):
@@ -227,3 +227,27 @@ def test_a_shared_student_has_one_writer(first, tiny_llama):
     with exclusive_lock(shared, "student cache entry"), busy:  # another run is training that student
         run_experiment(replace(first.experiment, name="tiny-busy"), lm=tiny_llama, progress=False)
     assert not lock_path(shared).exists()
+
+
+def test_control_subtracted_shift_is_measured_against_the_matched_vector(first, tiny_llama):
+    """The summary's controlled cosine is cos(trait student's shift − control student's shift, v_specific),
+    recomputed here from the students in the run folder; the claim reads its sign."""
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.data.numbers import number_prompts
+    from steervec.metrics.alignment import student_shift
+    from steervec.students.student import Student
+
+    exp, m = first.experiment, first.metrics
+    v_specific = SteeringVector.load(first.folder / "v_specific.safetensors")
+    assert v_specific.provenance["baseline"]["kind"] == "matched" and "owl" not in v_specific.provenance["baseline"]["panel"]
+    prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=exp.align_prompt_seed)]
+    shifts = {d: student_shift(tiny_llama, Student.load(first.folder / f"student-LoRA_r2-{d}-s0.safetensors", tiny_llama),
+                               prompts) for d in ("owl-prompted", "control")}
+    expected = (shifts["owl-prompted"] - shifts["control"]).cosine(v_specific)[exp.reporting_layer]
+    row = m["summary"]["LoRA r2"]
+    assert row["controlled_cosine_specific_per_seed"] == [pytest.approx(expected, abs=1e-5)]
+    assert row["controlled_cosine_specific"][1] != row["controlled_cosine_specific"][1]  # one seed: NaN bounds
+    claim = next(c for c in m["claims"] if "control-subtracted shift" in c["claim"] and "LoRA r2" in c["claim"])
+    assert claim["reproduced"] == "no verdict" and "sufficiency" in claim["claim"]
+    trait_rows = [c for c in m["conditions"] if c.get("data") == "owl-prompted" and "student" in c]
+    assert all("controlled_cosine_teacher_by_layer" in c for c in trait_rows)
