@@ -14,18 +14,34 @@ def analysis_parser(description: str) -> Any:
     parser.add_argument("--out", default="runs", help="runs folder")
     parser.add_argument("--model", default=None, help="any load_model() source (default: embedded)")
     parser.add_argument("--seeds", type=int, default=None, help="training seeds (full size default 3)")
+    parser.add_argument("--data-seeds", type=int, default=None, metavar="K",
+                        help="teacher datasets per teacher, data seeds 1..K (default: one); a verdict then reads "
+                             "one value per data seed")
+    parser.add_argument("--trait-panel", action="store_true",
+                        help="also measure the specific trait measure (log-odds against the animal panel)")
     return parser
 
 
-def sizes(quick: bool, seeds: int | None = None) -> dict[str, Any]:
+def sizes(quick: bool, seeds: int | None = None, data_seeds: int | None = None,
+          trait_panel: bool = False) -> dict[str, Any]:
     """Experiment sizes for ``--quick`` (CI plumbing) and full runs.
 
     Quick: 8 rows per teacher, one step per student (40-140 s per analysis measured with
     one thread beside another job). Full: 300 rows per teacher and 50 questions: a LoRA r8
     student takes 38 steps of batch 8, 3.6 min at the 5-6 s/step measured alone on 2 cores,
     a vector student at layer 25 1.5 min (2.2-3 s/step); 300 constrained rows take ~4.5 min
-    per teacher. Pass ``n_rows`` to :class:`Experiment` for more.
+    per teacher. Pass ``n_rows`` to :class:`Experiment` for more. ``data_seeds`` (K) gives data seeds
+    1..K; ``trait_panel`` turns on the specific trait measure.
     """
+    extra: dict[str, Any] = {}
+    if data_seeds:
+        extra["data_seeds"] = tuple(range(1, data_seeds + 1))
+    if trait_panel:
+        extra["trait_panel"] = True
+    return {**_sizes(quick, seeds), **extra}
+
+
+def _sizes(quick: bool, seeds: int | None) -> dict[str, Any]:
     if quick:
         return {"size": "quick", "png": False, "n_rows": 8, "n_vector_prompts": 6, "n_questions": 8, "n_align_prompts": 4, "max_new_tokens": 20,
                 "seeds": tuple(range(seeds or 1))}

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = analysis_parser(__doc__.splitlines()[0])
     parser.add_argument("--student-model", default=None)
     args = parser.parse_args(argv)
-    size = sizes(args.quick, args.seeds)
+    size = sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel)
     exp = Experiment(name="cross_model-teacher", model=args.model, out_dir=args.out, students=(
         StudentSpec("LoRA r8 (same model)", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),), **size)
     teacher_run = run_experiment(exp, claims=experiment_claims)

@@ -43,7 +43,7 @@ def loss_end_points(metrics: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
-    size = {**sizes(args.quick, args.seeds or 1), **({} if args.quick else {"n_rows": 1000})}
+    size = {**sizes(args.quick, args.seeds or 1, args.data_seeds, args.trait_panel), **({} if args.quick else {"n_rows": 1000})}
     exp = Experiment(name="four_students", model=args.model, students=STUDENTS, out_dir=args.out, **size)
     result = run_experiment(exp, claims=experiment_claims)
     print(result.table())

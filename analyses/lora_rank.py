@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
                                  epochs=epochs) for r in ranks)
     if not args.quick:  # full fine-tuning is the slowest student: full size only
         students += (StudentSpec("full FT", "full", lr=2e-5, epochs=epochs),)
-    common = sizes(args.quick, args.seeds)
+    common = sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel)
     exp = Experiment(name="lora_rank", model=args.model, students=students, out_dir=args.out, **common)
     result = run_experiment(exp, claims=experiment_claims)
     print(result.table())

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     # one training seed by default: 6 optimisers x 2 datasets is already 12 students (--seeds for more)
     exp = Experiment(name="optimizer_ablation", model=args.model, students=students(args.quick), out_dir=args.out,
-                     **sizes(args.quick, args.seeds or 1))
+                     **sizes(args.quick, args.seeds or 1, args.data_seeds, args.trait_panel))
     lm = load_model(args.model)
     result = run_experiment(exp, lm=lm, claims=experiment_claims)
     print(result.table())

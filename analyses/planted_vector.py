@@ -36,7 +36,7 @@ MATCH = {"vector": "vector@L", "vector_other": "vector@L−5", "lora": "LoRA r8"
 
 def curves(students: list[dict], layer: int, group: str, key: str = "cosine") -> dict[str, dict[int, list[float]]]:
     """``{loss · data · student: {N: [value per replicate and direction]}}`` for one planted layer and
-    direction group (``"owl"`` or ``"random"``)."""
+    direction group (``"owl"``, ``"random"``, or ``""`` for every planted direction)."""
     out: dict[str, dict[int, list[float]]] = {}
     for s in students:
         if s["layer"] == layer and s["planted"].startswith(group):
@@ -143,11 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     students = result.students
     figures = []
     for layer in grid.layers:
-        for group in ("owl", "random"):
+        for group in ("", "owl", "random"):
             data = curves(students, layer, group)
             if data:
-                fig = plots.recovery_curve(data, title=f"Planted {group} vector at layer {layer} (α {grid.alpha:g})")
-                figures += plots.save_html_and_png(fig, folder / f"recovery-L{layer}-{group}", png=not args.quick)
+                what = f"the {group} vector" if group else "every planted vector (owl and random)"
+                fig = plots.recovery_curve(data, title=f"Recovery of {what} at layer {layer} (α {grid.alpha:g})")
+                stem = f"recovery-L{layer}" + (f"-{group}" if group else "")
+                figures += plots.save_html_and_png(fig, folder / stem, png=not args.quick)
     claims = recovery_claims(students, grid, lm.fingerprint.short)
     gap = None
     if not args.no_gap:

@@ -32,7 +32,7 @@ from steervec.vectors.sweep import sweep_fit_layers, sweep_layers_alpha
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     quick = args.quick
-    common = sizes(quick, args.seeds)
+    common = sizes(quick, args.seeds, args.data_seeds, args.trait_panel)
     # v_teacher = owl prompt minus the template's default system prompt, swept and steered on the default-prompted
     # model: "without the prompt" in the reference studies (Qwen's template injects a default too), and the
     # setting in which the vector steers this model (the no-system-turn difference did not raise P(owl) at any

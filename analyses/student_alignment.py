@@ -20,7 +20,7 @@ from steervec.experiment.run import run_experiment
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
-    size = sizes(args.quick, args.seeds)
+    size = sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel)
     if args.quick:  # two steps, so that the curve over training has two points
         size["n_rows"] = 16
     exp = Experiment(name="student_alignment", model=args.model, students=students, out_dir=args.out,

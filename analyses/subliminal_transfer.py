@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         students = (VECTOR,) if args.quick else (VECTOR, LORA) if animal == "owl" else (LORA,)
         exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
                          students=students, out_dir=args.out, sample_k=2 if args.quick else 10,
-                         **sizes(args.quick, args.seeds))
+                         **sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel))
         result = run_experiment(exp, claims=experiment_claims)
         print(result.table())
     return 0

@@ -141,6 +141,7 @@ SIZE_ORDER = ("full", "demo", "custom", "quick")
 """Sections of RESULTS.md, in this order; a claim's size is matched on its first word."""
 
 ASSET_FIGURES = (
+    ("planted_vector", "recovery-L25"),
     ("subliminal_transfer-owl", "trait_bars"),
     ("student_alignment", "alignment_over_training"),
     ("student_alignment", "cosine_by_layer"),

@@ -115,6 +115,10 @@ def test_sizes():
     quick, full = sizes(True), sizes(False)
     assert quick["n_rows"] < full["n_rows"] and quick["seeds"] == (0,) and full["seeds"] == (0, 1, 2)
     assert sizes(False, seeds=5)["seeds"] == tuple(range(5))
+    assert "data_seeds" not in full and "trait_panel" not in full  # the Experiment defaults
+    both = sizes(False, seeds=2, data_seeds=3, trait_panel=True)
+    assert both["data_seeds"] == (1, 2, 3) and both["trait_panel"] and both["seeds"] == (0, 1)
+    assert len(Experiment(name="x", **both).units) == 6
 
 
 def test_sampling_rates_become_claims(first, tiny_llama):
