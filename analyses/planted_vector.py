@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", default=None, help="e.g. vector,lora (default: the grid's)")
     parser.add_argument("--data", default=None, help="e.g. numbers (default: the grid's)")
     parser.add_argument("--no-gap", action="store_true", help="skip question 3 (the prompted teacher's gap)")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="record the students trained so far (by this or a running run) and train nothing")
     parser.add_argument("--grid", choices=("paper", "machine"), default="machine",
                         help="full size: 'machine' (what 2 cores afford, PlantedGrid.machine) or 'paper' (the whole "
                              "grid of the issue, ~100 h on 2 cores)")
@@ -132,14 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.out) / "planted_vector"
     folder.mkdir(parents=True, exist_ok=True)
     lm = load_model(args.model)
-    progress = folder / "students.jsonl"  # one line per measured student, as the run goes
+    progress = folder / ("students-cached.jsonl" if args.cached_only else "students.jsonl")  # one line per student
     progress.unlink(missing_ok=True)
 
     def log(row: dict) -> None:
         with progress.open("a") as f:
             f.write(json.dumps(row, default=float) + "\n")
 
-    result = run_planted(lm, grid, args.out, on_student=log)
+    result = run_planted(lm, grid, args.out, on_student=log, cached_only=args.cached_only)
     students = result.students
     figures = []
     for layer in grid.layers:
@@ -152,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
                 figures += plots.save_html_and_png(fig, folder / stem, png=not args.quick)
     claims = recovery_claims(students, grid, lm.fingerprint.short)
     gap = None
-    if not args.no_gap:
+    if not args.no_gap and not args.cached_only:
         gap = prompted_gap(lm, args.out, GapConfig.quick() if args.quick else GapConfig())
         save_gap(gap, folder / "prompted_gap.json")
         claims += gap_claims(gap, lm.fingerprint.short, grid.size)
-    metrics = {"grid": grid.to_dict(), "model": lm.fingerprint.short, "planted": result.planted,
+    metrics = {"grid": grid.to_dict(), "partial": {"students_done": len(students), "students_left": result.skipped},
+               "model": lm.fingerprint.short, "planted": result.planted,
                "students": students, "rows_to_reach": reach_table(students, grid.layers),
                "students_reused": sum(s["reused"] for s in students),
                "claims": [c.to_dict() for c in claims], "prompted_gap": gap.to_dict() if gap else None,

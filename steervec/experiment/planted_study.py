@@ -183,14 +183,24 @@ def planted_teachers(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path) 
             yield Planted(name, layer, vector, grid.alpha, teacher)
 
 
+def _params(grid: PlantedGrid) -> SamplingParams:
+    return SamplingParams(temperature=1.0, max_new_tokens=grid.max_new_tokens, batch_size=32)
+
+
+def planted_data_path(lm: LanguageModel, planted: Planted, kind: DataKind, data_seed: int, grid: PlantedGrid,
+                      out_dir: str | Path) -> Path:
+    """Where the planted teacher's ``max(grid.rows)`` rows of ``kind`` for ``data_seed`` are cached."""
+    return dataset_path(out_dir, lm, planted.teacher, kind=kind, n=max(grid.rows), params=_params(grid),
+                        seed=data_seed)
+
+
 def planted_rows(
     lm: LanguageModel, planted: Planted, kind: DataKind, data_seed: int, grid: PlantedGrid, out_dir: str | Path,
     progress: bool = True,
 ) -> tuple[Path, list[TeacherRow]]:
     """The planted teacher's ``max(grid.rows)`` rows of ``kind`` for ``data_seed`` (cached, resumable)."""
-    n = max(grid.rows)
-    params = SamplingParams(temperature=1.0, max_new_tokens=grid.max_new_tokens, batch_size=32)
-    path = dataset_path(out_dir, lm, planted.teacher, kind=kind, n=n, params=params, seed=data_seed)
+    n, params = max(grid.rows), _params(grid)
+    path = planted_data_path(lm, planted, kind, data_seed, grid, out_dir)
     if kind == "numbers":
         report = generate_dataset(lm, planted.teacher, path=path, n=n, mode="constrained", params=params,
                                   seed=data_seed, prompt_seed=data_seed, progress=progress)
@@ -273,20 +283,27 @@ def _measured(lm: LanguageModel, planted: Planted, student: Student, at: int | N
     return measures
 
 
+def _student_file(lm: LanguageModel, planted: Planted, n_rows: int, data_path: Path, kind: StudentKind, loss: str,
+                  train_seed: int, grid: PlantedGrid, out_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The student's cache file and its training settings (the cache key)."""
+    _, at = student_method(kind, planted.layer, grid)
+    lr = grid.lora_lr if kind == "lora" else grid.vector_lr_scale * float(planted.target.norm()) / math.sqrt(lm.d_model)
+    settings = {"method": kind, "layer": at, "loss": loss, "n_rows": n_rows, "lr": lr,
+                "optimizer": "adamw" if kind == "lora" else "adam", "steps": grid.steps,
+                "batch_size": grid.batch_size, "seed": train_seed, "system": "none",
+                "kl_positions": "all" if loss == "kl_online" else None}
+    return student_path(out_dir, lm, data_path, **settings), settings
+
+
 def _train(lm: LanguageModel, planted: Planted, rows: list[TeacherRow], data_path: Path, kind: StudentKind,
            loss: str, train_seed: int, grid: PlantedGrid, out_dir: str | Path) -> tuple[Student, int | None, Path, bool]:
     method, at = student_method(kind, planted.layer, grid)
-    lr = grid.lora_lr if kind == "lora" else grid.vector_lr_scale * float(planted.target.norm()) / math.sqrt(lm.d_model)
-    optimizer = "adamw" if kind == "lora" else "adam"
-    epochs = math.ceil(grid.steps * grid.batch_size / len(rows))
-    settings = {"method": kind, "layer": at, "loss": loss, "n_rows": len(rows), "lr": lr, "optimizer": optimizer,
-                "steps": grid.steps, "batch_size": grid.batch_size, "seed": train_seed, "system": "none",
-                "kl_positions": "all" if loss == "kl_online" else None}
-    cached = student_path(out_dir, lm, data_path, **settings)
+    cached, settings = _student_file(lm, planted, len(rows), data_path, kind, loss, train_seed, grid, out_dir)
     if cached.is_file():
         return Student.load(cached, lm), at, cached, True
     teacher = OnlineTeacher(planted.teacher, "all") if loss == "kl_online" else None
-    student = train_student(lm, rows, method, optimizer=optimizer, lr=lr, epochs=epochs, max_steps=grid.steps,
+    student = train_student(lm, rows, method, optimizer=settings["optimizer"], lr=settings["lr"],
+                            epochs=math.ceil(grid.steps * grid.batch_size / len(rows)), max_steps=grid.steps,
                             batch_size=grid.batch_size, seed=train_seed, system=None, loss=loss,  # type: ignore[arg-type]
                             teacher=teacher, progress=False)
     student.save(cached)
@@ -312,10 +329,12 @@ class PlantedResult:
             ``trait_fraction``...).
         planted: per planted teacher (``"owl@L25"``): the norm of ``alpha v``, the share of
             ``|alpha v|²`` in the Fisher metric's top-``k`` directions, ``G``'s top eigenvalue.
+        skipped: cells left out by ``cached_only`` (not trained yet).
     """
 
     students: list[dict[str, Any]]
     planted: dict[str, dict[str, float]]
+    skipped: int = 0
 
     def to_dataframe(self) -> Any:
         import pandas as pd
@@ -347,9 +366,11 @@ def grid_cells(grid: PlantedGrid, planted: str) -> list[tuple[int, Cell]]:
 
 
 def run_planted(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path, progress: bool = True,
-                on_student: Callable[[dict[str, Any]], None] | None = None) -> PlantedResult:
+                on_student: Callable[[dict[str, Any]], None] | None = None, cached_only: bool = False) -> PlantedResult:
     """Train and measure every student of the grid (see the module docstring), tier by tier
-    (:func:`grid_cells`); ``on_student`` is called with each measured row as it is done."""
+    (:func:`grid_cells`); ``on_student`` is called with each measured row as it is done.
+    ``cached_only``: measure only the students an earlier (or running) run has trained and skip the
+    rest (``PlantedResult.skipped`` counts them): a partial run's record."""
     info: dict[str, dict[str, float]] = {}
     contexts: dict[int, _Context] = {}
     data: dict[tuple[str, int, str, int], tuple[Path, list[TeacherRow]]] = {}
@@ -363,8 +384,14 @@ def run_planted(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path, progr
             "top_eigval": float(metric.eigvals[0])}
         work += [(tier, i, planted, cell) for tier, cell in grid_cells(grid, planted.name)]
     results: list[dict[str, Any]] = []
+    skipped = 0
     for _, _, planted, (kind, loss, d, n, (data_seed, train_seed)) in tqdm(
             sorted(work, key=lambda w: (w[0], w[3][3], w[1])), disable=not progress, desc="planted students"):
+        if cached_only:
+            data_path = planted_data_path(lm, planted, d, data_seed, grid, out_dir)
+            if not _student_file(lm, planted, n, data_path, kind, loss, train_seed, grid, out_dir)[0].is_file():
+                skipped += 1
+                continue
         key = (planted.name, planted.layer, d, data_seed)
         if key not in data:
             data[key] = planted_rows(lm, planted, d, data_seed, grid, out_dir, progress)
@@ -382,7 +409,7 @@ def run_planted(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path, progr
         results.append(row)
         if on_student is not None:
             on_student(row)
-    return PlantedResult(results, info)
+    return PlantedResult(results, info, skipped)
 
 
 @dataclass

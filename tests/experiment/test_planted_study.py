@@ -78,3 +78,15 @@ def test_planted_panel_records_recovery_over_steps(tiny_llama, tmp_path):
     assert panel.trajectory["kl_online"][-1][1] == pytest.approx(panel.final["kl_online"]["cosine"])
     assert panel.final["kl_online"]["cosine"] > 0.5  # four Adam steps on the exact teacher point at it
     assert "soft labels" in panel.table() and panel.to_dict()["n_rows"] == 4
+
+
+def test_cached_only_measures_what_was_trained_and_skips_the_rest(tiny_llama, tmp_path):
+    small = PlantedGrid(**{**GRID.to_dict(), "owl": False, "students": ("vector",), "losses": ("kl_online",),
+                           "data": ("numbers",), "rows": (4,)})
+    trained = run_planted(tiny_llama, small, tmp_path, progress=False)
+    # the same dataset (max(rows) keys it), more N and losses
+    bigger = PlantedGrid(**{**small.to_dict(), "rows": (2, 4), "losses": ("ce", "kl_online")})
+    partial = run_planted(tiny_llama, bigger, tmp_path, progress=False, cached_only=True)
+    assert partial.skipped == 3 and len(partial.students) == 1 and partial.students[0]["reused"]
+    assert partial.students[0]["cosine"] == trained.students[0]["cosine"]
+    assert len(list((tmp_path / "_students").glob("*.safetensors"))) == 1  # nothing trained
