@@ -281,7 +281,8 @@ def generate_dataset(
             filter) or ``"prefill"`` (free sampling after ``prefill`` text, then filter).
         params: :class:`~steervec.data.sampler.SamplingParams`.
         seed: sampling seed (row ``i`` uses ``(seed, i)``).
-        prompt_config / prompt_seed: number-prompt ranges and seed.
+        prompt_config: number-prompt ranges.
+        prompt_seed: number-prompt seed.
         filter_config: the number filter's rule and limits. Default: N and range from
             ``prompt_config``, and the rule the file was made with when resuming (``"lenient"``
             for files older than the rule field), else ``"strict"``.
