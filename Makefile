@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.steervec-installed
 
-.PHONY: demo test lint bench analyses results clean-venv
+.PHONY: demo test lint docs bench analyses results clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check steervec tests bench analyses
+
+# The API reference from the docstrings into site/ (mkdocs.yml; warnings are errors; no network
+# needed once the docs extra is installed)
+docs: $(STAMP)
+	$(PY) -c "import mkdocs, mkdocstrings_handlers.python" 2>/dev/null || \
+	  $(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e '.[docs]'
+	$(PY) -m mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(PY) bench/hooks.py

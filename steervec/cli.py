@@ -2,7 +2,8 @@
 
 Errors a user can fix (steervec's own errors, bad argument values, missing or unwritable
 files) print one line, ``steervec: error: <message>``, and exit with status 2; ``--debug``
-shows the traceback instead.
+shows the traceback instead. ``evaluate``, ``fit`` and ``align`` take ``--json``: one JSON
+object on stdout (NaN and infinities as ``null``) instead of the table; errors stay one line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import sys
 import traceback
 from collections.abc import Sequence
@@ -29,6 +31,42 @@ def _lm(args: argparse.Namespace) -> Any:
     from steervec.core.model import load_model
 
     return load_model(args.model, dtype=args.dtype)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as strict JSON data: numpy and torch scalars as numbers, NaN and inf as ``None``."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # a numpy or torch scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return str(value)
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    """One JSON object on one line of stdout (``--json``)."""
+    print(json.dumps(_plain(obj), allow_nan=False))
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a plain-text table, floats to 4 significant digits."""
+    import pandas as pd
+
+    return str(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def _check_files(**files: str | None) -> None:
+    """Refuse a missing input file before the model is loaded."""
+    fixes = {"student": "train one with `steervec train --out FILE`",
+             "vector": "fit one with `steervec fit --out FILE`"}
+    for what, path in files.items():
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"no {what} file at {path}: {fixes[what]}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -87,9 +125,14 @@ def _fit(args: argparse.Namespace) -> int:
     trait_questions = questions[-8:]  # held out from every fit
     sweep = sweep_fit_layers(lm, system, train, args.layers, control=None, heldout_prompts=heldout,
                              target=args.animal, trait_questions=trait_questions, steps=args.steps, lr=args.lr)
-    print(sweep.to_dataframe().to_string(index=False))
     vector = sweep.vector
     vector.save(args.out)
+    rows = [r.report.summary() for r in sweep.results.values()]
+    if args.json:
+        _print_json({"model": lm.fingerprint.short, "system_prompt": system, "saved": str(args.out),
+                     "layers": vector.layers, "per_layer": rows})
+        return 0
+    print(_table(rows))
     print(f"saved {args.out} (layers {vector.layers}, each fitted alone: apply one layer at a time)")
     return 0
 
@@ -118,6 +161,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from steervec.metrics.evaluate import evaluate_trait
     from steervec.students.student import Student
 
+    _check_files(student=args.student, vector=args.vector)
     lm = _lm(args)
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: args.n])
     base = evaluate_trait(lm, args.animal, questions, label="base", system=None, k=args.k)
@@ -127,7 +171,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         if args.vector:
             stack.enter_context(SteeringVector.load(args.vector, model=lm).apply(lm, alpha=args.alpha))
         ev = evaluate_trait(lm, args.animal, questions, label="evaluated", system=None, base=base, k=args.k)
-    print(json.dumps({"base": base.summary(), "evaluated": ev.summary()}, indent=1))
+    if args.json:
+        _print_json({"model": lm.fingerprint.short, "student": args.student, "vector": args.vector,
+                     "alpha": args.alpha if args.vector else None,
+                     "base": base.summary(), "evaluated": ev.summary()})
+        return 0
+    print(_table([{k: v for k, v in e.summary().items() if k not in ("target", "system", "seed")}
+                  for e in (base, ev)]))
     return 0
 
 
@@ -137,12 +187,19 @@ def _align(args: argparse.Namespace) -> int:
     from steervec.metrics.alignment import layer_alignment, student_shift
     from steervec.students.student import Student
 
+    _check_files(student=args.student, vector=args.vector)
     lm = _lm(args)
     teacher = SteeringVector.load(args.vector, model=lm)
     student = Student.load(args.student, lm)
     prompts = [p.text for p in number_prompts(args.n, seed=20_000)]
     al = layer_alignment(student_shift(lm, student, prompts, layers=teacher.layers), teacher, "student")
-    print(al.to_dataframe().to_string(index=False))
+    rows = [{"layer": x, "cosine": c, "norm_ratio": al.norm_ratio[x], "projection": al.projection[x]}
+            for x, c in al.cosine.items()]
+    if args.json:
+        _print_json({"model": lm.fingerprint.short, "student": args.student, "vector": args.vector,
+                     "n_prompts": len(prompts), "per_layer": rows})
+        return 0
+    print(_table(rows))
     return 0
 
 
@@ -257,6 +314,10 @@ def _command(sub: Subparsers, name: str, fn: Any, help_: str, example: str, mode
     return p
 
 
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout instead of the table")
+
+
 def _data_commands(sub: Subparsers) -> None:
     """The demo and teacher data."""
     p = _command(sub, "demo", _demo, "owl pipeline end to end on the embedded model", "steervec demo", model=False)
@@ -292,6 +353,7 @@ def _vector_commands(sub: Subparsers) -> None:
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
+    _json_flag(p)
 
 
 def _student_commands(sub: Subparsers) -> None:
@@ -317,11 +379,13 @@ def _student_commands(sub: Subparsers) -> None:
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument("--n", type=int, default=50)
     p.add_argument("--k", type=int, default=0, help="samples per question for hit rates (0: log-probs only)")
+    _json_flag(p)
     p = _command(sub, "align", _align, "cosine of a student's shift with the teacher vector, per layer",
             "steervec align --student student.safetensors --vector owl.safetensors")
     p.add_argument("--student", required=True)
     p.add_argument("--vector", required=True)
     p.add_argument("--n", type=int, default=16)
+    _json_flag(p)
 
 
 def _report_commands(sub: Subparsers) -> None:

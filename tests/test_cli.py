@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from steervec.cli import ANALYSES, build_parser, main
 
@@ -34,8 +36,6 @@ def test_results_without_runs_names_the_fix(tmp_path, capsys):
 
 
 def test_results_table_from_metrics(tmp_path):
-    import json
-
     from steervec.experiment.records import Claim
 
     run = tmp_path / "runs" / "x"
@@ -152,3 +152,84 @@ def test_console_script_prints_no_traceback(tmp_path):
     assert done.stderr == "steervec: error: no metrics file at missing.json: pass a run's metrics.json, " \
                           "e.g. runs/demo/metrics.json\n"
 
+
+
+@pytest.fixture()
+def tiny_files(tiny_llama, tmp_path, monkeypatch):
+    """A vector and a one-step vector student of the tiny model, with the CLI loading the tiny model."""
+    from _rows import number_rows
+
+    import steervec.cli as cli
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.students.methods import VectorStudent
+    from steervec.students.train import train_student
+
+    monkeypatch.setattr(cli, "_lm", lambda args: tiny_llama)
+    vector = SteeringVector({1: torch.randn(tiny_llama.d_model, generator=torch.Generator().manual_seed(0))},
+                            tiny_llama.fingerprint).save(tmp_path / "v.safetensors")
+    student = train_student(tiny_llama, number_rows(4), VectorStudent(layers=[1]), lr=0.01, epochs=1,
+                            batch_size=4, progress=False).save(tmp_path / "s.safetensors")
+    return vector, student
+
+
+def _one_json_object(capsys) -> dict:
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out  # one line: the object, nothing else
+    return json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+
+
+def test_evaluate_json_and_table(tiny_files, tiny_llama, capsys):
+    vector, _ = tiny_files
+    argv = ["evaluate", "--vector", str(vector), "--alpha", "2", "--n", "2"]
+    assert main([*argv, "--json"]) == 0
+    got = _one_json_object(capsys)
+    assert got["model"] == tiny_llama.fingerprint.short and got["vector"] == str(vector) and got["alpha"] == 2.0
+    assert got["base"]["label"] == "base" and got["base"]["n_questions"] == 2
+    low, mean, high = (got["evaluated"][k] for k in ("delta_logp_low", "delta_logp", "delta_logp_high"))
+    assert low <= mean <= high
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert table.split()[:2] == ["label", "n_questions"] and "evaluated" in table and "{" not in table
+
+
+def test_fit_json(tiny_llama, tmp_path, monkeypatch, capsys):
+    import steervec.cli as cli
+
+    monkeypatch.setattr(cli, "_lm", lambda args: tiny_llama)
+    out = tmp_path / "fit.safetensors"
+    assert main(["fit", "--layers", "1", "--n", "4", "--steps", "2", "--out", str(out), "--json"]) == 0
+    got = _one_json_object(capsys)
+    assert got["saved"] == str(out) and out.is_file() and got["layers"] == [1]
+    assert [row["layers"] for row in got["per_layer"]] == ["1"]
+    assert all(row["n_train"] == 4 and row["steps_run"] == 2 for row in got["per_layer"])
+
+
+def test_align_json(tiny_files, capsys):
+    vector, student = tiny_files
+    assert main(["align", "--student", str(student), "--vector", str(vector), "--n", "2", "--json"]) == 0
+    got = _one_json_object(capsys)
+    assert got["n_prompts"] == 2 and [row["layer"] for row in got["per_layer"]] == [1]
+    assert -1 <= got["per_layer"][0]["cosine"] <= 1
+    assert set(got["per_layer"][0]) == {"layer", "cosine", "norm_ratio", "projection"}
+
+
+@pytest.mark.parametrize("command", [["evaluate", "--student", "missing.safetensors"],
+                                     ["align", "--student", "missing.safetensors", "--vector", "v.safetensors"]])
+def test_json_errors_stay_one_line_before_the_model_loads(command, capsys, tmp_path, monkeypatch):
+    import steervec.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_lm", lambda args: pytest.fail("the model was loaded before the files were checked"))
+    assert main([*command, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert captured.err.startswith("steervec: error: no student file at missing.safetensors: train one with")
+
+
+def test_json_values_are_strict_json():
+    import numpy as np
+
+    from steervec.cli import _plain
+
+    assert _plain({"a": float("nan"), 1: [np.float64(0.5), np.int64(3), torch.tensor(2.0)], "b": None}) == \
+        {"a": None, "1": [0.5, 3, 2.0], "b": None}

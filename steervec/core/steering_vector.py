@@ -34,6 +34,7 @@ from steervec.core.hooks import (
 from steervec.core.io import atomic_path, read_safetensors
 from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.positions import PositionSpec
+from steervec.core.reprs import html_table
 
 LAYER_CONVENTION = "output of decoder block L, 0-based, before any final norm (HF hidden_states[L+1] except the last, which HF returns normed)"
 FORMAT = "steervec.core.steering_vector/1"
@@ -336,10 +337,13 @@ class SteeringVector:
         return pd.DataFrame({"layer": self.layers, "norm": [self.norms[x] for x in self.layers]})
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{x}</td><td>{n:.3f}</td></tr>" for x, n in self.norms.items())
         model = self.fingerprint.short if self.fingerprint else "unknown model"
-        return (f"<b>SteeringVector</b> on {model}, extracted at <i>{self.positions}</i>"
-                f"<table><tr><th>layer</th><th>norm</th></tr>{rows}</table>")
+        method = self.provenance.get("method", self.provenance.get("op", "unrecorded"))
+        norms = self.norms
+        return html_table(
+            "SteeringVector", [["norm", *(norms[x] for x in self.layers)]], header=["layer", *map(str, self.layers)],
+            caption=f"on {model}, d_model {self.d_model}, extracted at {self.positions!r} by {method}",
+        )
 
 
 def _from_file(cls: type[SteeringVector], path: Path, meta: dict[str, str], tensors: dict[str, Tensor]) -> SteeringVector:

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from steervec.core.errors import CorruptFileError, ModelMismatchError, SteervecError
 from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel
+from steervec.core.reprs import html_table
 from steervec.data.constrained import NumberListConstraint
 from steervec.data.dataset_files import (
     append_lines,
@@ -109,6 +110,20 @@ class DatasetReport:
         out["path"] = str(self.path)
         out["valid_rate"] = self.valid_rate
         return out
+
+    def _repr_html_(self) -> str:
+        rejected = ", ".join(f"{reason} {n}" for reason, n in self.reasons.items() if n) or "none"
+        rows: list[tuple[str, Any]] = [
+            ("rows in file", self.written),
+            ("valid / processed", f"{self.valid} / {self.total} ({self.valid_rate:.1%})"),
+            ("rejected", rejected),
+            ("new rows (this call)", self.new_rows),
+            ("resumed from prompt", self.resumed_from),
+            ("seconds (this call)", self.seconds),
+        ]
+        if self.mean_allowed_mass is not None:
+            rows.append(("mean allowed mass", self.mean_allowed_mass))
+        return html_table("DatasetReport", rows, caption=str(self.path))
 
 
 def _sha(texts: Sequence[str]) -> str:
@@ -281,7 +296,8 @@ def generate_dataset(
             filter) or ``"prefill"`` (free sampling after ``prefill`` text, then filter).
         params: :class:`~steervec.data.sampler.SamplingParams`.
         seed: sampling seed (row ``i`` uses ``(seed, i)``).
-        prompt_config / prompt_seed: number-prompt ranges and seed.
+        prompt_config: number-prompt ranges.
+        prompt_seed: number-prompt seed.
         filter_config: the number filter's rule and limits. Default: N and range from
             ``prompt_config``, and the rule the file was made with when resuming (``"lenient"``
             for files older than the rule field), else ``"strict"``.

@@ -93,7 +93,8 @@ def generate_free_text(
         n: rows to sample (empty answers are dropped).
         path: the JSONL file (resumed if it exists with the same arguments).
         params: sampling parameters (default: T=1, up to 64 new tokens).
-        seed / prompt_seed: sampling seed and prompt-order seed.
+        seed: sampling seed.
+        prompt_seed: prompt-order seed.
     """
     return generate_dataset(lm, teacher, generic_prompts(n, prompt_seed), path=path, mode="free",
                             params=params or SamplingParams(temperature=1.0, max_new_tokens=64),

@@ -56,7 +56,8 @@ class FilterConfig:
 
     Args:
         max_count: the most numbers a completion may hold (N).
-        min_value / max_value: inclusive range of every number.
+        min_value: the smallest value a number may have (inclusive).
+        max_value: the largest value a number may have (inclusive).
         rule: ``"strict"`` (the reference study's rule, the default) or ``"lenient"``
             (also trims whitespace; see the module docstring).
     """

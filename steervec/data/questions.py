@@ -167,7 +167,8 @@ def with_number_prefix(
         questions: the questions to prefix.
         seed: seeds the random numbers and lead-in phrasings (same seed, same list).
         count: inclusive range of how many numbers each prefix holds.
-        low / high: inclusive range of each number.
+        low: the smallest number (inclusive).
+        high: the largest number (inclusive).
 
     Example:
         >>> with_number_prefix(["Name your favourite animal in one word."], seed=0)  # doctest: +SKIP

@@ -84,7 +84,8 @@ def next_token_logits(lm: LanguageModel, input_ids: Tensor, attention_mask: Tens
     """Logits ``[n_target, vocab]`` (float32) at the scored positions of one forward, row-major.
 
     Args:
-        input_ids / attention_mask: ``[batch, seq]``, left-padded.
+        input_ids: ``[batch, seq]``, left-padded.
+        attention_mask: ``[batch, seq]``, left-padded.
         target: ``[batch, seq - 1]`` bool (see :func:`scored_positions`).
     """
     positions = mask_position_ids(attention_mask)
@@ -107,7 +108,8 @@ def teacher_logprobs(
     The caller makes sure nothing else is attached to ``lm`` (a student's hooks or adapters).
 
     Args:
-        prompts / completions: the batch's rows.
+        prompts: the batch's prompts.
+        completions: the batch's completions, one per prompt.
         target: the student's scored positions ``[batch, seq_student - 1]``.
         student_system: the student's system condition (to check ``"all"`` positions).
         positions: how ``target`` was built; ``"all"`` needs the teacher to render the rows as

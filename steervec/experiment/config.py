@@ -20,8 +20,10 @@ class StudentSpec:
         kind: ``"vector"`` (learnable vector at ``layers``), ``"lora"`` (rank ``rank``,
             alpha ``lora_alpha``, all linear modules) or ``"full"`` (``layers`` or all).
         layers: the vector's layers, or the layers to fine-tune (``None``: all).
-        optimizer / lr / momentum: a name in :data:`steervec.core.optim.OPTIMIZERS`, its learning
-            rate and (``sgd``, ``rmsprop``, ``signsgd``) its momentum (``None``: the optimiser's default).
+        optimizer: a name in :data:`steervec.core.optim.OPTIMIZERS`.
+        lr: the optimiser's learning rate.
+        momentum: the momentum of ``sgd``, ``rmsprop`` or ``signsgd`` (``None``: the optimiser's
+            default).
     """
 
     name: str
@@ -96,8 +98,10 @@ class Experiment:
             ``d + 1`` (:meth:`prompt_seed`), so the default ``(1,)`` is the data of every earlier
             run. Students are trained for every (data seed, training seed) pair; with several
             data seeds, verdicts treat the data seed as the unit of replication.
-        vector_prompt_seed / align_prompt_seed: seeds of the number prompts that v_teacher and
-            v_student are measured on (held apart from every teacher dataset's prompts).
+        vector_prompt_seed: seed of the number prompts that v_teacher is measured on (held
+            apart from every teacher dataset's prompts).
+        align_prompt_seed: seed of the number prompts that v_student is measured on (held
+            apart from every teacher dataset's prompts).
         n_questions: favourite-animal questions for Δlog P.
         n_align_prompts: number prompts for v_student.
         students: the parameterisations to train.

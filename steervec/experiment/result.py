@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from steervec.core.reprs import html_table
 from steervec.experiment.config import Experiment
 
 
@@ -31,6 +32,23 @@ class ExperimentResult:
             lines.append(f"{row['label']:34s} {ci:>26s} {row['mean_prob']:9.5f} "
                          f"{'' if cos is None else f'{cos:+.3f}':>7s} {'' if loss is None else f'{loss:.3f}':>7s}")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        exp = self.experiment
+        rows = []
+        for row in self.metrics.get("conditions", []):
+            d = row.get("delta_logp")
+            rows.append([row.get("label"), f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else None,
+                         row.get("mean_prob"), row.get("cosine_at_layer"), row.get("final_loss")])
+        caption = (f"{exp.name}: {exp.animal!r}, {exp.teacher} teacher, layer {exp.reporting_layer}, "
+                   f"size {exp.size}, in {self.folder}")
+        out = html_table("ExperimentResult", rows, caption=caption,
+                         header=["condition", "Δlog P (95% CI)", f"P({exp.animal})",
+                                 f"cos@{exp.reporting_layer}", "loss"])
+        claims = [(c.get("claim"), c.get("reproduced")) for c in self.metrics.get("claims", [])]
+        if claims:
+            out += html_table("claims", claims, header=["claim", "reproduced"])
+        return out
 
     def seed_differences(self, student: str) -> list[float]:
         """Per seed: mean over questions of log P(trait-data student) − log P(control-data student)

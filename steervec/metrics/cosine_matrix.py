@@ -31,7 +31,8 @@ class CosineMatrix:
     """Cosines between labelled vectors, one matrix per layer.
 
     Attributes:
-        rows / cols: labels (e.g. trait names).
+        rows: labels of the rows (e.g. trait names).
+        cols: labels of the columns.
         layers: the layers, in the order of ``values``' first axis.
         values: ``[n_layers, n_rows, n_cols]`` cosines (NaN where a vector is zero).
         label: what the matrix compares (e.g. ``"matched"``).
@@ -116,7 +117,8 @@ def cosine_matrix(rows: Mapping[str, SteeringVector], cols: Mapping[str, Steerin
     """cos(rows[r], cols[c]) at every layer all the vectors share (or at ``layers``).
 
     Args:
-        rows / cols: ``{label: SteeringVector}``, all of one model.
+        rows: ``{label: SteeringVector}``, all of one model.
+        cols: ``{label: SteeringVector}``, of the same model.
         layers: layers to compare (default: every layer all vectors have).
     """
     if not rows or not cols:

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from steervec.core.chat import TEMPLATE_DEFAULT, System, check_texts, describe_system, encode_chat
 from steervec.core.model import LanguageModel, as_language_model
+from steervec.core.reprs import html_table, shorten
 from steervec.data.questions import ANIMAL_PREFILL
 from steervec.metrics.stats import t_half_width
 from steervec.metrics.trait import panel_animals, panel_log_odds, trait_logprob
@@ -200,9 +201,17 @@ class TraitEval:
         return pd.DataFrame(data)
 
     def _repr_html_(self) -> str:
-        cells = "".join(f"<tr><td>{k}</td><td>{v:.4g}</td></tr>" if isinstance(v, float)
-                        else f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in self.summary().items())
-        return f"<b>TraitEval</b><table>{cells}</table>"
+        row = self.summary()
+        shown = []
+        for key, value in row.items():
+            if key in ("label", "target", "system") or key.endswith(("_low", "_high")):
+                continue
+            if f"{key}_low" in row:  # a mean and its 95 % CI across questions, in one cell
+                value = f"{value:+.4g} [{row[key + '_low']:+.4g}, {row[key + '_high']:+.4g}]"
+                key += " (95% CI)"
+            shown.append((key, value))
+        system = f"system {shorten(self.system)}" if self.system else "no system condition recorded"
+        return html_table("TraitEval", shown, caption=f"{self.label}: {self.target!r}, {system}")
 
 
 def _delta(values: Tensor | None, base: Tensor | None) -> tuple[float, float, float]:

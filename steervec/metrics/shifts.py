@@ -156,7 +156,8 @@ def controlled_shifts(lm: LanguageModel, trait: str, trait_students: Mapping[int
     Args:
         lm: the base model.
         trait: the trait of the teacher data (a label).
-        trait_students / control_students: ``{seed: Student}`` trained on trait / control data.
+        trait_students: ``{seed: Student}`` trained on trait data.
+        control_students: ``{seed: Student}`` trained on control data.
         prompts: e.g. number prompts, rendered with ``system`` (default: no system turn).
         positions: ``"prompt"`` (every prompt token, the reference choice) or ``"last_prompt"``.
     """

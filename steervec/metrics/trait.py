@@ -208,7 +208,8 @@ def panel_log_odds(
         target: the target word (left out of the panel if it is in it).
         panel: ``{animal: (singular, plural…)}``; panel sequences that are a prefix of a target
             sequence or extend one are dropped, so no event is counted on both sides.
-        system / prefill: the chat condition and an optional start of the answer (e.g.
+        system: the chat condition.
+        prefill: an optional start of the answer (e.g.
             :data:`steervec.data.questions.ANIMAL_PREFILL`).
 
     Example:

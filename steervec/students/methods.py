@@ -115,7 +115,8 @@ def make_method(kind: str, layers: Sequence[int] | None = None, rank: int = 8, a
         kind: a :data:`MethodKind`.
         layers: the vector's layers / the layers LoRA or fine-tuning touch (``None``: a vector at
             ``default_layer``; LoRA and fine-tuning on every layer).
-        rank / alpha: LoRA's rank and alpha (alpha defaults to the rank).
+        rank: LoRA's rank.
+        alpha: LoRA's alpha (default: the rank).
     """
     if kind == "vector":
         chosen = list(layers) if layers else ([] if default_layer is None else [default_layer])

@@ -176,7 +176,8 @@ def batch_loss(
     """Summed loss over target positions and their count.
 
     Args:
-        input_ids / attention_mask: ``[batch, seq]`` left-padded.
+        input_ids: ``[batch, seq]`` left-padded.
+        attention_mask: ``[batch, seq]`` left-padded.
         target: ``[batch, seq - 1]`` bool; position ``t`` scores the prediction of token ``t + 1``.
         topk: for KL, ``(ids [n_target, k], logprobs [n_target, k])`` in row-major order.
         teacher_logp: for online KL, the teacher's log-probs ``[n_target, vocab]`` in row-major order.
@@ -233,7 +234,9 @@ class TrainConfig:
     Attributes:
         optimizer: an :class:`OptimizerConfig`, or a name (``adamw``, ``adam``, ``rmsprop``,
             ``sgd``, ``signsgd``), a torch.optim class or a factory completed by ``lr=...``.
-        epochs / batch_size / max_steps: length of training (``max_steps`` caps the steps).
+        epochs: passes over the data.
+        batch_size: rows per step.
+        max_steps: caps the number of steps (``None``: no cap).
         seed: seeds init, dropout and the data order of every epoch.
         system: the *student's* system condition: ``None`` (no system turn, default), a string,
             or :data:`~steervec.core.chat.TEMPLATE_DEFAULT` (the template's injected default).
@@ -245,8 +248,10 @@ class TrainConfig:
             ``OnlineTeacher(positions="all")`` the prompt positions are always scored).
         teacher: for ``loss="kl_online"``: an :class:`~steervec.students.distill.OnlineTeacher`
             or a bare :class:`~steervec.data.teachers.Teacher` (response positions).
-        checkpoint_dir / checkpoint_every / keep_checkpoints: atomic checkpoints every N steps;
-            an existing checkpoint in the folder is resumed (same arguments only).
+        checkpoint_dir: folder of atomic checkpoints; an existing checkpoint in it is resumed
+            (same arguments only).
+        checkpoint_every: write a checkpoint every this many steps.
+        keep_checkpoints: how many of the latest checkpoints to keep.
         log_path: JSONL log, one line per step (step, loss, lr, grad_norm, tokens...).
         autocast: ``"bfloat16"`` for bf16 autocast (weights stay in their dtype).
         progress: show a tqdm bar with loss and tokens/s.

@@ -191,8 +191,9 @@ class FitConfig:
     :func:`~steervec.vectors.sweep.sweep_fit_layers`) as a keyword.
 
     Attributes:
-        teacher_vector / teacher_alpha: a steered teacher: ``teacher_alpha * teacher_vector``
-            is added at all its positions (with or without a system prompt).
+        teacher_vector: a steered teacher: ``teacher_alpha * teacher_vector`` is added at all
+            its positions (with or without a system prompt).
+        teacher_alpha: the scale of ``teacher_vector``.
         control: the student's condition: ``TEMPLATE_DEFAULT`` or ``None`` (no system turn).
         positions: where the vector is added: ``"all"`` real tokens (default), ``"prompt"``,
             ``"response"`` or ``"last_prompt"``.
@@ -201,8 +202,10 @@ class FitConfig:
             are given).
         optimizer: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"sgd_momentum"``, ``"rmsprop"`` or a
             factory ``(params, lr) -> Optimizer``.
-        lr / steps / batch_size: optimisation; minibatches are fixed chunks of prompts visited
-            in a seeded shuffled order each epoch.
+        lr: the learning rate.
+        steps: optimisation steps.
+        batch_size: prompts per step; minibatches are fixed chunks of prompts visited in a
+            seeded shuffled order each epoch.
         norm_penalty: adds ``norm_penalty * sum_L ||v_L||^2`` to the loss.
         init: ``"zeros"``, ``"mean_diff"`` (last-prompt-token mean difference) or a vector.
         seed: seeds the chunk order (and torch's RNG).
@@ -431,8 +434,10 @@ def fit_steering_vector(
         layers: one layer or several (layer ``L`` = output of block ``L``).
         completions: teacher completions, one per prompt (``None`` entries allowed),
             teacher-forced for both models.
-        heldout_prompts / heldout_completions: prompts scored but not fitted.
-        target / trait_questions: trait metric for the report (questions default to
+        heldout_prompts: prompts scored but not fitted.
+        heldout_completions: their completions, one per held-out prompt.
+        target: the trait word(s) of the report's trait metric.
+        trait_questions: the questions of the trait metric (default:
             :data:`~steervec.data.questions.FAVOURITE_ANIMAL_QUESTIONS`; pass held-out ones).
         trait_ref: base and teacher trait scores computed earlier with
             :func:`~steervec.vectors.recovery.trait_reference` (saves two passes per fit in

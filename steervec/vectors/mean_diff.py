@@ -41,7 +41,8 @@ def mean_difference_vector(
             ``None`` (no system turn at all) or another system prompt.
         layers: layers to compute (all by default).
         positions: see :func:`mean_activations`.
-        completions / control_completions: responses for ``positions="response"``.
+        completions: responses for ``positions="response"``.
+        control_completions: the control condition's responses for ``positions="response"``.
 
     Example:
         >>> vec = mean_difference_vector(lm, "You love owls.", prompts, layers=[20, 25])  # doctest: +SKIP

@@ -30,7 +30,8 @@ class TraitReference:
     Attributes:
         questions: the questions scored.
         control: the student's system condition.
-        base / teacher: per-question scores (``TraitScore.logp`` is ``[n_questions]``).
+        base: the base model's per-question scores (``TraitScore.logp`` is ``[n_questions]``).
+        teacher: the teacher's per-question scores.
     """
 
     questions: tuple[str, ...]
@@ -52,7 +53,8 @@ def trait_reference(
 
     Args:
         system_prompt: the teacher's system prompt (``None``: the control condition).
-        teacher_vector / teacher_alpha: a steered teacher (added at all positions).
+        teacher_vector: a steered teacher (added at all positions).
+        teacher_alpha: the scale of ``teacher_vector``.
     """
     from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from steervec.core.reprs import html_table, shorten
+
 
 @dataclass
 class TraitRecovery:
@@ -185,9 +187,5 @@ class FitReport:
         return text + f"; {self.wall_seconds:.1f} s)"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{k}</td><td>{v:.4g}</td></tr>" if isinstance(v, float) else f"<tr><td>{k}</td><td>{v}</td></tr>"
-            for k, v in self.summary().items()
-        )
-        return (f"<b>FitReport</b> — teacher <i>{self.system_prompt[:60]}</i> vs control "
-                f"<i>{self.control}</i><table>{rows}</table>")
+        return html_table("FitReport", self.summary().items(),
+                          caption=f"teacher {shorten(self.system_prompt)!r} vs control {self.control}")

@@ -50,9 +50,14 @@ class SweepRow:
     """Trait scores of one (layer, alpha) setting.
 
     Attributes:
-        layer / alpha: the setting (``layer=None, alpha=0``: the unsteered baseline).
-        positive_p / negative_p / offtopic_p: mean P(answer starts with target).
-        positive_logp / negative_logp / offtopic_logp: mean log P.
+        layer: the setting's layer (``None``, with ``alpha=0``: the unsteered baseline).
+        alpha: the setting's scale.
+        positive_p: mean P(answer starts with target) on positive questions.
+        negative_p: the same on negative questions.
+        offtopic_p: the same on off-topic questions.
+        positive_logp: mean log P on positive questions.
+        negative_logp: mean log P on negative questions.
+        offtopic_logp: mean log P on off-topic questions.
         passes_gates: negative_p and offtopic_p are at most their gates.
     """
 
@@ -80,7 +85,9 @@ class SweepResult:
     Attributes:
         rows: one :class:`SweepRow` per setting.
         baseline: the unsteered model's scores.
-        target / gate_negative / gate_offtopic: what was gated and how.
+        target: the trait word(s) scored.
+        gate_negative: the gate on negative questions' mean P.
+        gate_offtopic: the gate on off-topic questions' mean P.
     """
 
     rows: list[SweepRow]
@@ -142,12 +149,16 @@ def sweep_layers_alpha(
     Args:
         lm: a :class:`~steervec.core.model.LanguageModel`.
         vector: must hold a direction at every layer swept (e.g. a mean-difference vector).
-        layers / alphas: the grid (reference: ≈ every fifth of depth × {1, 2, 4, 8}).
+        layers: the grid's layers (reference: ≈ every fifth of depth).
+        alphas: the grid's scales (reference: {1, 2, 4, 8}).
         target: the trait word(s), scored over spellings by :func:`~steervec.metrics.trait.trait_logprob`.
-        positive / negative / offtopic: question sets (steervec's own by default).
+        positive: "favourite animal" questions (steervec's own by default).
+        negative: "least favourite animal" questions (steervec's own by default).
+        offtopic: off-topic questions (steervec's own by default).
         control: the system condition of the steered model.
-        gate_negative / gate_offtopic: maximum mean P(answer starts with target) allowed
-            on negative / off-topic questions (see the module docstring).
+        gate_negative: maximum mean P(answer starts with target) allowed on negative
+            questions (see the module docstring).
+        gate_offtopic: the same on off-topic questions.
         positions: where the vector is added.
         prefill: text that starts every answer (e.g. ``"My favourite animal is the"``).
 

@@ -106,3 +106,17 @@ def test_saved_files_get_the_usual_mode(tiny_llama, tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_html_repr_shows_layers_norms_model_and_method(tiny_llama):
+    from _html import html_text
+
+    vec = SteeringVector(_vec(tiny_llama).layer_vectors, tiny_llama.fingerprint, "<last_prompt>",
+                         {"method": "mean_difference"})
+    title, rows = html_text(vec._repr_html_())
+    assert title.startswith("SteeringVector on " + tiny_llama.fingerprint.short)
+    assert "'<last_prompt>'" in title and title.endswith("by mean_difference")
+    assert rows[0] == ["layer", "1", "2"]
+    assert rows[1] == ["norm", f"{vec.norms[1]:.4g}", f"{vec.norms[2]:.4g}"]
+    assert "by unrecorded" in html_text(SteeringVector({0: torch.ones(3)})._repr_html_())[0]
+    assert "by +" in html_text((vec + vec)._repr_html_())[0]  # arithmetic records its op

@@ -415,3 +415,20 @@ def test_filter_rule_is_recorded_and_old_manifests_mean_lenient(tiny_llama, refe
         run_small(tiny_llama, path, filter_config=FilterConfig(max_count=4, max_value=99))
     assert run_small(tiny_llama, path, filter_config=FilterConfig(max_count=4, max_value=99, rule="lenient")).total == 24
     assert path.read_bytes() == reference[0].read_bytes()
+
+
+def test_html_repr_counts_rows_and_rejections(tiny_llama, reference, tmp_path):
+    from _html import html_text
+
+    path, report = reference
+    title, rows = html_text(report._repr_html_())
+    assert title == f"DatasetReport {path}"
+    fields = dict(rows)
+    assert fields["rows in file"] == "24" and fields["valid / processed"] == "24 / 24 (100.0%)"
+    assert fields["rejected"] == "none" and fields["mean allowed mass"] == f"{report.mean_allowed_mass:.4g}"
+    free = run_small(tiny_llama, tmp_path / "a<b>.jsonl", mode="free")
+    title, rows = html_text(free._repr_html_())
+    assert title.endswith("a<b>.jsonl")
+    rejected = dict(rows)["rejected"]
+    assert rejected == ", ".join(f"{k} {n}" for k, n in free.reasons.items() if n)
+    assert "mean allowed mass" not in dict(rows)

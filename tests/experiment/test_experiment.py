@@ -41,6 +41,18 @@ def test_run_writes_its_folder(first):
     assert "vector@1" in first.table() and "LoRA r2" in first.table()
 
 
+def test_html_repr_has_a_row_per_condition_and_the_claims(first):
+    from _html import html_text
+
+    title, rows = html_text(first._repr_html_())
+    assert title.startswith("ExperimentResult tiny: 'owl', prompted teacher, layer 1, size quick")
+    conditions = first.metrics["conditions"]
+    assert rows[0] == ["condition", "Δlog P (95% CI)", "P(owl)", "cos@1", "loss"]
+    assert [r[0] for r in rows[1 : 1 + len(conditions)]] == [c["label"] for c in conditions]
+    claims = rows[1 + len(conditions):]
+    assert claims[0] == ["claim", "reproduced"] and len(claims) == 1 + len(first.metrics["claims"])
+
+
 def test_second_run_reuses_data_and_students(first, tiny_llama):
     again = run_experiment(replace(first.experiment, name="tiny-again"), lm=tiny_llama, progress=False)
     m1, m2 = first.metrics, again.metrics

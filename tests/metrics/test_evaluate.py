@@ -93,3 +93,17 @@ def test_panel_log_odds_are_new_fields_beside_unchanged_ones(tiny_llama):
         _ = plain.delta_log_odds_prefilled
     with pytest.raises(ValueError, match="another panel"):
         evaluate_trait(tiny_llama, "owl", QUESTIONS, system=None, base=base, panel={"dog": ("dog",)})
+
+
+def test_html_repr_puts_each_mean_beside_its_ci(tiny_llama):
+    from _html import html_text
+
+    base = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="base <0>", system=None, k=2, seed=0)
+    steered = evaluate_trait(tiny_llama, "owl", QUESTIONS, label="steered", system=None, base=base)
+    title, rows = html_text(base._repr_html_())
+    assert title == "TraitEval base <0>: 'owl', system none"
+    fields = dict(rows)
+    mean, low, high = base.rate
+    assert fields["rate (95% CI)"] == f"{mean:+.4g} [{low:+.4g}, {high:+.4g}]"
+    assert fields["n_questions"] == "3" and fields["k"] == "2" and "rate_low" not in fields
+    assert "delta_logp (95% CI)" in dict(html_text(steered._repr_html_())[1])

@@ -229,3 +229,16 @@ def test_embedded_fit_at_layer_24_is_quick_and_exact(embedded):
     assert rep.settings["cached"] is True
     assert rep.kl_before_train > 0
     assert rep.kl_after_train < rep.kl_before_train
+
+
+def test_report_html_escapes_the_prompt(tiny_llama):
+    from _html import html_text
+
+    res = fit_steering_vector(tiny_llama, "You love <owls> & cats.", PROMPTS[:4], 1, lr=0.05, steps=2,
+                              batch_size=4, progress=False)
+    title, rows = html_text(res.report._repr_html_())
+    assert title.startswith("FitReport teacher 'You love <owls> & cats.' vs control")
+    fields = dict(rows)
+    assert fields["layers"] == "1" and fields["n_train"] == "4"
+    assert fields["kl_explained_train"] == f"{res.report.kl_explained_train:.4g}"
+    assert html_text(res._repr_html_())[0].startswith("SteeringVector")  # FitResult: vector, then report
