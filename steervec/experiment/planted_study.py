@@ -67,7 +67,8 @@ class PlantedGrid:
     """The planted-vector study as data.
 
     Args:
-        layers: planted layers ``L``; ``alpha``: the scale of ``v`` at every one.
+        layers: planted layers ``L``.
+        alpha: the scale of ``v`` at every planted layer.
         owl: plant the owl ``v_teacher`` (its norm at ``L`` also sets the random directions' norm).
         random_directions: how many seeded random directions to plant (seeds ``0..k-1``).
         students: ``"vector"`` (at ``L``), ``"vector_other"`` (at ``L - other_offset``), ``"lora"`` (r8, all linear).
@@ -76,11 +77,17 @@ class PlantedGrid:
         rows: dataset sizes ``N`` (the first ``N`` rows of one ``max(rows)``-row dataset per data seed).
         replicates: ``(data seed, training seed)`` pairs; a pair sharing a data seed with
             another separates training-seed noise from data noise.
-        steps / batch_size: every student trains this many steps (epochs repeat small datasets).
+        steps: every student trains this many steps (epochs repeat small datasets).
+        batch_size: rows per step.
+        other_offset: the other-layer vector student sits at ``L - other_offset``.
         vector_lr_scale: Adam lr of vector students = scale · ``|alpha v| / sqrt(d_model)``
-            (the pilot's lr 1.0 for a norm-60 vector on d_model 576 is 0.4); ``lora_lr``: LoRA's AdamW lr.
+            (the pilot's lr 1.0 for a norm-60 vector on d_model 576 is 0.4).
+        lora_lr: LoRA's AdamW lr.
+        max_new_tokens: the teacher rows' length limit.
+        n_vector_prompts: number prompts for the owl ``v_teacher``.
         n_heldout: held-out number prompts for the KL fraction, the students' shifts and the Fisher metric.
-        fisher_samples / fisher_k: score samples per prompt, and the top-``k`` subspace of the Fisher metric.
+        fisher_samples: score samples per prompt for the Fisher metric.
+        fisher_k: the top-``k`` subspace of the Fisher metric.
         side_rows: the ``N`` at which every condition other than the vector at ``L`` on number lists
             (the recovery curve) is trained; empty: every ``N`` of ``rows``.
         pair_random: random direction ``i`` is trained on replicate ``i`` only (the direction is part of

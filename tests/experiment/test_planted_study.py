@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from steervec.data.teachers import random_direction
-from steervec.experiment.planted_study import PlantedGrid, grid_cells, planted_panel, run_planted, student_method
+from steervec.experiment.planted_study import (
+    PlantedGrid,
+    grid_cells,
+    planted_panel,
+    run_planted,
+    student_method,
+)
 from steervec.students.methods import LoRA, VectorStudent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
