@@ -68,9 +68,14 @@ def _paired(a: dict[tuple, dict], b: dict[tuple, dict], key: str = "cosine") -> 
 
 
 def recovery_claims(students: list[dict], grid: PlantedGrid, model: str) -> list[Claim]:
-    """The ground-truth claims (analyses/claims.py) at the first planted layer and the largest N:
+    """The ground-truth claims (analyses/claims.py) at the first planted layer and the largest N reached:
     question 1 and hard labels (planted_claims), question 2's other conditions, question 4 on the owl."""
-    layer, n = grid.layers[0], max(grid.rows)
+    layer = grid.layers[0]
+    done = [s["n_rows"] for s in students if s["layer"] == layer and s["student"] == "vector"
+            and s["loss"] == "kl_online" and s["data"] == "numbers"]
+    if not done:
+        return []
+    n = max(done)  # the grid's largest N, or the largest a partial run has reached
     soft = _pick(students, layer, n, student="vector", loss="kl_online", data="numbers")
     hard = _pick(students, layer, n, student="vector", loss="ce", data="numbers")
     a, b = _paired(soft, hard)
