@@ -319,6 +319,36 @@ def divergence_claims(share_per_dataset: dict[str, Sequence[float]], per_seed: d
     return claims
 
 
+SWEEP_RULE = "sweep gates: chosen on one half of the questions, confirmed on the other (vectors.sweep)"
+"""The layer × α sweep's rule: it has no seeds, so its verdict is its gates, read on held-out questions."""
+
+
+def sweep_claim(sweep: Any, animal: str, model: str, size: str, lift: float = 2.0) -> Claim:
+    """Blank et al.: the trait prompt is approximated by one vector. ``sweep``: a
+    :class:`~steervec.vectors.sweep.SweepResult`. "yes" only when the setting chosen on the selection
+    half passes the gates (thresholds and the ratio) again on the report half *and* raises P(target) on
+    its positive questions above ``lift`` times the unsteered model's there; otherwise "no"."""
+    best, held, base = sweep.best, sweep.best_report, sweep.report_baseline
+    gates = (f"negative ≤ {sweep.gate_negative:g}, off-topic ≤ {sweep.gate_offtopic:g}, positive > "
+             f"{sweep.ratio:g}× each")
+    halves = sweep.halves.get("positive", ((), ()))
+    split = f"{len(halves[0])} / {len(halves[1])} positive questions (selection / report half)"
+    if best is None or held is None or base is None:
+        measurement = f"no setting passed the gates ({gates}) on the selection half; {split}"
+        verdict_word = "no"
+    else:
+        measurement = (f"chosen on the selection half: layer {best.layer}, α {best.alpha:g} (P(target) positive "
+                       f"{best.positive_p:.4f}); on the report half: positive {held.positive_p:.4f}, negative "
+                       f"{held.negative_p:.4f}, off-topic {held.offtopic_p:.4f}, unsteered positive "
+                       f"{base.positive_p:.4f} — {'passes' if sweep.confirmed else 'fails'} the gates ({gates}); "
+                       f"{split}")
+        verdict_word = "yes" if sweep.confirmed and held.positive_p > lift * base.positive_p else "no"
+    return Claim(BLANK, f"the {animal} prompt is approximated by one vector: a layer × α setting chosen on half the "
+                 f"questions raises P({animal}) on the other half, {sweep.ratio:g}× above its negative and off-topic "
+                 f"scores and under their thresholds, and above {lift:g}× the unsteered model's",
+                 measurement, model, verdict_word, size, SWEEP_RULE)
+
+
 NOT_RECORDED = "no verdict"
 """What a claim gets when its per-seed numbers were not recorded (claims-only records)."""
 

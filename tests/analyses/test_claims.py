@@ -145,3 +145,29 @@ def test_the_specific_measure_gets_its_own_claim_when_measured():
     claims = experiment_claims({"LoRA r2": row}, _exp(), "m")
     assert _verdict(claims, "prefers 'owl' more") == "yes"  # Δlog P moves
     assert _verdict(claims, "over the other animals (at the answer position)").startswith("inconclusive")
+
+
+def _sweep(select_pos: float, report_pos: float, report_neg: float = 0.001, base: float = 0.001):
+    from steervec.vectors.sweep import SweepResult, SweepRow, passes_gates
+
+    def row(layer, alpha, pos, neg):
+        return SweepRow(layer, alpha, pos, neg, 0.001, 0.0, 0.0, 0.0, passes_gates(pos, neg, 0.001))
+
+    return SweepResult([row(25, 2.0, select_pos, 0.001)], row(None, 0.0, base, 0.001), ("owl",), 0.1, 0.1,
+                       report_rows=[row(25, 2.0, report_pos, report_neg)], report_baseline=row(None, 0.0, base, 0.001),
+                       halves={"positive": (["a", "b"], ["c", "d"])})
+
+
+@pytest.mark.parametrize(("sweep", "expected", "text"), [
+    (_sweep(0.02, 0.02), "yes", "passes the gates"),
+    (_sweep(0.02, 0.002), "no", "fails the gates"),          # chosen on the selection half, gone on the report half
+    (_sweep(0.02, 0.02, report_neg=0.01), "no", "fails"),    # on the report half, not 3x its negative score
+    (_sweep(0.02, 0.02, base=0.015), "no", "passes"),        # passes, but below 2x the unsteered model
+    (_sweep(0.002, 0.02), "no", "no setting passed"),         # nothing passes on the selection half
+])
+def test_sweep_claim_reads_the_report_half(sweep, expected, text):
+    from claims import SWEEP_RULE, sweep_claim
+
+    claim = sweep_claim(sweep, "owl", "m", "full")
+    assert claim.reproduced == expected and text in claim.measurement and claim.rule == SWEEP_RULE
+    assert "2 / 2 positive questions" in claim.measurement and "3× above" in claim.claim
