@@ -19,6 +19,7 @@ from steervec.data.divergence import (
 from steervec.data.fragility import mix_rows, paraphrase_prompt, paraphrase_rows
 from steervec.data.free_text import GENERIC_PROMPTS, generate_free_text, generic_prompts
 from steervec.data.length_match import LengthMatchReport, length_match
+from steervec.data.mask_controls import mask_share, random_masks_like
 from steervec.data.number_filter import (
     FilterConfig,
     FilterReport,
@@ -86,12 +87,14 @@ __all__ = [
     "heldout_split",
     "length_match",
     "load_dataset",
+    "mask_share",
     "mix_rows",
     "number_prompts",
     "paraphrase_prompt",
     "paraphrase_rows",
     "projected_teacher",
     "prompt_capacity",
+    "random_masks_like",
     "recount_lengths",
     "sample",
     "split_questions",
