@@ -171,11 +171,14 @@ class SweepResult:
 
     def _repr_html_(self) -> str:
         best, held = self.best, self.best_report
-        head = ("no setting passes the gates on the selection half" if best is None else
-                f"chosen on the selection half: layer {best.layer}, alpha {best.alpha:g}; on the report half "
-                f"positive P {held.positive_p:.3g} vs negative {held.negative_p:.3g}, off-topic {held.offtopic_p:.3g} "
-                f"({'passes' if self.confirmed else 'fails'} the gates)" if held is not None else
-                f"chosen: layer {best.layer}, alpha {best.alpha:g} (positive P {best.positive_p:.3g})")
+        if best is None:
+            head = "no setting passes the gates on the selection half"
+        elif held is None:
+            head = f"chosen: layer {best.layer}, alpha {best.alpha:g} (positive P {best.positive_p:.3g})"
+        else:
+            head = (f"chosen on the selection half: layer {best.layer}, alpha {best.alpha:g}; on the report half "
+                    f"positive P {held.positive_p:.3g} vs negative {held.negative_p:.3g}, off-topic "
+                    f"{held.offtopic_p:.3g} ({'passes' if self.confirmed else 'fails'} the gates)")
         return (f"<b>SweepResult</b> target {'/'.join(self.target)}, gates negative ≤ "
                 f"{self.gate_negative:g}, off-topic ≤ {self.gate_offtopic:g}, positive > {self.ratio:g}× each: {head}"
                 + self.to_dataframe().to_html(index=False, float_format=lambda v: f"{v:.4g}"))
