@@ -349,6 +349,18 @@ def sweep_claim(sweep: Any, animal: str, model: str, size: str, lift: float = 2.
                  measurement, model, verdict_word, size, SWEEP_RULE)
 
 
+def random_mask_claim(per_seed: Sequence[float], detail: str, model: str, size: str) -> Claim:
+    """Schrodi et al.'s divergence tokens against the random-mask control: a student trained on the divergence
+    tokens alone learns the trait more than one trained on the same number of tokens per row chosen at random
+    (``per_seed``: per training seed, the mean over questions of log P(divergence-only student) − log P(random-mask
+    student); paired by seed)."""
+    verdict_word, seeds = decide(per_seed, "positive", ONE_DATASET)
+    return Claim(SCHRODI, "a student trained on the divergence tokens learns the trait more than one trained on as "
+                 "many tokens per row chosen at random (same share)",
+                 f"log P(divergence-only student) − log P(random-mask student): {seeds}; {detail}",
+                 model, verdict_word, size, RULE)
+
+
 NOT_RECORDED = "no verdict"
 """What a claim gets when its per-seed numbers were not recorded (claims-only records)."""
 

@@ -171,3 +171,13 @@ def test_sweep_claim_reads_the_report_half(sweep, expected, text):
     claim = sweep_claim(sweep, "owl", "m", "full")
     assert claim.reproduced == expected and text in claim.measurement and claim.rule == SWEEP_RULE
     assert "2 / 2 positive questions" in claim.measurement and "3× above" in claim.claim
+
+
+@pytest.mark.parametrize(("per_seed", "expected"), [
+    ([0.9, 1.1, 1.0], "yes"), ([-0.9, -1.1, -1.0], "no"), ([0.5, 0.6], "no verdict")])
+def test_random_mask_claim_compares_divergence_only_with_random_tokens(per_seed, expected):
+    from claims import random_mask_claim
+
+    claim = random_mask_claim(per_seed, "both masks keep 4.4 %", "m", "full")
+    assert claim.reproduced.startswith(expected) and claim.rule == RULE
+    assert "random-mask student" in claim.measurement and "4.4 %" in claim.measurement
