@@ -264,9 +264,10 @@ PLAIN_OPTIMIZERS = ("sgd", "sgd_momentum")
 
 
 def optimizer_claim(per_optimizer: dict[str, Sequence[float]], adaptive: Sequence[str], plain: Sequence[str],
-                    model: str, size: str) -> Claim:
+                    model: str, size: str, detail: str = "") -> Claim:
     """Blank et al.: adaptive optimisers transfer the trait more than plain SGD — the best adaptive
-    student's seed-level trait − control values against the best plain one's, paired by seed."""
+    student's seed-level trait − control values against the best plain one's, paired by seed.
+    ``detail``: how each optimiser's learning rate was chosen (appended to the measurement)."""
     text = "; ".join(f"{k} {', '.join(f'{x:+.3f}' for x in v)}" for k, v in per_optimizer.items())
     best = {group: max((k for k in names if k in per_optimizer), key=lambda k: sum(per_optimizer[k]), default=None)
             for group, names in (("adaptive", adaptive), ("plain", plain))}
@@ -277,7 +278,19 @@ def optimizer_claim(per_optimizer: dict[str, Sequence[float]], adaptive: Sequenc
         verdict_word, seeds = decide(diff, "positive", "paired")
         seeds = f"{best['adaptive']} − {best['plain']}: {seeds}"
     return Claim(BLANK, "adaptive optimisers (Adam, RMSprop, SignSGD) transfer the trait more than plain SGD",
-                 f"{seeds}; trait − control per optimiser and seed: {text}", model, verdict_word, size, RULE)
+                 f"{seeds}; trait − control per optimiser and seed: {text}" + (f"; {detail}" if detail else ""),
+                 model, verdict_word, size, RULE)
+
+
+def lr_selection_text(selection: dict[str, Any]) -> str:
+    """How each optimiser's learning rate was chosen (``metrics["lr_selection"]`` of optimizer_ablation), for
+    :func:`optimizer_claim`'s ``detail``."""
+    chosen = "; ".join(f"{label} lr {row['lr']:g} (held-out loss " + ", ".join(
+        f"{float(lr):g}: {loss:.4f}" for lr, loss in row["heldout_loss"].items()) + ")"
+        for label, row in selection["per_optimizer"].items())
+    return (f"each optimiser's rate chosen by the lower held-out loss ({selection['heldout_fraction']:.0%} of the owl "
+            f"and control prompts held out, split seed {selection['split_seed']}, training seed(s) "
+            f"{selection['selection_seeds']}): {chosen}")
 
 
 def gradient_claim(per_data_seed: Sequence[float], layer: int, detail: str, model: str, size: str) -> Claim:

@@ -181,3 +181,17 @@ def test_random_mask_claim_compares_divergence_only_with_random_tokens(per_seed,
     claim = random_mask_claim(per_seed, "both masks keep 4.4 %", "m", "full")
     assert claim.reproduced.startswith(expected) and claim.rule == RULE
     assert "random-mask student" in claim.measurement and "4.4 %" in claim.measurement
+
+
+def test_optimizer_claim_states_how_each_rate_was_chosen():
+    from claims import lr_selection_text
+
+    selection = {"heldout_fraction": 0.25, "split_seed": 0, "selection_seeds": [0], "per_optimizer": {
+        "adamw": {"lr": 0.03, "heldout_loss": {"0.01": 1.2345, "0.03": 1.2001}},
+        "sgd": {"lr": 100.0, "heldout_loss": {"100.0": 1.3, "300.0": 1.31}}}}
+    text = lr_selection_text(selection)
+    assert "adamw lr 0.03 (held-out loss 0.01: 1.2345, 0.03: 1.2001)" in text and "sgd lr 100" in text
+    assert "25% of the owl and control prompts held out" in text
+    claim = optimizer_claim({"adamw": [0.2, 0.3, 0.25], "sgd": [0.0, 0.1, 0.05]}, ADAPTIVE_OPTIMIZERS,
+                            PLAIN_OPTIMIZERS, "m", "full", text)
+    assert claim.measurement.endswith(text) and claim.reproduced == "yes"
