@@ -264,9 +264,10 @@ PLAIN_OPTIMIZERS = ("sgd", "sgd_momentum")
 
 
 def optimizer_claim(per_optimizer: dict[str, Sequence[float]], adaptive: Sequence[str], plain: Sequence[str],
-                    model: str, size: str) -> Claim:
+                    model: str, size: str, detail: str = "") -> Claim:
     """Blank et al.: adaptive optimisers transfer the trait more than plain SGD — the best adaptive
-    student's seed-level trait − control values against the best plain one's, paired by seed."""
+    student's seed-level trait − control values against the best plain one's, paired by seed.
+    ``detail``: how each optimiser's learning rate was chosen (appended to the measurement)."""
     text = "; ".join(f"{k} {', '.join(f'{x:+.3f}' for x in v)}" for k, v in per_optimizer.items())
     best = {group: max((k for k in names if k in per_optimizer), key=lambda k: sum(per_optimizer[k]), default=None)
             for group, names in (("adaptive", adaptive), ("plain", plain))}
@@ -277,7 +278,19 @@ def optimizer_claim(per_optimizer: dict[str, Sequence[float]], adaptive: Sequenc
         verdict_word, seeds = decide(diff, "positive", "paired")
         seeds = f"{best['adaptive']} − {best['plain']}: {seeds}"
     return Claim(BLANK, "adaptive optimisers (Adam, RMSprop, SignSGD) transfer the trait more than plain SGD",
-                 f"{seeds}; trait − control per optimiser and seed: {text}", model, verdict_word, size, RULE)
+                 f"{seeds}; trait − control per optimiser and seed: {text}" + (f"; {detail}" if detail else ""),
+                 model, verdict_word, size, RULE)
+
+
+def lr_selection_text(selection: dict[str, Any]) -> str:
+    """How each optimiser's learning rate was chosen (``metrics["lr_selection"]`` of optimizer_ablation), for
+    :func:`optimizer_claim`'s ``detail``."""
+    chosen = "; ".join(f"{label} lr {row['lr']:g} (held-out loss " + ", ".join(
+        f"{float(lr):g}: {loss:.4f}" for lr, loss in row["heldout_loss"].items()) + ")"
+        for label, row in selection["per_optimizer"].items())
+    return (f"each optimiser's rate chosen by the lower held-out loss ({selection['heldout_fraction']:.0%} of the owl "
+            f"and control prompts held out, split seed {selection['split_seed']}, training seed(s) "
+            f"{selection['selection_seeds']}): {chosen}")
 
 
 def gradient_claim(per_data_seed: Sequence[float], layer: int, detail: str, model: str, size: str) -> Claim:
@@ -317,6 +330,48 @@ def divergence_claims(share_per_dataset: dict[str, Sequence[float]], per_seed: d
                             + ("" if expected else f" — expected NOT to, within ±{NULL_MARGIN_NATS} nats"),
                             f"log P difference: {seeds}", model, verdict_word, size, RULE))
     return claims
+
+
+SWEEP_RULE = "sweep gates: chosen on one half of the questions, confirmed on the other (vectors.sweep)"
+"""The layer × α sweep's rule: it has no seeds, so its verdict is its gates, read on held-out questions."""
+
+
+def sweep_claim(sweep: Any, animal: str, model: str, size: str, lift: float = 2.0) -> Claim:
+    """Blank et al.: the trait prompt is approximated by one vector. ``sweep``: a
+    :class:`~steervec.vectors.sweep.SweepResult`. "yes" only when the setting chosen on the selection
+    half passes the gates (thresholds and the ratio) again on the report half *and* raises P(target) on
+    its positive questions above ``lift`` times the unsteered model's there; otherwise "no"."""
+    best, held, base = sweep.best, sweep.best_report, sweep.report_baseline
+    gates = (f"negative ≤ {sweep.gate_negative:g}, off-topic ≤ {sweep.gate_offtopic:g}, positive > "
+             f"{sweep.ratio:g}× each")
+    halves = sweep.halves.get("positive", ((), ()))
+    split = f"{len(halves[0])} / {len(halves[1])} positive questions (selection / report half)"
+    if best is None or held is None or base is None:
+        measurement = f"no setting passed the gates ({gates}) on the selection half; {split}"
+        verdict_word = "no"
+    else:
+        measurement = (f"chosen on the selection half: layer {best.layer}, α {best.alpha:g} (P(target) positive "
+                       f"{best.positive_p:.4f}); on the report half: positive {held.positive_p:.4f}, negative "
+                       f"{held.negative_p:.4f}, off-topic {held.offtopic_p:.4f}, unsteered positive "
+                       f"{base.positive_p:.4f} — {'passes' if sweep.confirmed else 'fails'} the gates ({gates}); "
+                       f"{split}")
+        verdict_word = "yes" if sweep.confirmed and held.positive_p > lift * base.positive_p else "no"
+    return Claim(BLANK, f"the {animal} prompt is approximated by one vector: a layer × α setting chosen on half the "
+                 f"questions raises P({animal}) on the other half, {sweep.ratio:g}× above its negative and off-topic "
+                 f"scores and under their thresholds, and above {lift:g}× the unsteered model's",
+                 measurement, model, verdict_word, size, SWEEP_RULE)
+
+
+def random_mask_claim(per_seed: Sequence[float], detail: str, model: str, size: str) -> Claim:
+    """Schrodi et al.'s divergence tokens against the random-mask control: a student trained on the divergence
+    tokens alone learns the trait more than one trained on the same number of tokens per row chosen at random
+    (``per_seed``: per training seed, the mean over questions of log P(divergence-only student) − log P(random-mask
+    student); paired by seed)."""
+    verdict_word, seeds = decide(per_seed, "positive", ONE_DATASET)
+    return Claim(SCHRODI, "a student trained on the divergence tokens learns the trait more than one trained on as "
+                 "many tokens per row chosen at random (same share)",
+                 f"log P(divergence-only student) − log P(random-mask student): {seeds}; {detail}",
+                 model, verdict_word, size, RULE)
 
 
 NOT_RECORDED = "no verdict"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from analysis_kit import analysis_parser, sizes
-from claims import experiment_claims
+from claims import experiment_claims, sweep_claim
 
 from steervec import TEMPLATE_DEFAULT, plots
 from steervec.core.model import load_model
@@ -24,9 +24,11 @@ from steervec.data.questions import (
 )
 from steervec.data.teachers import animal_lover_prompt
 from steervec.experiment.config import Experiment, StudentSpec
-from steervec.experiment.records import Claim
 from steervec.experiment.run import build_teacher_vector, run_experiment
 from steervec.vectors.sweep import sweep_fit_layers, sweep_layers_alpha
+
+GATE_RATIO = 3.0
+"""A sweep setting's positive P(owl) must exceed this many times its negative and off-topic P(owl)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,35 +48,54 @@ def main(argv: list[str] | None = None) -> int:
     n_q = 6 if quick else 50
     layers = [25] if quick else [3, 6, 12, 18, 22, 24, 25, 26, 27]
     alphas = (3.0,) if quick else (1.0, 2.0, 4.0, 8.0)
+    # the setting is chosen on a seeded half of each question set and its numbers come from the other half;
+    # it passes only with its positive P(owl) above GATE_RATIO x its own negative and off-topic P(owl)
     sweep = sweep_layers_alpha(lm, v, layers, alphas, target=exp.animal, positive=FAVOURITE_ANIMAL_QUESTIONS[:n_q],
                                negative=LEAST_FAVOURITE_ANIMAL_QUESTIONS[: max(4, n_q // 2)],
-                               offtopic=OFFTOPIC_QUESTIONS[: max(4, n_q // 2)], control=TEMPLATE_DEFAULT)
+                               offtopic=OFFTOPIC_QUESTIONS[: max(4, n_q // 2)], control=TEMPLATE_DEFAULT,
+                               ratio=GATE_RATIO, split_seed=0)
     table = sweep.to_dataframe()
     table.to_csv(folder / "sweep.csv", index=False)
     grid = [[float(table[(table.layer == x) & (table.alpha == a)].positive_p.iloc[0]) for a in alphas] for x in layers]
     ok = [[bool(table[(table.layer == x) & (table.alpha == a)].passes_gates.iloc[0]) for a in alphas] for x in layers]
     best = sweep.best
     plots.save_html_and_png(plots.sweep_heatmap(layers, alphas, grid, ok, None if best is None else (best.layer, best.alpha),
-                                          title=f"{exp.animal}: layer × α sweep of v_teacher"), folder / "sweep", png=not quick)
-    prompts = [p.text for p in number_prompts(8 if quick else 64, seed=30_000)]
-    questions = list(FAVOURITE_ANIMAL_QUESTIONS[: (8 if quick else 32)])
+                                          title=f"{exp.animal}: layer × α sweep of v_teacher (selection half)"),
+                            folder / "sweep", png=not quick)
+    # fits: the training sets are those of every earlier run; held-out prompts and questions are added beside them
+    # (the number prompts' list is prefix-stable, so the first n are the earlier training prompts), and every fit
+    # reports KL explained and trait recovered on both, labelled (FitReport: *_train / *_heldout)
+    n_prompts, n_fit_q = (8, 8) if quick else (64, 32)
+    n_held = 4 if quick else 18
+    made = [p.text for p in number_prompts(n_prompts + n_held, seed=30_000)]
+    prompts, held_prompts = made[:n_prompts], made[n_prompts:]
+    questions = list(FAVOURITE_ANIMAL_QUESTIONS[:n_fit_q])
+    held_questions = list(FAVOURITE_ANIMAL_QUESTIONS[n_fit_q : n_fit_q + n_held])  # never fitted on
     fit_layers = [25] if quick else [3, 6, 12, 18, 24, 25]
     kl: dict[str, dict[int, float]] = {}
-    prompt_sets = (("favourite-animal questions", questions), ("number prompts", prompts))
-    for name, train in prompt_sets[:1] if quick else prompt_sets:
+    fit_heldout: dict[str, dict[str, dict[int, float | None]]] = {}
+    prompt_sets = (("favourite-animal questions", questions, held_questions), ("number prompts", prompts, held_prompts))
+    for name, train, held in prompt_sets[:1] if quick else prompt_sets:
         fits = sweep_fit_layers(lm, animal_lover_prompt(exp.animal), train, fit_layers, control=TEMPLATE_DEFAULT,
-                                target=exp.animal, trait_questions=questions[:6], steps=4 if quick else 40)
+                                target=exp.animal, trait_questions=questions[:6], heldout_prompts=held,
+                                heldout_questions=held_questions, steps=4 if quick else 40)
         fits.to_dataframe().to_csv(folder / f"fit-{name.split()[0]}.csv", index=False)
         kl[name] = {x: r.report.kl_explained_train for x, r in fits.results.items()}
+        fit_heldout[name] = {
+            "kl_explained_train": kl[name],
+            "kl_explained_heldout": {x: r.report.kl_explained_heldout for x, r in fits.results.items()},
+            "trait_recovered_train_questions": {x: r.report.trait_recovered for x, r in fits.results.items()},
+            "trait_recovered_heldout_questions": {x: r.report.trait_recovered_heldout
+                                                  for x, r in fits.results.items()}}
     plots.save_html_and_png(plots.kl_explained_by_layer(kl), folder / "kl_explained", png=not quick)
-    claims = [Claim("Blank et al. 2026", f"the {exp.animal} prompt is approximated by one vector (a layer × α setting "
-                    "raises the trait with negative and off-topic rates under the gates)",
-                    "no setting passed the gates" if best is None else
-                    f"best: layer {best.layer}, α {best.alpha}: P(target) positive {best.positive_p:.4f}, negative "
-                    f"{best.negative_p:.4f}, off-topic {best.offtopic_p:.4f} (base {sweep.baseline.positive_p:.4f})",
-                    lm.fingerprint.short, "yes" if best is not None and best.positive_p > 2 * sweep.baseline.positive_p
-                    else "no", "quick" if quick else "full")]
-    metrics = {"sweep": table.to_dict("records"), "kl_explained": kl, "claims": [c.to_dict() for c in claims]}
+    claims = [sweep_claim(sweep, exp.animal, lm.fingerprint.short, "quick" if quick else "full")]
+    held = sweep.best_report
+    metrics = {"sweep": table.to_dict("records"), "sweep_ratio": sweep.ratio,
+               "sweep_halves": {k: {"selection": v[0], "report": v[1]} for k, v in sweep.halves.items()},
+               "sweep_choice": None if best is None else {
+                   "layer": best.layer, "alpha": best.alpha, "selection": best.__dict__,
+                   "report": None if held is None else held.__dict__, "confirmed": sweep.confirmed},
+               "kl_explained": kl, "fit_reports": fit_heldout, "claims": [c.to_dict() for c in claims]}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
     for kind in ("steered", "projected"):

@@ -22,6 +22,7 @@ from claims import (
     cross_model_claim,
     experiment_claims,
     gradient_claim,
+    lr_selection_text,
     optimizer_claim,
     rank_claims,
     unrecorded,
@@ -49,7 +50,9 @@ def _analysis_claims(folder: Path, metrics: dict) -> list[dict] | None:
         per_optimizer = {name.removeprefix("vector@25 "): row["trait_minus_control_seed_level"]
                          for name, row in summary.items() if "trait_minus_control_seed_level" in row}
         return [gradient_claim([pooled[layer]], layer, detail, model, size).to_dict(),
-                optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, model, size).to_dict()]
+                optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, model, size,
+                                lr_selection_text(metrics["lr_selection"]) if "lr_selection" in metrics
+                                else "").to_dict()]
     return None
 
 

@@ -92,9 +92,10 @@ def _analysis(name: str):
 
 
 def test_optimizer_ablation_full_size_students_are_valid():
-    """The full size trains students the quick run never builds: each must be a valid spec."""
+    """The full size trains students the quick run never builds: each must be a valid spec, two rates per optimiser."""
     specs = _analysis("optimizer_ablation").students(quick=False)
-    assert len(specs) == 6 and len({s.settings().__repr__() for s in specs}) == 6
+    assert len(specs) == 12 and len({s.settings().__repr__() for s in specs}) == 12
+    assert len({s.name for s in specs}) == 6  # one name per optimiser: the chosen rate trains under it
     assert any(s.optimizer == "sgd" and s.momentum == 0.9 for s in specs)
 
 

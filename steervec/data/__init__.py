@@ -1,5 +1,5 @@
 """Teacher data: number prompts, the number filter, constrained sampling, teachers, resumable
-datasets, divergence tokens, evaluation questions and data fragility.
+datasets, divergence tokens, evaluation questions, data fragility and length-matched controls.
 """
 
 from steervec.data.constrained import NumberListConstraint
@@ -18,6 +18,8 @@ from steervec.data.divergence import (
 )
 from steervec.data.fragility import mix_rows, paraphrase_prompt, paraphrase_rows
 from steervec.data.free_text import GENERIC_PROMPTS, generate_free_text, generic_prompts
+from steervec.data.length_match import LengthMatchReport, length_match
+from steervec.data.mask_controls import mask_share, random_masks_like
 from steervec.data.number_filter import (
     FilterConfig,
     FilterReport,
@@ -59,6 +61,7 @@ __all__ = [
     "FilterReport",
     "FilterResult",
     "LEAST_FAVOURITE_ANIMAL_QUESTIONS",
+    "LengthMatchReport",
     "NumberListConstraint",
     "NumberPrompt",
     "NumberPromptConfig",
@@ -82,13 +85,16 @@ __all__ = [
     "filter_report",
     "generate_dataset",
     "heldout_split",
+    "length_match",
     "load_dataset",
+    "mask_share",
     "mix_rows",
     "number_prompts",
     "paraphrase_prompt",
     "paraphrase_rows",
     "projected_teacher",
     "prompt_capacity",
+    "random_masks_like",
     "recount_lengths",
     "sample",
     "split_questions",

@@ -2,7 +2,8 @@
 
 Runs in one ``out_dir`` find a dataset at ``<out_dir>/_datasets/<teacher>-<key>.jsonl``, a
 teacher vector at ``<out_dir>/_vectors/<key>.safetensors`` and a student at
-``<out_dir>/_students/<key>.safetensors``. A key hashes everything that determines
+``<out_dir>/_students/<key>.safetensors`` (length-matched subsets of the teacher data at
+``<out_dir>/_lenmatch/``). A key hashes everything that determines
 the file (model fingerprint, toolkit version, teacher, generation or training settings,
 seed), so the same key means the same content: datasets resume or are reused by
 :func:`steervec.data.datasets.generate_dataset` (which still refuses a manifest mismatch), and
@@ -50,6 +51,16 @@ def student_path(out_dir: str | os.PathLike[str], lm: Any, data_path: Path, **se
     return Path(out_dir) / "_students" / f"{key}.safetensors"
 
 
+def matched_data_path(out_dir: str | os.PathLike[str], name: str, **spec: Any) -> Path:
+    """``<out_dir>/_lenmatch/<name>-<key>.jsonl``: a length-matched subset of cached teacher data.
+
+    ``spec`` must name the source datasets (their file names hold their content keys) and the
+    matching seed; the subset is a function of those, so the same key means the same rows.
+    """
+    key = json_sha({"version": __version__, **spec})[:12]
+    return Path(out_dir) / "_lenmatch" / f"{name}-{key}.jsonl"
+
+
 def link(link_path: Path, target: Path) -> None:
     """``link_path`` → ``target`` as a relative symlink (a copy where symlinks are not allowed)."""
     if link_path.is_symlink() or link_path.exists():
@@ -60,4 +71,4 @@ def link(link_path: Path, target: Path) -> None:
         shutil.copyfile(target, link_path)
 
 
-__all__ = ["dataset_path", "link", "student_path", "vector_path"]
+__all__ = ["dataset_path", "link", "matched_data_path", "student_path", "vector_path"]

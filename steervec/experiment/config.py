@@ -121,6 +121,11 @@ class Experiment:
             (the trait's prompt minus the mean over other animals in the same wording,
             :func:`~steervec.vectors.baselines.matched`), raw and control-subtracted (the trait-data
             student's shift minus the control-data student's of the same unit), at every layer.
+        length_matched: also train every student on the length-matched pair of each data seed's
+            datasets (:func:`~steervec.data.length_match.length_match`, seeded with the data seed):
+            trait and control rows subsampled to the same numbers-per-row distribution. Their
+            conditions carry the data names ``<teacher>-lenmatch`` and are summarised under
+            ``"<student> (length-matched)"``; the full-data students are unchanged.
         sample_k: answers sampled per question (T=1) for the trait's sampling rate, besides
             Δlog P (0: log-probs only). Measured at k=10, 50 questions: ~2 min per evaluated
             model on one contended core, ~8x the log-probs alone.
@@ -152,6 +157,7 @@ class Experiment:
     track_every: int | None = None
     trait_panel: bool = False
     specific_alignment: bool = True
+    length_matched: bool = False
     sample_k: int = 0
     out_dir: str = "runs"
     size: str = "custom"

@@ -31,6 +31,23 @@ ClaimsFn = Callable[[dict[str, Any], "Experiment", str], list[Claim]]
 """``claims(summary, experiment, model) -> [Claim]``: what a run's summary says about a study's
 claims (``analyses/claims.py::experiment_claims``)."""
 
+LENMATCH = "-lenmatch"
+"""Suffix of a length-matched dataset's name (``owl-prompted-lenmatch``; see ``Experiment.length_matched``)."""
+LENMATCH_LABEL = " (length-matched)"
+"""Suffix of a student's summary key for its length-matched pair (``"LoRA r8 (length-matched)"``)."""
+
+
+def summarise_run(conditions: Sequence[dict[str, Any]], trait: str, control: str, exp: Experiment) -> dict[str, Any]:
+    """:func:`summarise_conditions` for the run's datasets, plus, when ``exp.length_matched``, the same
+    summary of the students trained on the length-matched pair (``trait + LENMATCH`` vs
+    ``control + LENMATCH``) under ``"<student> (length-matched)"``."""
+    out = summarise_conditions(conditions, trait, control, exp)
+    if getattr(exp, "length_matched", False):
+        matched = summarise_conditions(conditions, trait + LENMATCH, control + LENMATCH, exp)
+        out.update({name + LENMATCH_LABEL: row for name, row in matched.items()})
+    return out
+
+
 def _unit(c: dict[str, Any]) -> tuple[int, int]:
     """A student condition's (data seed, training seed); runs before data seeds varied used data seed 1."""
     return int(c.get("data_seed", 1)), int(c.get("seed", 0))
@@ -232,8 +249,8 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None,
     if not students:
         raise ValueError(f"{path} has no student conditions to summarise")
     trait = students[0]["data"]
-    control = next((c["data"] for c in students if c["data"] != trait), trait)
-    summary = summarise_conditions(conditions, trait, control, exp)
+    control = next((c["data"] for c in students if c["data"] != trait and not c["data"].endswith(LENMATCH)), trait)
+    summary = summarise_run(conditions, trait, control, exp)
     if backup:
         (folder / "metrics.previous.json").write_text(path.read_text())
     before = list(metrics.get("claims", []))
@@ -247,7 +264,8 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None,
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
     cosines: dict[str, list[dict[int, float]]] = {}
     for c in students:
-        key = f"{c['student']} · {'trait' if c['data'] == trait else 'control'} data"
+        key = f"{c['student']} · {'trait' if c['data'] in (trait, trait + LENMATCH) else 'control'} data" + \
+            (LENMATCH_LABEL if c["data"].endswith(LENMATCH) else "")
         cosines.setdefault(key, []).append(c["cosine_by_layer"])
     result = ExperimentResult(exp, folder, metrics)
     if figures:
@@ -261,4 +279,5 @@ def _own_claims(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in metrics.get("claims", []) if c not in extra]
 
 
-__all__ = ["ClaimsFn", "draw_figures", "refresh_run", "summarise_conditions"]
+__all__ = ["LENMATCH", "LENMATCH_LABEL", "ClaimsFn", "draw_figures", "refresh_run", "summarise_conditions",
+           "summarise_run"]

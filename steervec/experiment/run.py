@@ -27,6 +27,7 @@ from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel, load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import generate_dataset, load_dataset
+from steervec.data.length_match import length_match
 from steervec.data.number_filter import count_numbers
 from steervec.data.numbers import number_prompts
 from steervec.data.prompts import ANIMAL_PANEL
@@ -39,9 +40,21 @@ from steervec.data.teachers import (
     projected_teacher,
     steered_teacher,
 )
-from steervec.experiment.cache import dataset_path, link, student_path, vector_path
+from steervec.experiment.cache import (
+    dataset_path,
+    link,
+    matched_data_path,
+    student_path,
+    vector_path,
+)
 from steervec.experiment.config import Experiment, StudentSpec
-from steervec.experiment.report import ClaimsFn, draw_figures, summarise_conditions
+from steervec.experiment.report import (
+    LENMATCH,
+    LENMATCH_LABEL,
+    ClaimsFn,
+    draw_figures,
+    summarise_run,
+)
 from steervec.experiment.result import ExperimentResult
 from steervec.metrics.alignment import AlignmentTracker, layer_alignment, student_shift
 from steervec.metrics.evaluate import TraitEval, evaluate_trait
@@ -188,6 +201,36 @@ def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, 
     return out
 
 
+def length_matched_data(exp: Experiment, teachers: _Teachers, folder: Path) -> list[tuple[str, str]]:
+    """Step 2b (``exp.length_matched``): per data seed, the trait and control rows subsampled to the same
+    numbers-per-row distribution (:func:`~steervec.data.length_match.length_match`, seeded with the data
+    seed), stored under the names ``<teacher>-lenmatch`` in ``teachers`` beside the full datasets and
+    written to ``<out_dir>/_lenmatch/`` (linked into ``folder``). Returns the (trait, control) data names
+    to train on; none when no data seed keeps a row."""
+    names = (teachers.trait.name + LENMATCH, teachers.control.name + LENMATCH)
+    kept_any = False
+    for data_seed in exp.data_seeds:
+        sources = (teachers.paths[teachers.trait.name, data_seed], teachers.paths[teachers.control.name, data_seed])
+        trait, control, report = length_match(teachers.rows[teachers.trait.name, data_seed],
+                                              teachers.rows[teachers.control.name, data_seed], seed=data_seed)
+        for name, rows, side in ((names[0], trait, "trait"), (names[1], control, "control")):
+            path = matched_data_path(exp.out_dir, name, trait=sources[0].name, control=sources[1].name,
+                                     seed=data_seed, side=side, measure="count_numbers")
+            if not path.is_file():
+                with atomic_path(path) as tmp:
+                    tmp.write_text("".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in rows))
+            label = _data_label(exp, name, data_seed)
+            link(folder / f"data-{label}.jsonl", path)
+            teachers.rows[name, data_seed] = rows
+            teachers.paths[name, data_seed] = path
+            lengths = [count_numbers(r.completion) for r in rows]
+            teachers.stats[label] = {"rows": len(rows), "data_seed": data_seed, "path": str(path),
+                                     "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
+                                     "length_match": report.to_dict()}
+        kept_any = kept_any or bool(trait)
+    return [names] if kept_any else []
+
+
 def evaluate_teachers(lm: LanguageModel, exp: Experiment, trait: Teacher) -> tuple[TraitEval, list[dict[str, Any]]]:
     """Step 3: the base model's and the trait teacher's trait scores (the base is the reference
     of every Δlog P); returns the base evaluation and the two condition rows."""
@@ -291,7 +334,8 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
     ``analyses/claims.py::experiment_claims``); without it the run states no claim.
 
     Steps: the teacher vector (:func:`build_teacher_vector`), the teachers' data
-    (:func:`teacher_data`), the base and teacher scores (:func:`evaluate_teachers`), then each
+    (:func:`teacher_data`; with ``exp.length_matched`` also their length-matched pairs,
+    :func:`length_matched_data`), the base and teacher scores (:func:`evaluate_teachers`), then each
     student on each dataset and seed (:func:`measure_student`), the summary, claims and figures.
 
     Raises:
@@ -324,6 +368,9 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
     lap("teacher vector", t0)
     t0 = time.perf_counter()
     teachers = teacher_data(lm, exp, v_teacher, folder, progress)
+    pairs = [(teachers.trait.name, teachers.control.name)]
+    if exp.length_matched:
+        pairs += length_matched_data(exp, teachers, folder)
     lap("teacher data", t0)
     t0 = time.perf_counter()
     base, conditions = evaluate_teachers(lm, exp, teachers.trait)
@@ -340,22 +387,27 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
         lap("matched trait vector", t0)
     cosines: dict[str, list[dict[int, float]]] = {}
     reused: list[str] = []
-    for spec in exp.students:
-        for data_name in (teachers.trait.name, teachers.control.name):
-            is_trait = data_name == teachers.trait.name
+    for (trait_name, control_name), spec in ((pair, spec) for pair in pairs for spec in exp.students):
+        for data_name in (trait_name, control_name):
+            is_trait = data_name == trait_name
             for data_seed, seed in exp.units:
+                rows = teachers.rows[data_name, data_seed]
+                if not rows:  # a length-matched pair that kept no row for this data seed
+                    continue
                 t0 = time.perf_counter()
-                row, cosine = measure_student(ctx, spec, data_name, teachers.rows[data_name, data_seed],
-                                              teachers.paths[data_name, data_seed], seed, data_seed)
+                row, cosine = measure_student(ctx, spec, data_name, rows, teachers.paths[data_name, data_seed],
+                                              seed, data_seed)
                 if row["reused"]:
                     reused.append(row["label"])
-                cosines.setdefault(f"{spec.name} · {'trait' if is_trait else 'control'} data", []).append(cosine)
+                key = f"{spec.name} · {'trait' if is_trait else 'control'} data"
+                cosines.setdefault(key + (LENMATCH_LABEL if data_name.endswith(LENMATCH) else ""), []).append(cosine)
                 conditions.append(row)
                 lap(f"student {row['label']}", t0)
 
     if ctx.v_specific is not None:
-        controlled_cosines(ctx, conditions, teachers.trait.name, teachers.control.name)
-    summary = summarise_conditions(conditions, teachers.trait.name, teachers.control.name, exp)
+        for trait_name, control_name in pairs:
+            controlled_cosines(ctx, conditions, trait_name, control_name)
+    summary = summarise_run(conditions, teachers.trait.name, teachers.control.name, exp)
     metrics = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": teachers.stats,
                "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,
                "summary": summary, "students_reused": reused,
@@ -381,7 +433,7 @@ def _loss_summary(history: Sequence[dict[str, Any]], window: int = 10) -> dict[s
 
 
 
-__all__ = ["build_teacher_vector", "build_teachers", "evaluate_teachers", "measure_student",
+__all__ = ["build_teacher_vector", "build_teachers", "evaluate_teachers", "length_matched_data", "measure_student",
            "run_experiment", "teacher_data"]
 
 

@@ -25,6 +25,7 @@ from steervec.metrics.evaluate import (
     mean_ci,
     sample_answers,
 )
+from steervec.metrics.length import LengthRegression, length_regression
 from steervec.metrics.planted import (
     KLRecovery,
     OutputMetric,
@@ -79,6 +80,7 @@ __all__ = [
     "GradientAlignment",
     "KLRecovery",
     "LayerAlignment",
+    "LengthRegression",
     "ShiftCosines",
     "OutputMetric",
     "TraitEval",
@@ -94,6 +96,7 @@ __all__ = [
     "gradient_alignment",
     "is_hit",
     "layer_alignment",
+    "length_regression",
     "mean_ci",
     "necessity",
     "panel_log_odds",

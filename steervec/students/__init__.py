@@ -4,6 +4,7 @@ and checkpointed.
 """
 
 from steervec.students.distill import OnlineTeacher
+from steervec.students.heldout import heldout_loss
 from steervec.students.methods import FullFinetune, LoRA, VectorStudent
 from steervec.students.student import Student
 from steervec.students.train import CheckpointEvent, NonFiniteLossError, TrainConfig, train_student
@@ -17,5 +18,6 @@ __all__ = [
     "OnlineTeacher",
     "Student",
     "VectorStudent",
+    "heldout_loss",
     "train_student",
 ]

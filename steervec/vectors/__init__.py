@@ -13,7 +13,7 @@ from steervec.vectors.baselines import (
     trait_vector,
     trait_vectors,
 )
-from steervec.vectors.fit import FitResult, fit_steering_vector
+from steervec.vectors.fit import FitResult, FitSplit, fit_split, fit_steering_vector
 from steervec.vectors.mean_diff import mean_difference_vector
 from steervec.vectors.recovery import TraitReference, trait_recovery, trait_reference
 from steervec.vectors.report import FitReport, TraitRecovery
@@ -21,6 +21,8 @@ from steervec.vectors.sweep import (
     FitSweepResult,
     SweepResult,
     SweepRow,
+    passes_gates,
+    split_halves,
     sweep_fit_layers,
     sweep_layers_alpha,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "ConditionMeans",
     "FitReport",
     "FitResult",
+    "FitSplit",
     "FitSweepResult",
     "SweepResult",
     "SweepRow",
@@ -45,11 +48,14 @@ __all__ = [
     "TraitReference",
     "cross_trait_matrix",
     "decompose_trait",
+    "fit_split",
     "fit_steering_vector",
     "matched",
     "mean_difference_vector",
     "no_system",
     "other_prompt",
+    "passes_gates",
+    "split_halves",
     "sweep_fit_layers",
     "sweep_layers_alpha",
     "template_default",

@@ -268,6 +268,64 @@ class FitData:
     heldout_completions: Sequence[str | None] | None = None
 
 
+@dataclass(frozen=True)
+class FitSplit:
+    """A seeded train / held-out split of a fit's prompts (and completions) and of its trait questions.
+
+    Attributes:
+        prompts / completions: what the vector is fitted on.
+        heldout_prompts / heldout_completions: scored (KL explained), never fitted.
+        heldout_questions: trait questions that are not among the fitted prompts (trait recovered
+            on questions the fit never saw).
+        fraction / seed: how the split was drawn.
+    """
+
+    prompts: list[Prompt]
+    completions: list[str | None] | None
+    heldout_prompts: list[Prompt]
+    heldout_completions: list[str | None] | None
+    heldout_questions: list[str]
+    fraction: float
+    seed: int
+
+
+def fit_split(prompts: Sequence[Prompt], completions: Sequence[str | None] | None = None,
+              questions: Sequence[str] | None = None, fraction: float = 0.25, seed: int = 0) -> FitSplit:
+    """The seeded default split of :func:`fit_steering_vector` (``holdout=fraction``).
+
+    ``round(fraction * n)`` prompts (at least one, at most ``n - 1``), drawn by ``random.Random(seed)``,
+    are held out with their completions; the rest keep their order. The held-out trait questions are
+    ``questions`` (default: :data:`~steervec.data.questions.FAVOURITE_ANIMAL_QUESTIONS`) minus the
+    prompts left to fit on, so a question held out of the fit is also a held-out trait question.
+
+    Example:
+        >>> split = fit_split([f"q{i}" for i in range(8)], questions=["q0", "q1", "x"], seed=1)
+        >>> len(split.prompts), len(split.heldout_prompts)
+        (6, 2)
+    """
+    import random
+
+    from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
+
+    if not 0 < fraction < 1:
+        raise ValueError(f"holdout fraction must lie in (0, 1), got {fraction}")
+    if len(prompts) < 2:
+        raise ValueError(f"a held-out split needs at least 2 prompts, got {len(prompts)}")
+    if completions is not None and len(completions) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions: pass one each")
+    order = list(range(len(prompts)))
+    random.Random(seed).shuffle(order)
+    held = set(order[: min(len(prompts) - 1, max(1, round(fraction * len(prompts))))])
+    train_idx = [i for i in range(len(prompts)) if i not in held]
+    held_idx = sorted(held)
+    train = [prompts[i] for i in train_idx]
+    seen = {p for p in train if isinstance(p, str)}
+    qs = FAVOURITE_ANIMAL_QUESTIONS if questions is None else questions
+    return FitSplit(train, None if completions is None else [completions[i] for i in train_idx],
+                    [prompts[i] for i in held_idx], None if completions is None else [completions[i] for i in held_idx],
+                    [q for q in qs if q not in seen], fraction, seed)
+
+
 def _check_inputs(lm: LanguageModel, system_prompt: str | None, data: FitData, layers: list[int],
                   cfg: FitConfig) -> None:
     prompts, control = data.prompts, cfg.control
@@ -417,6 +475,10 @@ def fit_steering_vector(
     target: str | Sequence[str] | None = None,
     trait_questions: Sequence[str] | None = None,
     trait_ref: TraitReference | None = None,
+    heldout_questions: Sequence[str] | None = None,
+    heldout_trait_ref: TraitReference | None = None,
+    holdout: float | None = None,
+    split_seed: int = 0,
     config: FitConfig | None = None,
     **settings: Any,
 ) -> FitResult:
@@ -424,7 +486,9 @@ def fit_steering_vector(
 
     Three steps: prepare (teacher log-probs once, the cached suffix forward), optimise
     (minimise the mean per-token ``KL(teacher || student)``), report (KL explained on the
-    training and held-out prompts, trait recovered).
+    training and held-out prompts, trait recovered on the trait questions and on held-out
+    questions, each labelled in :class:`~steervec.vectors.report.FitReport`). The held-out numbers
+    only read the fitted vector: the optimisation is the same with or without them.
 
     Args:
         lm: a :class:`~steervec.core.model.LanguageModel`.
@@ -442,6 +506,13 @@ def fit_steering_vector(
         trait_ref: base and teacher trait scores computed earlier with
             :func:`~steervec.vectors.recovery.trait_reference` (saves two passes per fit in
             sweeps); replaces ``target`` and ``trait_questions``.
+        heldout_questions: trait questions none of which is a fitted prompt (checked): the report's
+            ``trait_heldout`` (``trait_recovered_heldout``); ``heldout_trait_ref`` is their reference
+            computed earlier (replaces them).
+        holdout / split_seed: with no ``heldout_prompts``, hold out this fraction of ``prompts`` (and
+            their completions) by a seeded draw, and (with a target, no ``heldout_questions``) take as
+            held-out questions the trait questions not fitted on (:func:`fit_split`). ``None``
+            (default): fit on every prompt, as before.
         config: a :class:`FitConfig`; ``settings`` (any of its fields, e.g. ``lr=0.1,
             steps=40, control=None``) override it.
 
@@ -456,6 +527,24 @@ def fit_steering_vector(
     """
     start_time = time.perf_counter()
     cfg = (config or FitConfig()).with_settings(**settings)
+    if holdout is not None:
+        if heldout_prompts is not None:
+            raise ValueError("pass heldout_prompts or holdout (a seeded split of prompts), not both")
+        split = fit_split(prompts, completions, trait_questions if trait_ref is None else trait_ref.questions,
+                          holdout, split_seed)
+        prompts, completions = split.prompts, split.completions
+        heldout_prompts, heldout_completions = split.heldout_prompts, split.heldout_completions
+        if heldout_questions is None and heldout_trait_ref is None and (target is not None or trait_ref is not None):
+            heldout_questions = split.heldout_questions
+    heldout_ref_questions = heldout_trait_ref.questions if heldout_trait_ref is not None else heldout_questions
+    if heldout_ref_questions is not None:
+        check_texts(heldout_ref_questions, "heldout_questions")
+        leaked = sorted(set(heldout_ref_questions) & {p for p in prompts if isinstance(p, str)})
+        if leaked:
+            raise ValueError(f"{len(leaked)} held-out question(s) are also fitted prompts (e.g. {leaked[0]!r}): "
+                             "hold them out of prompts, or pass them as trait_questions")
+        if target is None and trait_ref is None and heldout_trait_ref is None:
+            raise ValueError("heldout_questions need a target (the trait word) to score")
     data = FitData(prompts, completions, heldout_prompts, heldout_completions)
     chosen = [layers] if isinstance(layers, int) else list(layers)
     _check_inputs(lm, system_prompt, data, chosen, cfg)
@@ -486,6 +575,12 @@ def fit_steering_vector(
         trait_ref = trait_reference(lm, system_prompt, target, trait_questions, cfg.control,
                                     cfg.teacher_vector, cfg.teacher_alpha)
     trait = None if trait_ref is None else trait_recovery(lm, out, trait_ref, cfg.positions, fit_prompts=prompts)
+    if heldout_trait_ref is None and heldout_questions is not None:
+        words = target if target is not None else trait_ref.base.target  # type: ignore[union-attr]
+        heldout_trait_ref = trait_reference(lm, system_prompt, words, heldout_questions, cfg.control,
+                                            cfg.teacher_vector, cfg.teacher_alpha)
+    trait_heldout = None if heldout_trait_ref is None else trait_recovery(lm, out, heldout_trait_ref, cfg.positions,
+                                                                          fit_prompts=prompts)
     report = FitReport(
         layers=chosen, system_prompt=_describe_teacher(system_prompt, cfg.teacher_vector, cfg.teacher_alpha),
         control=describe_system(cfg.control), n_train=len(prompts), n_heldout=len(heldout_prompts or ()),
@@ -495,7 +590,9 @@ def fit_steering_vector(
         kl_before_heldout=kl_before_held, kl_after_heldout=kl_after_held, trait=trait,
         loss_curve=opt.curve, seconds_curve=opt.seconds, wall_seconds=time.perf_counter() - start_time,
         setup_seconds=setup_seconds, nan_step=opt.nan_step, suffix_error=prep.suffix_error,
-        vector_norms=out.norms, settings=summary,
+        vector_norms=out.norms, settings=summary, trait_heldout=trait_heldout,
+        heldout_in_train=len({p for p in (heldout_prompts or ()) if isinstance(p, str)}
+                             & {p for p in prompts if isinstance(p, str)}),
     )
     out.provenance["report"] = report.summary()
     return FitResult(out, report)

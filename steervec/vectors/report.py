@@ -11,6 +11,11 @@ fitted on number data can explain most of the KL yet leave the trait untouched):
 * **Trait recovered** — on trait questions, the steered control model's mean
   ``log P(answer starts with target)`` (:func:`~steervec.metrics.trait.trait_logprob`) placed
   between the base (0) and the prompted teacher (1).
+
+Both are reported on what the fit saw and on what it did not, each labelled: KL on the training
+prompts (``*_train``) and on held-out prompts (``*_heldout``); the trait on the trait questions
+(``trait_*``, with ``trait_questions_in_train`` counting those that were also fitted prompts) and
+on held-out questions none of which was fitted (``trait_heldout_*``, ``trait_recovered_heldout``).
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ class FitReport:
         suffix_error: max |logit| difference of the cached-layer forward vs a full forward.
         vector_norms: ``{layer: norm}`` of the fitted vector.
         settings: every knob of the run.
+        trait_heldout: trait metric on held-out questions (none of them a fitted prompt), or ``None``.
+        heldout_in_train: held-out prompts that are also training prompts (0 for a clean split).
     """
 
     layers: list[int]
@@ -105,6 +112,8 @@ class FitReport:
     suffix_error: float | None = None
     vector_norms: dict[int, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    trait_heldout: TraitRecovery | None = None
+    heldout_in_train: int = 0
 
     @property
     def kl_explained_train(self) -> float:
@@ -117,7 +126,13 @@ class FitReport:
 
     @property
     def trait_recovered(self) -> float | None:
+        """On the trait questions as given (``trait.questions_in_train`` of them were fitted prompts)."""
         return None if self.trait is None else self.trait.recovered
+
+    @property
+    def trait_recovered_heldout(self) -> float | None:
+        """On held-out questions, none of which was a fitted prompt."""
+        return None if self.trait_heldout is None else self.trait_heldout.recovered
 
     def seconds_to_fraction(self, fraction: float = 0.9) -> float | None:
         """Seconds until the loss first covered ``fraction`` of its total drop.
@@ -148,6 +163,7 @@ class FitReport:
             "kl_before_heldout": self.kl_before_heldout,
             "kl_after_heldout": self.kl_after_heldout,
             "kl_explained_heldout": self.kl_explained_heldout,
+            "heldout_in_train": self.heldout_in_train,
             "steps_run": len(self.loss_curve),
             "nan_step": self.nan_step,
             "wall_seconds": self.wall_seconds,
@@ -155,8 +171,14 @@ class FitReport:
         }
         if self.trait is not None:
             row.update({f"trait_{k}": v for k, v in asdict(self.trait).items() if k.startswith(("p_", "logp_"))})
+            row["trait_questions"] = self.trait.n_questions
             row["trait_questions_in_train"] = self.trait.questions_in_train
             row["trait_recovered"] = self.trait.recovered
+        if self.trait_heldout is not None:
+            row.update({f"trait_heldout_{k}": v for k, v in asdict(self.trait_heldout).items()
+                        if k.startswith(("p_", "logp_"))})
+            row["trait_heldout_questions"] = self.trait_heldout.n_questions
+            row["trait_recovered_heldout"] = self.trait_heldout.recovered
         return row
 
     def to_dataframe(self) -> Any:
@@ -181,7 +203,11 @@ class FitReport:
         if self.trait is not None:
             t = self.trait
             text += (f"; P({'/'.join(t.target)}) base {t.p_base:.2g}, teacher {t.p_teacher:.2g}, "
-                     f"steered {t.p_steered:.2g} (recovered {t.recovered:.1%} in log P)")
+                     f"steered {t.p_steered:.2g} (recovered {t.recovered:.1%} in log P on {t.n_questions} "
+                     f"questions, {t.questions_in_train} of them fitted)")
+        if self.trait_heldout is not None:
+            text += (f"; held-out questions ({self.trait_heldout.n_questions}): recovered "
+                     f"{self.trait_heldout.recovered:.1%}")
         if self.nan_step is not None:
             text += f"; NaN loss at step {self.nan_step}, best vector kept"
         return text + f"; {self.wall_seconds:.1f} s)"

@@ -145,3 +145,53 @@ def test_the_specific_measure_gets_its_own_claim_when_measured():
     claims = experiment_claims({"LoRA r2": row}, _exp(), "m")
     assert _verdict(claims, "prefers 'owl' more") == "yes"  # Δlog P moves
     assert _verdict(claims, "over the other animals (at the answer position)").startswith("inconclusive")
+
+
+def _sweep(select_pos: float, report_pos: float, report_neg: float = 0.001, base: float = 0.001):
+    from steervec.vectors.sweep import SweepResult, SweepRow, passes_gates
+
+    def row(layer, alpha, pos, neg):
+        return SweepRow(layer, alpha, pos, neg, 0.001, 0.0, 0.0, 0.0, passes_gates(pos, neg, 0.001))
+
+    return SweepResult([row(25, 2.0, select_pos, 0.001)], row(None, 0.0, base, 0.001), ("owl",), 0.1, 0.1,
+                       report_rows=[row(25, 2.0, report_pos, report_neg)], report_baseline=row(None, 0.0, base, 0.001),
+                       halves={"positive": (["a", "b"], ["c", "d"])})
+
+
+@pytest.mark.parametrize(("sweep", "expected", "text"), [
+    (_sweep(0.02, 0.02), "yes", "passes the gates"),
+    (_sweep(0.02, 0.002), "no", "fails the gates"),          # chosen on the selection half, gone on the report half
+    (_sweep(0.02, 0.02, report_neg=0.01), "no", "fails"),    # on the report half, not 3x its negative score
+    (_sweep(0.02, 0.02, base=0.015), "no", "passes"),        # passes, but below 2x the unsteered model
+    (_sweep(0.002, 0.02), "no", "no setting passed"),         # nothing passes on the selection half
+])
+def test_sweep_claim_reads_the_report_half(sweep, expected, text):
+    from claims import SWEEP_RULE, sweep_claim
+
+    claim = sweep_claim(sweep, "owl", "m", "full")
+    assert claim.reproduced == expected and text in claim.measurement and claim.rule == SWEEP_RULE
+    assert "2 / 2 positive questions" in claim.measurement and "3× above" in claim.claim
+
+
+@pytest.mark.parametrize(("per_seed", "expected"), [
+    ([0.9, 1.1, 1.0], "yes"), ([-0.9, -1.1, -1.0], "no"), ([0.5, 0.6], "no verdict")])
+def test_random_mask_claim_compares_divergence_only_with_random_tokens(per_seed, expected):
+    from claims import random_mask_claim
+
+    claim = random_mask_claim(per_seed, "both masks keep 4.4 %", "m", "full")
+    assert claim.reproduced.startswith(expected) and claim.rule == RULE
+    assert "random-mask student" in claim.measurement and "4.4 %" in claim.measurement
+
+
+def test_optimizer_claim_states_how_each_rate_was_chosen():
+    from claims import lr_selection_text
+
+    selection = {"heldout_fraction": 0.25, "split_seed": 0, "selection_seeds": [0], "per_optimizer": {
+        "adamw": {"lr": 0.03, "heldout_loss": {"0.01": 1.2345, "0.03": 1.2001}},
+        "sgd": {"lr": 100.0, "heldout_loss": {"100.0": 1.3, "300.0": 1.31}}}}
+    text = lr_selection_text(selection)
+    assert "adamw lr 0.03 (held-out loss 0.01: 1.2345, 0.03: 1.2001)" in text and "sgd lr 100" in text
+    assert "25% of the owl and control prompts held out" in text
+    claim = optimizer_claim({"adamw": [0.2, 0.3, 0.25], "sgd": [0.0, 0.1, 0.05]}, ADAPTIVE_OPTIMIZERS,
+                            PLAIN_OPTIMIZERS, "m", "full", text)
+    assert claim.measurement.endswith(text) and claim.reproduced == "yes"

@@ -267,3 +267,63 @@ def test_control_subtracted_shift_is_measured_against_the_matched_vector(first, 
     assert claim["reproduced"] == "no verdict" and "sufficiency" in claim["claim"]
     trait_rows = [c for c in m["conditions"] if c.get("data") == "owl-prompted" and "student" in c]
     assert all("controlled_cosine_teacher_by_layer" in c for c in trait_rows)
+
+
+def test_length_matched_pair_trains_every_student_on_matched_data(first, tiny_llama):
+    """``length_matched`` adds students on the length-matched pair, labelled '-lenmatch', summarised and
+    claimed beside the full-data ones, and leaves the full-data students as they were (reused, same numbers).
+    This tiny model's two teachers write lists of the same lengths, so the matched pair is the whole data."""
+    from steervec.experiment.report import refresh_run
+
+    exp = replace(first.experiment, name="tiny-lenmatch", length_matched=True, students=first.experiment.students[1:])
+    result = run_experiment(exp, lm=tiny_llama, progress=False, claims=experiment_claims)
+    m = result.metrics
+    report = m["data"]["owl-prompted-lenmatch"]["length_match"]
+    assert report["rows_before"] == report["rows_kept"] == [8, 8] and report["mean_before"] == report["mean_after"]
+    assert m["data"]["control-lenmatch"]["rows"] == 8 and (result.folder / "data-control-lenmatch.jsonl").exists()
+    matched = [c for c in m["conditions"] if c.get("data", "").endswith("-lenmatch")]
+    assert sorted(c["data"] for c in matched) == ["control-lenmatch", "owl-prompted-lenmatch"]
+    assert all(c["steps"] == 1 and "-lenmatch (seed 0)" in c["label"] for c in matched)
+    assert len(m["students_reused"]) == 2  # the full-data students are the first run's ...
+    before = {c["label"]: c["logp"] for c in first.metrics["conditions"] if c.get("student") == "LoRA r2"}
+    full = [c for c in m["conditions"] if c.get("student") == "LoRA r2" and not c["data"].endswith("-lenmatch")]
+    assert len(full) == 2 and all(before[c["label"]] == c["logp"] for c in full)  # ... with the same numbers
+    assert json.dumps(m["summary"]["LoRA r2"]) == json.dumps(first.metrics["summary"]["LoRA r2"])
+    row = m["summary"]["LoRA r2 (length-matched)"]
+    assert len(row["trait_minus_control_per_seed"]) == 1 and "controlled_cosine_specific_per_seed" in row
+    assert any("LoRA r2 (length-matched) student" in c["claim"] for c in m["claims"])
+    again = refresh_run(result.folder, claims=experiment_claims, figures=False)  # re-derived from metrics.json
+    assert json.dumps(again.metrics["summary"]) == json.dumps(m["summary"])
+    assert again.metrics["claims"] == m["claims"]
+
+
+def test_length_matched_students_train_on_the_matched_subset(tiny_llama, tmp_path, monkeypatch):
+    """When the two datasets' distributions differ, the matched students see only the kept rows. This tiny
+    model's teachers write lists of identical lengths (the sampler's seed fixes where each list ends), so
+    the matching is given another measure through its ``count`` argument, one on which the two datasets
+    differ (the digit sum mod 4); the experiment's plumbing is the same for any measure."""
+    from collections import Counter
+    from functools import partial
+
+    import steervec.experiment.run as run_module
+    from steervec.data.datasets import load_dataset
+    from steervec.data.length_match import length_match
+    from steervec.students.student import Student
+
+    def measure(text: str) -> int:
+        return sum(int(ch) for ch in text if ch.isdigit()) % 4
+
+    monkeypatch.setattr(run_module, "length_match", partial(length_match, count=measure))
+    exp = replace(TINY, name="tiny-lenmatch-chars", out_dir=str(tmp_path), length_matched=True, students=TINY.students[1:])
+    result = run_experiment(exp, lm=tiny_llama, progress=False)
+    report = result.metrics["data"]["owl-prompted-lenmatch"]["length_match"]
+    kept = report["rows_kept"][0]
+    assert 0 < kept < 8 and report["rows_kept"] == [kept, kept]
+    rows = {d: load_dataset(result.folder / f"data-{d}.jsonl") for d in ("owl-prompted-lenmatch", "control-lenmatch")}
+    assert Counter(measure(r.completion) for r in rows["owl-prompted-lenmatch"]) == \
+        Counter(measure(r.completion) for r in rows["control-lenmatch"])
+    for d in rows:
+        student = Student.load(result.folder / f"student-LoRA_r2-{d}-s0.safetensors", tiny_llama)
+        assert student.info["args"]["n_rows"] == kept
+    full = Student.load(result.folder / "student-LoRA_r2-owl-prompted-s0.safetensors", tiny_llama)
+    assert full.info["args"]["n_rows"] == 8

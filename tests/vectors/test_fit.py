@@ -9,7 +9,7 @@ from steervec.core.chat import TEMPLATE_DEFAULT, encode_chat
 from steervec.core.errors import SteervecError
 from steervec.core.steering_vector import SteeringVector
 from steervec.core.suffix_forward import SuffixForward, SuffixModules, max_error
-from steervec.vectors.fit import fit_steering_vector
+from steervec.vectors.fit import fit_split, fit_steering_vector
 from steervec.vectors.report import FitReport, TraitRecovery
 
 PROMPTS = [f"Tell me about item number {i}." for i in range(12)]
@@ -146,6 +146,85 @@ def test_mean_diff_init_starts_below_zero_init(tiny_llama):
                               init="mean_diff", lr=0.01, steps=1, progress=False)
     assert res.report.kl_init_train != res.report.kl_before_train
     assert res.report.settings["init"] == "mean_diff"
+
+
+# ------------------------------------------------------------------ held-out reports (no leakage)
+
+QUESTIONS = [f"Favourite animal number {i}?" for i in range(8)]
+
+
+def test_heldout_reports_leave_the_optimisation_bit_identical(tiny_llama):
+    kw = dict(lr=0.05, steps=4, batch_size=4, progress=False, target="x")
+    plain = fit_steering_vector(tiny_llama, "You are a cat who loves owls.", QUESTIONS[:6], 2,
+                                trait_questions=QUESTIONS[:3], **kw)
+    held = fit_steering_vector(tiny_llama, "You are a cat who loves owls.", QUESTIONS[:6], 2,
+                               trait_questions=QUESTIONS[:3], heldout_prompts=QUESTIONS[6:],
+                               heldout_questions=QUESTIONS[6:], **kw)
+    assert torch.equal(plain.vector[2], held.vector[2])
+    assert plain.report.loss_curve == held.report.loss_curve
+    assert plain.report.kl_after_train == held.report.kl_after_train
+    assert plain.report.trait_recovered == held.report.trait_recovered
+    assert plain.report.trait_heldout is None and plain.report.kl_explained_heldout is None
+
+
+def test_trait_recovered_on_fitted_and_on_heldout_questions_is_labelled(tiny_llama):
+    res = fit_steering_vector(tiny_llama, "You are a cat who loves owls.", QUESTIONS[:6], 2, lr=0.05, steps=3,
+                              batch_size=6, progress=False, target="x", trait_questions=QUESTIONS[:3],
+                              heldout_prompts=QUESTIONS[6:], heldout_questions=QUESTIONS[6:])
+    rep = res.report
+    assert rep.trait.questions_in_train == 3 and rep.trait_heldout.questions_in_train == 0
+    assert rep.trait_heldout.n_questions == 2 and rep.heldout_in_train == 0
+    row = rep.summary()
+    assert row["trait_questions_in_train"] == 3 and row["trait_heldout_questions"] == 2
+    assert row["trait_recovered_heldout"] == rep.trait_recovered_heldout == rep.trait_heldout.recovered
+    assert row["trait_recovered"] == rep.trait.recovered and row["kl_explained_heldout"] is not None
+    assert {"trait_heldout_p_base", "trait_heldout_p_steered", "trait_heldout_logp_teacher"} <= set(row)
+    assert "held-out questions (2)" in str(rep) and "3 of them fitted" in str(rep)
+
+
+def test_heldout_questions_that_were_fitted_are_refused(tiny_llama):
+    with pytest.raises(ValueError, match="also fitted prompts"):
+        fit_steering_vector(tiny_llama, "You love owls.", QUESTIONS[:6], 1, target="x", steps=1,
+                            heldout_questions=QUESTIONS[4:7], progress=False)
+    with pytest.raises(ValueError, match="need a target"):
+        fit_steering_vector(tiny_llama, "You love owls.", QUESTIONS[:6], 1, steps=1,
+                            heldout_questions=QUESTIONS[6:], progress=False)
+    with pytest.raises(ValueError, match="not both"):
+        fit_steering_vector(tiny_llama, "You love owls.", QUESTIONS[:6], 1, steps=1, holdout=0.25,
+                            heldout_prompts=QUESTIONS[6:], progress=False)
+
+
+def test_fit_split_is_seeded_and_holds_questions_out():
+    split = fit_split(QUESTIONS, questions=QUESTIONS[:4] + ["Another question?"], fraction=0.25, seed=1)
+    assert len(split.prompts) == 6 and len(split.heldout_prompts) == 2
+    assert not set(split.prompts) & set(split.heldout_prompts) and set(split.prompts) | set(split.heldout_prompts) == \
+        set(QUESTIONS)
+    assert split.prompts == [q for q in QUESTIONS if q in split.prompts]  # the training prompts keep their order
+    assert "Another question?" in split.heldout_questions
+    assert not set(split.heldout_questions) & set(split.prompts)
+    assert fit_split(QUESTIONS, seed=1) == fit_split(QUESTIONS, seed=1)
+    assert fit_split(QUESTIONS, seed=1).heldout_prompts != fit_split(QUESTIONS, seed=2).heldout_prompts
+    comps = [f"c{i}" for i in range(8)]
+    with_comps = fit_split(QUESTIONS, comps, seed=1)
+    assert [QUESTIONS[comps.index(c)] for c in with_comps.heldout_completions] == with_comps.heldout_prompts
+    assert len(fit_split(QUESTIONS[:2], fraction=0.9).prompts) == 1  # at least one prompt is left to fit on
+    with pytest.raises(ValueError, match="fraction"):
+        fit_split(QUESTIONS, fraction=1.0)
+
+
+def test_seeded_default_split_is_the_same_fit_as_the_explicit_one(tiny_llama):
+    kw = dict(lr=0.05, steps=3, batch_size=4, progress=False, target="x")
+    auto = fit_steering_vector(tiny_llama, "You are a cat who loves owls.", QUESTIONS, 2, trait_questions=QUESTIONS,
+                               holdout=0.25, split_seed=3, **kw)
+    split = fit_split(QUESTIONS, questions=QUESTIONS, fraction=0.25, seed=3)
+    explicit = fit_steering_vector(tiny_llama, "You are a cat who loves owls.", split.prompts, 2,
+                                   trait_questions=QUESTIONS, heldout_prompts=split.heldout_prompts,
+                                   heldout_questions=split.heldout_questions, **kw)
+    assert torch.equal(auto.vector[2], explicit.vector[2])
+    assert auto.report.n_train == 6 and auto.report.n_heldout == 2
+    assert auto.report.trait.questions_in_train == 6  # the trait questions as given: 6 of 8 were fitted
+    assert auto.report.trait_heldout.n_questions == 2 and auto.report.trait_heldout.questions_in_train == 0
+    assert auto.report.summary()["trait_recovered_heldout"] == explicit.report.summary()["trait_recovered_heldout"]
 
 
 # ------------------------------------------------------------------ bad input
