@@ -509,10 +509,11 @@ def fit_steering_vector(
         heldout_questions: trait questions none of which is a fitted prompt (checked): the report's
             ``trait_heldout`` (``trait_recovered_heldout``); ``heldout_trait_ref`` is their reference
             computed earlier (replaces them).
-        holdout / split_seed: with no ``heldout_prompts``, hold out this fraction of ``prompts`` (and
+        holdout: with no ``heldout_prompts``, hold out this fraction of ``prompts`` (and
             their completions) by a seeded draw, and (with a target, no ``heldout_questions``) take as
             held-out questions the trait questions not fitted on (:func:`fit_split`). ``None``
             (default): fit on every prompt, as before.
+        split_seed: the seed of that draw.
         config: a :class:`FitConfig`; ``settings`` (any of its fields, e.g. ``lr=0.1,
             steps=40, control=None``) override it.
 
