@@ -18,13 +18,8 @@ from torch import Tensor
 
 from steervec.backends.base import RunOutput
 from steervec.core.errors import MissingPackageError, ModelMismatchError, SteervecError
-from steervec.core.hooks import Intervention
-from steervec.core.positions import (
-    StepView,
-    mask_position_ids,
-    resolve_positions,
-    validate_positions,
-)
+from steervec.core.hooks import Intervention, apply_intervention
+from steervec.core.positions import StepView, mask_position_ids, validate_positions
 
 
 def wrap_nnsight(lm: Any) -> Any:
@@ -64,13 +59,11 @@ def register_for_remote() -> list[str]:
 
 
 def _apply(items: Sequence[Intervention], layer: int, hidden: Tensor, view: StepView) -> Tensor:
+    """``hidden`` after every intervention at ``layer``, in the order given."""
     for item in items:
-        if item.layer != layer:
-            continue
-        mask = resolve_positions(item.positions, view)
-        if bool(mask.any()):
-            new = item.operator(hidden, view.absolute)
-            hidden = new if bool(mask.all()) else torch.where(mask.unsqueeze(-1), new, hidden)
+        if item.layer == layer:
+            new = apply_intervention(item, hidden, view)
+            hidden = hidden if new is None else new
     return hidden
 
 

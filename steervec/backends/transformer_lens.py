@@ -33,8 +33,8 @@ from torch import Tensor
 
 from steervec.backends.base import RunOutput
 from steervec.core.errors import MissingPackageError
-from steervec.core.hooks import Intervention, track_positions
-from steervec.core.positions import mask_position_ids, resolve_positions, validate_positions
+from steervec.core.hooks import Intervention, apply_intervention, track_positions
+from steervec.core.positions import mask_position_ids, validate_positions
 
 
 def _attn_impl(model: Any) -> str | None:
@@ -128,12 +128,7 @@ class TransformerLensBackend:
     @staticmethod
     def _edit(tracker: Any, item: Intervention) -> Callable[..., Any]:
         def fn(hidden: Tensor, hook: Any) -> Tensor | None:
-            view = tracker.current(hidden)
-            mask = resolve_positions(item.positions, view)
-            if not bool(mask.any()):
-                return None
-            new = item.operator(hidden, view.absolute)
-            return new if bool(mask.all()) else torch.where(mask.unsqueeze(-1), new, hidden)
+            return apply_intervention(item, hidden, tracker.current(hidden))
 
         return fn
 

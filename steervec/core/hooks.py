@@ -260,17 +260,27 @@ def _forget(specs: list[PositionSpec], spec: PositionSpec) -> None:
             return
 
 
+def apply_intervention(item: Intervention, hidden: Tensor, view: StepView) -> Tensor | None:
+    """``hidden [batch, seq, d_model]`` with ``item``'s operator applied at the positions its spec
+    selects in ``view`` and unchanged elsewhere; ``None`` when the spec selects none (then the
+    caller leaves the layer's output as it is).
+
+    The one mask-then-operator body: :func:`intervene`'s hooks, the TransformerLens backend's hook
+    points and the nnsight backend's trace edits all call it (so remote nnsight runs ship it with
+    this module, see ``steervec.backends.nnsight.register_for_remote``).
+    """
+    mask = resolve_positions(item.positions, view)
+    if not bool(mask.any()):
+        return None
+    new = item.operator(hidden, view.absolute)
+    return new if bool(mask.all()) else torch.where(mask.unsqueeze(-1), new, hidden)
+
+
 def _write_hook(tracker: _Tracker, item: Intervention) -> Callable[..., Any]:
     def hook(module: nn.Module, args: Any, output: Any) -> Any:
         hidden, rebuild = split_output(output)
-        view = tracker.current(hidden)
-        mask = resolve_positions(item.positions, view)
-        if not bool(mask.any()):
-            return None
-        new = item.operator(hidden, view.absolute)
-        if not bool(mask.all()):
-            new = torch.where(mask.unsqueeze(-1), new, hidden)
-        return rebuild(new)
+        new = apply_intervention(item, hidden, tracker.current(hidden))
+        return None if new is None else rebuild(new)
 
     return hook
 

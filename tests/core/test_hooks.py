@@ -9,11 +9,13 @@ from steervec.core.chat import encode_chat
 from steervec.core.hooks import (
     Intervention,
     add_operator,
+    apply_intervention,
     intervene,
     project_out_operator,
     record,
     replace_operator,
 )
+from steervec.core.positions import StepView, resolve_positions, validate_positions
 
 PROMPTS = ["hi", "a much longer prompt that forces left padding", "mid length one"]
 
@@ -193,3 +195,34 @@ def test_bad_input(tiny):
     ):
         pass
     assert not tiny.layers[0]._forward_hooks
+
+
+def _three_copies_before(item, hidden, view):
+    """The mask-then-operator body as core.hooks, the TransformerLens and the nnsight backends each
+    wrote it before apply_intervention (None: leave the output alone)."""
+    mask = resolve_positions(item.positions, view)
+    if not bool(mask.any()):
+        return None
+    new = item.operator(hidden, view.absolute)
+    if not bool(mask.all()):
+        new = torch.where(mask.unsqueeze(-1), new, hidden)
+    return new
+
+
+@pytest.mark.parametrize("positions", ["all", "prompt", "last_prompt", "generated", [-1, 3], "mask"])
+@pytest.mark.parametrize("offset", [0, 7])
+def test_apply_intervention_equals_the_copies_it_replaced(positions, offset):
+    gen = torch.Generator().manual_seed(3)
+    hidden = torch.randn(3, 7, 16, generator=gen)
+    real = torch.ones(3, 7, dtype=torch.bool)
+    real[0, :2] = offset > 0  # padding on the prompt call; none on a decode step
+    if positions == "mask":
+        positions = torch.rand(3, 7 + offset, generator=gen) > 0.5
+    view = StepView(offset, 7, 7, real, decoding=offset > 0)
+    ops = [add_operator(torch.randn(16, generator=gen), 2.5), project_out_operator(torch.randn(16, generator=gen)),
+           replace_operator(torch.randn(16, generator=gen), 1.5)]
+    for op in ops:
+        item = Intervention(1, op, validate_positions(positions))
+        before, after = _three_copies_before(item, hidden, view), apply_intervention(item, hidden, view)
+        assert (before is None) == (after is None)
+        assert before is None or torch.equal(before, after)
