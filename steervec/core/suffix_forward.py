@@ -1,4 +1,10 @@
-"""Run only the layers above an edited one: the speed trick behind :func:`fit_steering_vector`.
+"""Logits at chosen positions: one full forward (:func:`next_token_logits`), or only the layers
+above an edited one (:class:`SuffixForward`, the speed trick behind :func:`fit_steering_vector`).
+
+:func:`decoder_hidden` (the decoder's last hidden state, final norm applied) and :func:`head_logits`
+(the output head on selected hidden states) are the one "decoder, then head at selected positions"
+forward: the trainer's loss, the online teacher, the divergence masks and the planted-vector
+metrics all run it.
 
 A vector added at the output of block ``L`` leaves blocks ``0..L`` unchanged, so their
 output can be computed once and cached. Each optimisation step then runs blocks
@@ -26,6 +32,7 @@ from torch import Tensor, nn
 
 from steervec.core.hooks import Intervention, add_operator, intervene, split_output
 from steervec.core.model import LanguageModel
+from steervec.core.positions import mask_position_ids
 
 _NORM_NAMES = ("norm", "final_layernorm", "ln_f", "final_layer_norm")
 
@@ -40,6 +47,40 @@ def final_norm(lm: LanguageModel) -> nn.Module:
         f"cannot find the final norm of {type(lm.model).__name__} (looked for "
         f"{', '.join(_NORM_NAMES)} on the decoder): pass cached=False to fit with full forwards"
     )
+
+
+def decoder_hidden(lm: LanguageModel, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+    """``[batch, seq, d_model]``: the decoder's last hidden state, final norm applied.
+
+    One forward of ``lm.decoder`` without the KV cache, position ids counting real tokens only
+    (:func:`~steervec.core.positions.mask_position_ids`, as ``ChatBatch.model_inputs``), so each
+    left-padded row is computed as it would be alone. Hooks on ``lm`` apply; gradients flow.
+    """
+    out = lm.decoder(input_ids=input_ids, attention_mask=attention_mask,
+                     position_ids=mask_position_ids(attention_mask), use_cache=False)
+    hidden: Tensor = out[0] if isinstance(out, tuple) else out.last_hidden_state
+    return hidden
+
+
+def head_logits(lm: LanguageModel, hidden: Tensor) -> Tensor:
+    """float32 logits ``[..., vocab]`` of ``lm``'s output head on final hidden states ``[..., d_model]``
+    (from :func:`decoder_hidden`; select positions first, the head is the costly part)."""
+    model: Any = lm.model
+    logits: Tensor = model.get_output_embeddings()(hidden)
+    return logits.float()
+
+
+def next_token_logits(lm: LanguageModel, input_ids: Tensor, attention_mask: Tensor, target: Tensor) -> Tensor:
+    """Logits ``[n_target, vocab]`` (float32) at the scored positions of one forward, row-major.
+
+    Args:
+        lm: the model (hooks and adapters on it apply).
+        input_ids: ``[batch, seq]``, left-padded.
+        attention_mask: ``[batch, seq]``, left-padded.
+        target: ``[batch, seq - 1]`` bool; position ``t`` is scored on its prediction of token
+            ``t + 1`` (see :func:`steervec.data.soft_targets.scored_positions`).
+    """
+    return head_logits(lm, decoder_hidden(lm, input_ids, attention_mask)[:, :-1][target])
 
 
 def _cast(value: Any, dtype: torch.dtype) -> Any:

@@ -30,6 +30,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from steervec.core.chat import encode_chat
+from steervec.core.suffix_forward import decoder_hidden, head_logits
 from steervec.data.rows import TOPK_KEY, TeacherRow
 from steervec.data.teachers import Teacher
 
@@ -47,13 +48,11 @@ def response_logprobs(
         chunk = rows[start : start + batch_size]
         batch = encode_chat(lm, [r.prompt for r in chunk], teacher.system, [r.completion for r in chunk])
         with teacher.context(lm):
-            out = lm.decoder(**batch.model_inputs(), use_cache=False)
-        hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
-        head = lm.model.get_output_embeddings()
+            hidden = decoder_hidden(lm, batch.input_ids, batch.attention_mask)  # [batch, seq, d_model]
         width = batch.input_ids.shape[1] - 1
-        for j in range(len(chunk)):
+        for j in range(len(chunk)):  # one row at a time: [n, vocab] logits, not the batch's
             n = int(batch.response_mask[j].sum())
-            logits = head(hidden[j, width - n : width]).float()  # [n, vocab]
+            logits = head_logits(lm, hidden[j, width - n : width])  # [n, vocab]
             yield start + j, batch.input_ids[j, width - n + 1 :].cpu(), torch.log_softmax(logits, -1).cpu()
 
 

@@ -9,7 +9,8 @@ metrics (:mod:`steervec.metrics.planted`) share:
   scored: ``"response"`` (the positions predicting a response token, as the hard loss) or
   ``"all"`` (every real position predicting a real token, prompt included — the
   planted-vector pilot's choice);
-* :func:`next_token_logits` — one forward, the logits at those positions (gradients flow);
+* :func:`~steervec.core.suffix_forward.next_token_logits` (from core, re-exported here) — one
+  forward, the logits at those positions (gradients flow);
 * :func:`teacher_logprobs` — the teacher's log-probs at the same positions, no gradients;
 * :func:`kl_sum` — summed KL(teacher ‖ student) over positions.
 
@@ -27,7 +28,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import torch
 from torch import Tensor
@@ -35,7 +36,7 @@ from torch import Tensor
 from steervec.core.chat import ChatBatch, Prompt, System, describe_system, encode_chat
 from steervec.core.errors import SteervecError
 from steervec.core.model import LanguageModel
-from steervec.core.positions import mask_position_ids
+from steervec.core.suffix_forward import next_token_logits
 from steervec.data.teachers import Teacher
 
 KLPositions: TypeAlias = Literal["response", "all"]
@@ -78,22 +79,6 @@ def right_align(target: Tensor, width: int) -> Tensor:
     if bool(target[:, : w - width].any()):
         raise SteervecError(f"scored positions span more than the {width + 1} tokens of the other rendering")
     return target[:, w - width :].clone()
-
-
-def next_token_logits(lm: LanguageModel, input_ids: Tensor, attention_mask: Tensor, target: Tensor) -> Tensor:
-    """Logits ``[n_target, vocab]`` (float32) at the scored positions of one forward, row-major.
-
-    Args:
-        input_ids: ``[batch, seq]``, left-padded.
-        attention_mask: ``[batch, seq]``, left-padded.
-        target: ``[batch, seq - 1]`` bool (see :func:`scored_positions`).
-    """
-    positions = mask_position_ids(attention_mask)
-    out = lm.decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=False)
-    hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # [batch, seq, d_model]
-    model: Any = lm.model
-    logits: Tensor = model.get_output_embeddings()(hidden[:, :-1][target])
-    return logits.float()
 
 
 @torch.no_grad()

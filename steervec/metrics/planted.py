@@ -45,12 +45,12 @@ from steervec.core.errors import SteervecError
 from steervec.core.hooks import Intervention, add_operator, intervene
 from steervec.core.model import LanguageModel
 from steervec.core.steering_vector import SteeringVector
+from steervec.core.suffix_forward import next_token_logits
 from steervec.data.rows import TeacherRow
 from steervec.data.soft_targets import (
     KLPositions,
     check_positions,
     kl_sum,
-    next_token_logits,
     scored_positions,
     teacher_logprobs,
 )

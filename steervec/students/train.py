@@ -39,9 +39,10 @@ from steervec.core.errors import ModelMismatchError, SteervecError
 from steervec.core.io import json_sha
 from steervec.core.model import LanguageModel
 from steervec.core.optim import OptimizerConfig, OptimizerSpec, Schedule, clip_gradients
+from steervec.core.suffix_forward import next_token_logits
 from steervec.data.datasets import load_dataset
 from steervec.data.rows import TOPK_KEY, TeacherRow
-from steervec.data.soft_targets import kl_sum, next_token_logits, scored_positions
+from steervec.data.soft_targets import kl_sum, scored_positions
 from steervec.data.teachers import Teacher
 from steervec.students.attach import attach_method, detach_method
 from steervec.students.checkpoints import latest_checkpoint, read_checkpoint, write_checkpoint

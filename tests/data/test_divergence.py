@@ -10,7 +10,7 @@ from conftest import PLAIN_TEMPLATE, make_tiny
 from steervec.core.chat import encode_chat
 from steervec.core.hooks import Intervention, add_operator, intervene
 from steervec.core.steering_vector import SteeringVector
-from steervec.data.divergence import attach_teacher_topk, divergence_masks
+from steervec.data.divergence import attach_teacher_topk, divergence_masks, response_logprobs
 from steervec.data.rows import TOPK_KEY
 from steervec.data.teachers import Teacher
 from steervec.students.methods import VectorStudent
@@ -93,3 +93,31 @@ def test_teacher_topk(setup):
         assert all(a >= b for a, b in zip(data["logprobs"][0], data["logprobs"][0][1:], strict=False))
     t_arg, _ = _argmax_one(lm, rows[0], vec)
     assert [ids[0] for ids in scored[0].extra[TOPK_KEY]["ids"]] == t_arg.tolist()
+
+
+@torch.no_grad()
+def _response_logprobs_before(lm, rows, teacher, batch_size):
+    """response_logprobs as data.divergence wrote it before core.suffix_forward's decoder_hidden/head_logits."""
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        batch = encode_chat(lm, [r.prompt for r in chunk], teacher.system, [r.completion for r in chunk])
+        with teacher.context(lm):
+            out = lm.decoder(**batch.model_inputs(), use_cache=False)
+        hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state
+        head = lm.model.get_output_embeddings()
+        width = batch.input_ids.shape[1] - 1
+        for j in range(len(chunk)):
+            n = int(batch.response_mask[j].sum())
+            logits = head(hidden[j, width - n : width]).float()
+            yield start + j, batch.input_ids[j, width - n + 1 :].cpu(), torch.log_softmax(logits, -1).cpu()
+
+
+def test_response_logprobs_bit_identical_to_the_copy_it_replaced(setup):
+    lm, _, rows, teacher = setup
+    for who in (teacher, Teacher("none", system=None)):
+        old = list(_response_logprobs_before(lm, rows, who, 3))
+        new = list(response_logprobs(lm, rows, who, 3))
+        assert [i for i, _, _ in old] == [i for i, _, _ in new] == list(range(len(rows)))
+        for (_, t_old, lp_old), (_, t_new, lp_new) in zip(old, new, strict=True):
+            assert torch.equal(t_old, t_new)
+            assert torch.equal(lp_old, lp_new)
