@@ -14,12 +14,11 @@ every public steervec function accepts any of the three.
 
 from __future__ import annotations
 
-from typing import Any
-
 from steervec.backends.base import Backend, RunOutput
+from steervec.core.model import LanguageModel
 
 
-def get_backend(name: str, lm: Any) -> Backend:
+def get_backend(name: str, lm: LanguageModel) -> Backend:
     """``"torch"``, ``"transformer_lens"`` or ``"nnsight"`` backend over a steervec model."""
     if name == "torch":
         from steervec.backends.torch import TorchBackend

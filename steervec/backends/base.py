@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from torch import Tensor
 
 from steervec.core.hooks import Intervention
+from steervec.core.model import LanguageModel
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Backend(Protocol):
     """What every backend provides; ``lm`` is the steervec LanguageModel it serves."""
 
     name: str
-    lm: Any
+    lm: LanguageModel
 
     def run(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),
             record_layers: Sequence[int] = (), grad: bool = False) -> RunOutput:

@@ -19,10 +19,11 @@ from torch import Tensor
 from steervec.backends.base import RunOutput
 from steervec.core.errors import MissingPackageError, ModelMismatchError, SteervecError
 from steervec.core.hooks import Intervention, apply_intervention
+from steervec.core.model import LanguageModel
 from steervec.core.positions import StepView, mask_position_ids, validate_positions
 
 
-def wrap_nnsight(lm: Any) -> Any:
+def wrap_nnsight(lm: LanguageModel) -> Any:
     """An nnsight LanguageModel over ``lm.model`` (no copy, no download)."""
     try:
         import nnsight
@@ -71,13 +72,13 @@ def _apply(items: Sequence[Intervention], layer: int, hidden: Tensor, view: Step
 class NNsightBackend:
     """Interventions as nnsight trace edits on ``envoy.<layers>[L].output``."""
 
-    lm: Any
+    lm: LanguageModel
     nn_model: Any
     remote: bool = False
     name: str = "nnsight"
 
     @classmethod
-    def wrap(cls, lm: Any, nn_model: Any = None, remote: bool = False) -> NNsightBackend:
+    def wrap(cls, lm: LanguageModel, nn_model: Any = None, remote: bool = False) -> NNsightBackend:
         check_remote(remote)
         if remote:
             register_for_remote()

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from steervec.backends.base import RunOutput
 from steervec.core.hooks import Intervention, intervene, record
+from steervec.core.model import LanguageModel
 from steervec.core.positions import mask_position_ids
 
 
@@ -19,7 +20,7 @@ from steervec.core.positions import mask_position_ids
 class TorchBackend:
     """Interventions as forward hooks on the decoder blocks of the HF model."""
 
-    lm: Any
+    lm: LanguageModel
     name: str = "torch"
 
     def run(self, input_ids: Tensor, attention_mask: Tensor, interventions: Sequence[Intervention] = (),

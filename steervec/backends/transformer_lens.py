@@ -34,6 +34,7 @@ from torch import Tensor
 from steervec.backends.base import RunOutput
 from steervec.core.errors import MissingPackageError
 from steervec.core.hooks import Intervention, apply_intervention, track_positions
+from steervec.core.model import LanguageModel
 from steervec.core.positions import mask_position_ids, validate_positions
 
 
@@ -50,7 +51,7 @@ def _set_attn_impl(model: Any, impl: str | None) -> None:
         model.config._attn_implementation = impl
 
 
-def boot_bridge(lm: Any) -> Any:
+def boot_bridge(lm: LanguageModel) -> Any:
     """Wrap ``lm.model`` in a TransformerBridge offline, keeping the user's attention implementation."""
     try:
         from transformer_lens.model_bridge import TransformerBridge
@@ -89,13 +90,13 @@ def hook_name(bridge: Any, layer: int) -> str:
 class TransformerLensBackend:
     """Interventions as TransformerLens hooks on a bridge over the steervec model's modules."""
 
-    lm: Any
+    lm: LanguageModel
     bridge: Any
     name: str = "transformer_lens"
     _prompt_length: int | None = None
 
     @classmethod
-    def boot(cls, lm: Any) -> TransformerLensBackend:
+    def boot(cls, lm: LanguageModel) -> TransformerLensBackend:
         return cls(lm, boot_bridge(lm))
 
     def hook(self, name: str) -> Any:

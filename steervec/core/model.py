@@ -185,6 +185,11 @@ def as_language_model(obj: Any) -> LanguageModel:
     Accepts a LanguageModel (returned as is), a TransformerLens ``TransformerBridge`` or an
     nnsight ``LanguageModel``/``TransformersModel``; the wrapper uses the same modules and
     is cached on ``obj``. Every public steervec function that takes a model calls this.
+
+    Typing convention: a function that calls this on its model argument annotates that argument
+    ``Any`` (any object listed above is accepted, converted here, and checked at run time); a
+    function that needs a :class:`LanguageModel` as it is (its ``decoder``, ``fingerprint``,
+    ``check_layer``...) without converting annotates it :class:`LanguageModel`.
     """
     if isinstance(obj, LanguageModel):
         return obj

@@ -204,7 +204,7 @@ def _live_manifest(path: Path) -> dict[str, Any] | None:
         raise CorruptFileError(f"{manifest_path} is damaged ({exc}); delete the dataset's files to start over") from exc
 
 
-def _manifest(lm: Any, teacher: Teacher, plan: _Plan, prefill: str | Sequence[str] | None) -> dict[str, Any]:
+def _manifest(lm: LanguageModel, teacher: Teacher, plan: _Plan, prefill: str | Sequence[str] | None) -> dict[str, Any]:
     sampling = {**plan.params.to_dict(), "mode": plan.mode, "dtype": str(lm.dtype).replace("torch.", ""),
                 "constraint": plan.constraint.to_dict() if plan.constraint else None}
     return {
@@ -217,7 +217,7 @@ def _manifest(lm: Any, teacher: Teacher, plan: _Plan, prefill: str | Sequence[st
     }
 
 
-def _chunk_lines(lm: Any, teacher: Teacher, plan: _Plan, k: int, manifest: dict[str, Any]
+def _chunk_lines(lm: LanguageModel, teacher: Teacher, plan: _Plan, k: int, manifest: dict[str, Any]
                  ) -> tuple[list[str], dict[str, Any], list[float]]:
     """Sample chunk ``k``, filter it, and return its JSON lines, its progress entry and allowed masses."""
     idx = list(range(k * plan.chunk, min((k + 1) * plan.chunk, len(plan.texts))))
@@ -408,11 +408,6 @@ def _parse_row(path: Path, number: int, raw: bytes) -> TeacherRow:
         raise CorruptFileError(f"{path} line {number} is not UTF-8 text ({exc.reason}): {fix}") from exc
     except (ValueError, TypeError, RecursionError) as exc:
         raise CorruptFileError(f"{path} line {number} is not a TeacherRow ({exc}): {fix}") from exc
-
-
-def _text_verdict(text: str) -> FilterResult:
-    """Free text: every non-empty answer is kept."""
-    return FilterResult(True, None) if text.strip() else FilterResult(False, "empty")
 
 
 def load_dataset(

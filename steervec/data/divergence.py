@@ -30,6 +30,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from steervec.core.chat import encode_chat
+from steervec.core.model import LanguageModel
 from steervec.core.suffix_forward import decoder_hidden, head_logits
 from steervec.data.rows import TOPK_KEY, TeacherRow
 from steervec.data.teachers import Teacher
@@ -37,7 +38,7 @@ from steervec.data.teachers import Teacher
 
 @torch.no_grad()
 def response_logprobs(
-    lm: Any, rows: Sequence[TeacherRow], teacher: Teacher, batch_size: int = 16,
+    lm: LanguageModel, rows: Sequence[TeacherRow], teacher: Teacher, batch_size: int = 16,
     progress: bool = False,
 ) -> Iterator[tuple[int, Tensor, Tensor]]:
     """Teacher-force rows; yield ``(row_index, tokens [n], logprobs [n, vocab])`` per row.
@@ -107,7 +108,7 @@ class DivergenceResult:
 
 
 def divergence_masks(
-    lm: Any,
+    lm: LanguageModel,
     rows: Sequence[TeacherRow],
     teacher: Teacher,
     counterfactuals: Sequence[Teacher],
@@ -150,7 +151,7 @@ def divergence_masks(
 
 
 def attach_teacher_topk(
-    lm: Any, rows: Sequence[TeacherRow], teacher: Teacher, k: int = 20,
+    lm: LanguageModel, rows: Sequence[TeacherRow], teacher: Teacher, k: int = 20,
     batch_size: int = 16, progress: bool = True,
 ) -> list[TeacherRow]:
     """Copies of ``rows`` with the teacher's top-``k`` log-probs per response token in

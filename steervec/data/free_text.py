@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Any
 
+from steervec.core.model import LanguageModel
 from steervec.data.datasets import DatasetReport, generate_dataset
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import Teacher
@@ -82,7 +82,7 @@ def generic_prompts(n: int, seed: int = 0) -> list[str]:
 
 
 def generate_free_text(
-    lm: Any, teacher: Teacher, n: int, *, path: str | os.PathLike[str], params: SamplingParams | None = None,
+    lm: LanguageModel, teacher: Teacher, n: int, *, path: str | os.PathLike[str], params: SamplingParams | None = None,
     seed: int = 0, prompt_seed: int = 0, progress: bool = True,
 ) -> DatasetReport:
     """A resumable dataset of ``teacher``'s answers (T=1 by default) to ``n`` generic prompts.

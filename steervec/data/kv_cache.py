@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor
 from transformers import DynamicCache
@@ -35,7 +37,7 @@ class ReservedLayer(DynamicLayer):
         capacity = max(needed + self.reserve, 2 * (0 if self._kbuf is None else self._kbuf.shape[-2]))
         kbuf = like_k.new_empty((*like_k.shape[:-2], capacity, like_k.shape[-1]))
         vbuf = like_v.new_empty((*like_v.shape[:-2], capacity, like_v.shape[-1]))
-        if self._kbuf is not None and self._length:
+        if self._kbuf is not None and self._vbuf is not None and self._length:
             kbuf[..., : self._length, :] = self._kbuf[..., : self._length, :]
             vbuf[..., : self._length, :] = self._vbuf[..., : self._length, :]
         self._kbuf, self._vbuf = kbuf, vbuf
@@ -56,7 +58,7 @@ class ReservedLayer(DynamicLayer):
         self._vbuf[..., self._length : new, :] = value_states
         self._length = new
         self._views()
-        return self.keys, self.values
+        return cast(Tensor, self.keys), cast(Tensor, self.values)  # set by _views
 
     def get_seq_length(self) -> int:
         return self._length if self.is_initialized else 0

@@ -118,7 +118,7 @@ def row_seed(seed: int, row_id: int) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def eos_ids(lm: Any) -> list[int]:
+def eos_ids(lm: LanguageModel) -> list[int]:
     """End-of-sequence ids: the tokenizer's and the generation config's."""
     ids = {lm.tokenizer.eos_token_id}
     cfg = getattr(lm.model, "generation_config", None)
@@ -287,7 +287,7 @@ def sample_batch(
 
 
 def sample(
-    lm: Any,
+    lm: LanguageModel,
     prompts: Sequence[Prompt],
     *,
     system: System = TEMPLATE_DEFAULT,

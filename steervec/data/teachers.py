@@ -27,6 +27,7 @@ from torch import Tensor
 from steervec.core.chat import TEMPLATE_DEFAULT, System, describe_system
 from steervec.core.errors import ModelMismatchError
 from steervec.core.hooks import check_alpha
+from steervec.core.model import LanguageModel
 from steervec.core.positions import KEYWORDS
 from steervec.core.steering_vector import SteeringVector, check_same_model
 
@@ -143,10 +144,10 @@ class Teacher:
         assert self.project_out is not None
         return list(self.project_layers) if self.project_layers is not None else self.project_out.layers
 
-    def check(self, lm: Any) -> None:
+    def check(self, lm: LanguageModel) -> None:
         """Raise a clear error if a vector belongs to another model or a layer is out of range."""
         if self.steering is not None:
-            self.steering.interventions(lm, self.alpha, self.positions, self._steer_layers())  # type: ignore[arg-type]
+            self.steering.interventions(lm, self.alpha, self.positions, self._steer_layers())
         if self.project_out is not None:
             vec = self.project_out
             check_same_model(vec.fingerprint, lm, "the projected-out vector")
@@ -160,13 +161,13 @@ class Teacher:
                     raise ValueError(f"no direction for layer {layer}: the vector has layers {vec.layers}")
 
     @contextlib.contextmanager
-    def context(self, lm: Any) -> Iterator[Teacher]:
+    def context(self, lm: LanguageModel) -> Iterator[Teacher]:
         """Apply the teacher's interventions inside the block (none for a prompt-only teacher)."""
         self.check(lm)
         with contextlib.ExitStack() as stack:
             if self.steering is not None:
                 stack.enter_context(
-                    self.steering.apply(lm, self.alpha, self.positions, self._steer_layers())  # type: ignore[arg-type]
+                    self.steering.apply(lm, self.alpha, self.positions, self._steer_layers())
                 )
             if self.project_out is not None:
                 stack.enter_context(self.project_out.project_out(lm, self._project_layers()))
@@ -240,7 +241,7 @@ def projected_teacher(
     return Teacher(name, system=system, project_out=vector, project_layers=layers)
 
 
-def random_direction(lm: Any, layer: int, norm: float, seed: int) -> SteeringVector:
+def random_direction(lm: LanguageModel, layer: int, norm: float, seed: int) -> SteeringVector:
     """A seeded random direction of ``norm`` at ``layer`` (isotropic Gaussian, rescaled).
 
     Example:
@@ -256,7 +257,7 @@ def random_direction(lm: Any, layer: int, norm: float, seed: int) -> SteeringVec
 
 
 def planted_teacher(
-    lm: Any, direction: SteeringVector | Tensor, layer: int, alpha: float = 1.0, name: str | None = None,
+    lm: LanguageModel, direction: SteeringVector | Tensor, layer: int, alpha: float = 1.0, name: str | None = None,
 ) -> Teacher:
     """The base model plus ``alpha * v`` at ``layer``, at every real position, no system turn.
 

@@ -24,18 +24,18 @@ from torch import Tensor
 from steervec.core.activations import MeanPositions, mean_activations
 from steervec.core.chat import System, check_texts, encode_chat, render_chat
 from steervec.core.hooks import Intervention, intervene, record, replace_operator
-from steervec.core.model import as_language_model
+from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.positions import mask_position_ids
 from steervec.core.steering_vector import SteeringVector, check_same_model
 from steervec.data.rows import TeacherRow
 from steervec.metrics.evaluate import TraitEval, evaluate_trait
 
 
-def _student_context(lm: Any, student: Any) -> contextlib.AbstractContextManager[Any]:
+def _student_context(lm: LanguageModel, student: Any) -> contextlib.AbstractContextManager[Any]:
     if student is None:
         return contextlib.nullcontext(lm)
     if hasattr(student, "applied"):
-        return student.applied(lm)  # type: ignore[no-any-return]
+        return student.applied(lm)
     raise TypeError("student must be a steervec Student (with .applied(lm)) or None")
 
 
@@ -117,7 +117,7 @@ class AlignmentTracker:
         >>> tracker.to_dataframe()
     """
 
-    lm: Any
+    lm: LanguageModel
     teacher: SteeringVector
     prompts: Sequence[Any]
     label: str = "student"
@@ -283,6 +283,7 @@ def gradient_alignment(lm: Any, rows: Sequence[TeacherRow], teacher: SteeringVec
             last = batch.last_prompt_index
             for x in chosen:
                 grad = hidden[x][0].grad
+                assert grad is not None  # the layer output retains its gradient (_forward_with_leaf)
                 g_last = grad[idx, last].float()
                 m = batch.response_mask.unsqueeze(-1).float()
                 g_comp = (grad.float() * m).sum(1) / m.sum(1).clamp(min=1)
@@ -297,7 +298,7 @@ def gradient_alignment(lm: Any, rows: Sequence[TeacherRow], teacher: SteeringVec
     return GradientAlignment(cat["lp"], cat["comp"], cat["norm"], {x: g.mean(0) for x, g in cat["g"].items()}, label)
 
 
-def _forward_with_leaf(lm: Any, batch: Any, layers: Sequence[int], hidden: dict[int, list[Tensor]]) -> Tensor:
+def _forward_with_leaf(lm: LanguageModel, batch: Any, layers: Sequence[int], hidden: dict[int, list[Tensor]]) -> Tensor:
     """Forward pass in which each recorded layer output is a grad-retaining tensor."""
     def make(layer: int) -> Any:
         def hook(module: Any, args: Any, output: Any) -> Any:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 
@@ -291,7 +291,8 @@ def seed_values(per_seed: Sequence[float] | Sequence[Sequence[float] | np.ndarra
     """One value per seed: the values themselves, or each seed's mean over its questions."""
     if all(np.ndim(v) == 0 for v in per_seed):
         return as_values(per_seed, "seed values")  # type: ignore[arg-type]
-    return np.array([float(as_values(v, f"seed {i}'s per-question values").mean()) for i, v in enumerate(per_seed)])
+    rows = cast("Sequence[Sequence[float] | np.ndarray]", per_seed)  # not all scalars: one list per seed
+    return np.array([float(as_values(v, f"seed {i}'s per-question values").mean()) for i, v in enumerate(rows)])
 
 
 def _fmt(x: float) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -142,7 +142,7 @@ def sequence_logprobs(
             after[prefix] = torch.log_softmax(cont.logits[:, -1].float(), dim=-1)
         for group, acc in zip(groups, out, strict=True):
             per_seq = [sum(after[seq[:k]][:, tok_id] for k, tok_id in enumerate(seq)) for seq in group]
-            acc.append(torch.logsumexp(torch.stack(per_seq), dim=0).cpu())
+            acc.append(torch.logsumexp(torch.stack(cast(list[Tensor], per_seq)), dim=0).cpu())
     return [torch.cat(acc) for acc in out]
 
 

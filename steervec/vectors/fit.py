@@ -117,14 +117,14 @@ def _loss_mask(batch: ChatBatch, mode: str, has_completion: Sequence[bool]) -> T
     return mask
 
 
-def _teacher_context(lm: Any, teacher_vector: SteeringVector | None, alpha: float) -> Any:
+def _teacher_context(lm: LanguageModel, teacher_vector: SteeringVector | None, alpha: float) -> Any:
     if teacher_vector is None:
         return contextlib.nullcontext()
     return teacher_vector.apply(lm, alpha=alpha)
 
 
 def _make_chunks(
-    lm: Any, teacher_system: System, control: System, prompts: Sequence[Prompt],
+    lm: LanguageModel, teacher_system: System, control: System, prompts: Sequence[Prompt],
     completions: Sequence[str | None] | None, positions: str, mode: str, batch_size: int,
     teacher_vector: SteeringVector | None, teacher_alpha: float,
 ) -> list[_Chunk]:
@@ -152,7 +152,7 @@ def _kl(teacher_logp: Tensor, student_logits: Tensor) -> Tensor:
     return (teacher_logp.exp() * (teacher_logp - student_logp)).sum(-1)
 
 
-def _student_logits(lm: Any, chunk: _Chunk, vectors: dict[int, Tensor], cached: bool) -> Tensor:
+def _student_logits(lm: LanguageModel, chunk: _Chunk, vectors: dict[int, Tensor], cached: bool) -> Tensor:
     if cached and chunk.suffix is not None:
         return chunk.suffix.logits(vectors, chunk.add_mask, chunk.loss_mask)
     items = [Intervention(layer, add_operator(v), chunk.add_mask) for layer, v in vectors.items()]
@@ -162,12 +162,12 @@ def _student_logits(lm: Any, chunk: _Chunk, vectors: dict[int, Tensor], cached: 
 
 
 @torch.no_grad()
-def _mean_kl(lm: Any, chunks: list[_Chunk], vectors: dict[int, Tensor], cached: bool) -> float:
+def _mean_kl(lm: LanguageModel, chunks: list[_Chunk], vectors: dict[int, Tensor], cached: bool) -> float:
     total = sum(float(_kl(c.teacher_logp, _student_logits(lm, c, vectors, cached)).sum()) for c in chunks)
     return total / sum(int(c.loss_mask.sum()) for c in chunks)
 
 
-def _initial(lm: Any, init: Any, layers: list[int], system_prompt: str | None, prompts: Sequence[Prompt],
+def _initial(lm: LanguageModel, init: Any, layers: list[int], system_prompt: str | None, prompts: Sequence[Prompt],
              control: System) -> Tensor:
     if isinstance(init, SteeringVector):
         missing = [x for x in layers if x not in init.layer_vectors]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System
+from steervec.core.model import as_language_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.metrics.trait import TraitScore, trait_logprob
 from steervec.vectors.report import TraitRecovery
@@ -58,6 +59,7 @@ def trait_reference(
     """
     from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 
+    lm = as_language_model(lm)
     qs = tuple(questions) if questions is not None else FAVOURITE_ANIMAL_QUESTIONS
     base = trait_logprob(lm, qs, target, system=control)
     context = teacher_vector.apply(lm, alpha=teacher_alpha) if teacher_vector else contextlib.nullcontext()
@@ -80,6 +82,7 @@ def trait_recovery(
         positions: where the vector is added while answering (as it was fitted).
         fit_prompts: the prompts the vector was fitted on, to count overlaps.
     """
+    lm = as_language_model(lm)
     with vector.apply(lm, alpha=alpha, positions=positions):
         steered = trait_logprob(lm, reference.questions, reference.base.target, system=reference.control)
     in_train = len(set(reference.questions) & {p for p in fit_prompts if isinstance(p, str)})

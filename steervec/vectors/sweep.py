@@ -193,7 +193,7 @@ class SweepResult:
                 + self.to_dataframe().to_html(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
-def _row(lm: Any, layer: int | None, alpha: float, halves: Sequence[tuple[list[str], list[str]]], target: Any,
+def _row(lm: LanguageModel, layer: int | None, alpha: float, halves: Sequence[tuple[list[str], list[str]]], target: Any,
          control: System, prefill: str, gates: tuple[float, float, float]) -> tuple[SweepRow, SweepRow]:
     """The setting's (selection half, report half) rows: each set is scored once, then split."""
     scores = [trait_logprob(lm, [*select, *report], target, system=control, prefill=prefill)
@@ -211,7 +211,7 @@ def _row(lm: Any, layer: int | None, alpha: float, halves: Sequence[tuple[list[s
 
 
 def sweep_layers_alpha(
-    lm: Any,
+    lm: LanguageModel,
     vector: SteeringVector,
     layers: Sequence[int],
     alphas: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
