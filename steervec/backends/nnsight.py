@@ -134,7 +134,7 @@ class NNsightBackend:
                 if any(i.layer == layer for i in items):
                     envoys[layer].output = edited
                 if layer in record_layers:
-                    saved[layer] = edited.save()
+                    saved[layer] = edited.save()  # type: ignore[attr-defined]  # nnsight adds .save() in a trace
             logits = self.nn_model.output.logits.save()
         return RunOutput(logits, {x: saved[x] for x in record_layers})
 

@@ -80,7 +80,7 @@ class Baseline:
                 raise ComparisonError("the baseline prompt equals the trait's prompt: the vector would be zero; "
                                       "choose another prompt or matched()")
             return [self.prompt]
-        others = list(dict.fromkeys(p for p in map(self.wording, self.panel) if p != system_prompt))
+        others: list[System] = list(dict.fromkeys(p for p in map(self.wording, self.panel) if p != system_prompt))
         if len(others) < self.min_panel:
             raise ComparisonError(f"only {len(others)} panel members differ from the trait's prompt; a matched "
                                   f"baseline needs >= {self.min_panel}: add animals to the panel")

@@ -125,7 +125,7 @@ def _teacher_context(lm: LanguageModel, teacher_vector: SteeringVector | None, a
 
 def _make_chunks(
     lm: LanguageModel, teacher_system: System, control: System, prompts: Sequence[Prompt],
-    completions: Sequence[str | None] | None, positions: str, mode: str, batch_size: int,
+    completions: Sequence[str | None] | None, positions: AddPositions, mode: str, batch_size: int,
     teacher_vector: SteeringVector | None, teacher_alpha: float,
 ) -> list[_Chunk]:
     chunks = []
@@ -396,6 +396,7 @@ def _prepare(lm: LanguageModel, system_prompt: str | None, data: FitData, layers
             chunk.suffix = SuffixForward.build(lm, chunk.student.model_inputs(), first, exact)
         probe = {x: torch.randn(lm.d_model, generator=torch.Generator().manual_seed(cfg.seed)) for x in layers}
         c0 = train[0]
+        assert c0.suffix is not None  # built just above
         suffix_error = max_error(c0.suffix, lm, c0.student.model_inputs(), probe, c0.add_mask, c0.loss_mask)
         if suffix_error > _SUFFIX_TOLERANCE:
             cached = False  # this architecture's blocks need more than the replayed kwargs

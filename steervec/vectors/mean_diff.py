@@ -69,4 +69,4 @@ def mean_difference_vector(
         "positions": positions,
         "norms": {x: float(v.norm()) for x, v in vectors.items()},
     }
-    return SteeringVector(vectors, lm.fingerprint, positions, provenance)  # type: ignore[attr-defined]
+    return SteeringVector(vectors, lm.fingerprint, positions, provenance)
