@@ -206,7 +206,7 @@ def _row(lm: LanguageModel, layer: int | None, alpha: float, halves: Sequence[tu
             logps.append(score.logp[:n] if half == 0 else score.logp[n:])
         p = [float(x.exp().mean()) for x in logps]
         logp = [float(x.mean()) for x in logps]
-        out.append(SweepRow(layer, alpha, p[0], p[1], p[2], logp[0], logp[1], logp[2], passes_gates(*p, *gates)))
+        out.append(SweepRow(layer, alpha, p[0], p[1], p[2], logp[0], logp[1], logp[2], passes_gates(p[0], p[1], p[2], *gates)))
     return out[0], out[1]
 
 
