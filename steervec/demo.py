@@ -130,7 +130,7 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
     steering = steering_check(lm, n_prompts=8 if quick else 32)
     print("== 2. subliminal learning: teacher data -> students -> trait and alignment")
     if quick:
-        exp = Experiment(name="demo-quick", size="quick", n_rows=24, n_vector_prompts=8, n_questions=12, n_align_prompts=4,
+        exp = Experiment(name="demo-quick", size="quick", n_rows=24, specific_alignment=False, n_vector_prompts=8, n_questions=12, n_align_prompts=4,
                          max_new_tokens=24, out_dir=out_dir,
                          students=(StudentSpec("vector@25", "vector", (25,), epochs=1),))
     else:
@@ -138,8 +138,10 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
         # took 1,267 s on a machine with ~60 GFLOP/s float32 matmul, this setting 448 s); the vector
         # student (trait - control -0.018 and -0.010 nats in two 128-160-row demo runs) is left to
         # analyses/subliminal_transfer.py
+        # specific_alignment off: the matched trait vector (24 system prompts x 16 prompts) took 137 s of a
+        # 619 s demo; analyses/trait_matrix.py and the full-size analyses measure it
         exp = Experiment(name="demo", size="demo", out_dir=out_dir, n_rows=64, n_vector_prompts=16,
-                         students=(DEMO_STUDENTS[1],))
+                         students=(DEMO_STUDENTS[1],), specific_alignment=False)
     result = run_experiment(exp, lm=lm)
     print(result.table())
     print(f"teacher data: {json.dumps(result.metrics['data'])}")
