@@ -78,8 +78,9 @@ def recovery_claims(students: list[dict], grid: PlantedGrid, model: str) -> list
     n = max(done)  # the grid's largest N, or the largest a partial run has reached
     soft = _pick(students, layer, n, student="vector", loss="kl_online", data="numbers")
     hard = _pick(students, layer, n, student="vector", loss="ce", data="numbers")
-    a, b = _paired(soft, hard)
-    claims = planted_claims(a, b, layer, n, grid.steps, model, grid.size) if a else []
+    keys = sorted(soft)
+    paired = [hard[k]["cosine"] for k in keys] if set(keys) <= set(hard) else []
+    claims = planted_claims([soft[k]["cosine"] for k in keys], paired, layer, n, grid.steps, model, grid.size)
     where = f"layer {layer}, N={n}, {grid.steps} steps of {grid.batch_size}"
     for what, other, base in (
             ("a vector student at layer L − 5 (cos of its shift at L)",
