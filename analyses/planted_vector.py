@@ -15,6 +15,7 @@ prompted owl teacher's hard- vs soft-label vector students, steervec.experiment.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -159,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                 stem = f"recovery-L{layer}" + (f"-{group}" if group else "")
                 figures += plots.save_html_and_png(fig, folder / stem, png=not args.quick)
     claims = recovery_claims(students, grid, lm.fingerprint.short)
+    if result.skipped:  # a partial record says so in every claim
+        done = f"; partial run: {len(students)} of {len(students) + result.skipped} students of the grid trained"
+        claims = [dataclasses.replace(c, measurement=c.measurement + done) for c in claims]
     gap = None
     if not args.no_gap and not args.cached_only:
         gap = prompted_gap(lm, args.out, GapConfig.quick() if args.quick else GapConfig())
