@@ -227,6 +227,14 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from steervec.experiment.html_report import write_report
+
+    path = write_report(args.run)
+    print(f"{path} ({path.stat().st_size / 1024:.0f} KB; plotly.min.js beside it)")
+    return 0
+
+
 def analyses_folder(given: str | None, package_dir: Path = PACKAGE_DIR) -> Path:
     """The folder of the analysis scripts: ``given``, else ``analyses/`` of the repository that
     holds this package (whatever the current directory).
@@ -395,6 +403,9 @@ def _report_commands(sub: Subparsers) -> None:
     p.add_argument("--metrics", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--formats", default="html,png")
+    p = _command(sub, "report", _report, "rebuild a run's self-explaining report.html from its folder",
+                 "steervec report runs/demo", model=False)
+    p.add_argument("run", help="a run folder with metrics.json (runs/demo, records/demo, ...)")
     p = _command(sub, "run", _run, "run one analysis of analyses/", "steervec run lora_rank --quick", model=False)
     p.add_argument("analysis", choices=ANALYSES)
     p.add_argument("--quick", action="store_true")

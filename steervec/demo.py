@@ -87,15 +87,15 @@ def steering_check(lm: LanguageModel, layer: int = 25, alpha: float = 3.0, n_pro
     return result
 
 
-def planted_check(lm: LanguageModel, vector: Any, out_dir: str = "runs", quick: bool = False) -> Any:
+def planted_check(lm: LanguageModel, vector: Any, out_dir: str = "runs", quick: bool = False) -> tuple[Any, Any]:
     """Part 3: the teacher is the base model plus 3 · v (part 1's owl vector) at layer 25 (no system turn);
     a vector student at layer 25 is trained on its number lists with soft labels (online KL) and with hard
-    labels (its sampled tokens); cos(u, 3 v) over the steps goes to ``<out_dir>/demo-planted/``."""
+    labels (its sampled tokens); cos(u, 3 v) over the steps goes to ``<out_dir>/demo-planted/``. Returns the panel and its figure."""
     from steervec import plots
     from steervec.core.io import atomic_path
     from steervec.experiment.planted_study import planted_panel
 
-    sizes = {"n_rows": 8, "steps": 4, "every": 2, "questions": 4} if quick else {}
+    sizes: dict[str, Any] = {"n_rows": 8, "steps": 4, "every": 2, "questions": 4} if quick else {}
     panel = planted_panel(lm, vector, out_dir, **sizes)
     print(panel.table())
     folder = Path(out_dir) / ("demo-planted-quick" if quick else "demo-planted")
@@ -109,7 +109,7 @@ def planted_check(lm: LanguageModel, vector: Any, out_dir: str = "runs", quick: 
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(panel.to_dict(), indent=1))
     print(f"planted panel: {figures[0]} ({panel.seconds:.1f} s)")
-    return panel
+    return panel, fig
 
 
 def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | None = None) -> Any:
@@ -147,6 +147,45 @@ def run_demo(quick: bool = False, out_dir: str = "runs", lm: LanguageModel | Non
     print(f"teacher data: {json.dumps(result.metrics['data'])}")
     print(f"report: {result.folder / 'report.html'}")
     print("== 3. ground truth: a student recovers a planted steering vector")
-    planted_check(lm, steering.vector, out_dir, quick=quick)
+    panel, fig = planted_check(lm, steering.vector, out_dir, quick=quick)
+    from steervec.experiment.html_report import write_report
+
+    write_report(result.folder, extras=report_sections(steering, panel, fig))
+    print(f"report (parts 1-3): {result.folder / 'report.html'}")
     print(f"demo finished in {time.perf_counter() - start:.1f} s")
     return result
+
+
+def report_sections(steering: DemoResult, panel: Any, fig: Any) -> list[dict[str, Any]]:
+    """The demo's parts 1 and 3 as sections of the run's ``report.html``
+    (:func:`steervec.experiment.html_report.write_report`)."""
+    part1 = {
+        "title": "Part 1: a system prompt as a steering vector",
+        "text": "Before any student: is the owl system prompt like one vector added to the residual stream? "
+                "v is the mean difference of the model's layer-25 activations with and without the owl system "
+                "prompt, over number prompts; adding 3·v at layer 25 to the model with no owl prompt is the "
+                "'steered' row.",
+        "table": {"columns": ["condition", "P(owl) as first word", "P(owl) after “My favourite animal is the”"],
+                  "rows": [[r["condition"], r["first"], r["prefilled"]] for r in steering.rows]},
+        "caption": "Probabilities averaged over six favourite-animal questions. If the steered row moves from "
+                   "the base row toward the prompted row, the vector carries part of what the prompt does.",
+    }
+    names = {"kl_online": "soft labels (online KL)", "ce": "hard labels (teacher tokens)"}
+    rows = [[names.get(k, k), f"{m['cosine']:+.3f}", f"{m['norm_ratio']:.2f}", f"{m['trait_delta']:+.2f}"]
+            for k, m in panel.final.items()]
+    rows.append(["planted teacher (base + α·v)", "1", "1", f"{panel.teacher_trait:+.2f}"])
+    part3 = {
+        "title": "Part 3: ground truth — a student recovers a planted vector",
+        "text": f"A teacher whose steering vector is known: the base model plus {panel.alpha:g}·v (part 1's v) at "
+                f"layer {panel.layer}, with no system prompt. It wrote {panel.n_rows} number lists; a student "
+                f"that can only learn one vector u at layer {panel.layer} was trained on them, once against the "
+                "teacher's next-token distributions (soft labels) and once on its sampled tokens (hard labels).",
+        "table": {"columns": [f"student (vector at layer {panel.layer})", "cos(u, α·v)", "‖u‖ / ‖α·v‖",
+                              "Δ log P(owl) vs base"], "rows": rows},
+        "figure": json.loads(fig.to_json()),
+        "caption": "cos(u, α·v) over training. A cosine near 1 means the student learnt the teacher's vector from "
+                   "numbers alone: this is what successful steering-vector distillation looks like, the "
+                   "reference for the alignment cosines of part 2 (one seed; analyses/planted_vector.py runs "
+                   "the seeded study).",
+    }
+    return [part1, part3]

@@ -180,32 +180,18 @@ def _eas_mean(group: Sequence[dict[str, Any]], layer: int) -> dict[str, list[flo
             "per_seed_final": [cur[-1] for cur in curves], "per_seed_first": [cur[0] for cur in curves]}
 
 
-def draw_figures(result: ExperimentResult, cosines: dict[str, list[dict[int, float]]]) -> list[Path]:
+def draw_figures(result: ExperimentResult) -> list[Path]:
+    """Write the run's figures (HTML, and PNG when ``experiment.png``) and its self-explaining
+    ``report.html`` (:func:`steervec.experiment.html_report.write_report`), all drawn from
+    ``result.metrics``."""
     from steervec import plots
+    from steervec.experiment.html_report import experiment_figures, write_report
 
-    folder = result.folder
-    bars = [{"label": c["label"], "delta_logp": c["delta_logp"][0], "delta_logp_low": c["delta_logp"][1],
-             "delta_logp_high": c["delta_logp"][2], "group": (c["student"], c["data"])} for c in result.metrics["conditions"]
-            if "delta_logp" in c and "student" in c]
-    teacher = next((c for c in result.metrics["conditions"] if c["label"].startswith("teacher")), None)
-    note = f" (teacher: {teacher['delta_logp'][0]:+.2f})" if teacher and "delta_logp" in teacher else ""
-    figs = {
-        "trait_bars": plots.trait_bars(bars, title=f"Students: Δ log P({result.experiment.animal}) vs base{note}"),
-        "cosine_by_layer": plots.cosine_by_layer(cosines, title="cos(v_student, v_teacher) by layer"),
-    }
-    eas = {f"{name} · {tag} data": (row[f"eas_{tag}"]["steps"], row[f"eas_{tag}"]["cosine"])
-           for name, row in result.metrics["summary"].items() for tag in ("trait", "control") if f"eas_{tag}" in row}
-    if eas:
-        figs["alignment_over_training"] = plots.alignment_over_training(
-            eas, result.experiment.layer, title=f"cos(v_student, v_teacher) at layer {result.experiment.layer} "
-            f"over training (mean of {len(result.experiment.seeds)} seed(s))")
-    written = []
-    html_parts = [f"<h1>steervec run: {result.experiment.name}</h1><pre>{result.table()}</pre>"]
-    for name, fig in figs.items():
-        written += plots.save_html_and_png(fig, folder / name, png=result.experiment.png)
-        html_parts.append(fig.to_html(full_html=False, include_plotlyjs="cdn" if len(html_parts) > 1 else True))
-    (folder / "report.html").write_text("<html><body>" + "".join(html_parts) + "</body></html>")
-    written.append(folder / "report.html")
+    figs = experiment_figures(result.metrics)
+    written: list[Path] = []
+    for name, fig, _ in figs:
+        written += plots.save_html_and_png(fig, result.folder / name, png=result.experiment.png)
+    written.append(write_report(result.folder, figures=figs))
     return written
 
 
@@ -262,14 +248,9 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None,
         metrics["claims_superseded"] = before
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
-    cosines: dict[str, list[dict[int, float]]] = {}
-    for c in students:
-        key = f"{c['student']} · {'trait' if c['data'] in (trait, trait + LENMATCH) else 'control'} data" + \
-            (LENMATCH_LABEL if c["data"].endswith(LENMATCH) else "")
-        cosines.setdefault(key, []).append(c["cosine_by_layer"])
     result = ExperimentResult(exp, folder, metrics)
     if figures:
-        result.figures = draw_figures(result, cosines)
+        result.figures = draw_figures(result)
     return result
 
 

@@ -26,6 +26,7 @@ from steervec.core.io import atomic_path
 from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel, load_model
 from steervec.core.steering_vector import SteeringVector
+from steervec.core.version import __version__
 from steervec.data.datasets import generate_dataset, load_dataset
 from steervec.data.length_match import length_match
 from steervec.data.number_filter import count_numbers
@@ -50,7 +51,6 @@ from steervec.experiment.cache import (
 from steervec.experiment.config import Experiment, StudentSpec
 from steervec.experiment.report import (
     LENMATCH,
-    LENMATCH_LABEL,
     ClaimsFn,
     draw_figures,
     summarise_run,
@@ -385,22 +385,18 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
         ctx.v_specific = build_specific_vector(lm, exp)
         ctx.v_specific.save(folder / "v_specific.safetensors")
         lap("matched trait vector", t0)
-    cosines: dict[str, list[dict[int, float]]] = {}
     reused: list[str] = []
     for (trait_name, control_name), spec in ((pair, spec) for pair in pairs for spec in exp.students):
         for data_name in (trait_name, control_name):
-            is_trait = data_name == trait_name
             for data_seed, seed in exp.units:
                 rows = teachers.rows[data_name, data_seed]
                 if not rows:  # a length-matched pair that kept no row for this data seed
                     continue
                 t0 = time.perf_counter()
-                row, cosine = measure_student(ctx, spec, data_name, rows, teachers.paths[data_name, data_seed],
+                row, _ = measure_student(ctx, spec, data_name, rows, teachers.paths[data_name, data_seed],
                                               seed, data_seed)
                 if row["reused"]:
                     reused.append(row["label"])
-                key = f"{spec.name} · {'trait' if is_trait else 'control'} data"
-                cosines.setdefault(key + (LENMATCH_LABEL if data_name.endswith(LENMATCH) else ""), []).append(cosine)
                 conditions.append(row)
                 lap(f"student {row['label']}", t0)
 
@@ -412,12 +408,12 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
                "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,
                "summary": summary, "students_reused": reused,
                "experiment_claims": [c.to_dict() for c in (claims(summary, exp, lm.fingerprint.short) if claims else [])],
-               "seconds": round(time.perf_counter() - start, 1)}
+               "seconds": round(time.perf_counter() - start, 1), "steervec": __version__}
     metrics["claims"] = list(metrics["experiment_claims"])
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
     result = ExperimentResult(exp, folder, metrics)
-    result.figures = draw_figures(result, cosines)
+    result.figures = draw_figures(result)
     return result
 
 

@@ -327,3 +327,63 @@ def test_length_matched_students_train_on_the_matched_subset(tiny_llama, tmp_pat
         assert student.info["args"]["n_rows"] == kept
     full = Student.load(result.folder / "student-LoRA_r2-owl-prompted-s0.safetensors", tiny_llama)
     assert full.info["args"]["n_rows"] == 8
+
+
+def _page_text(markup: str) -> str:
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts: list[str] = []
+
+        def handle_data(self, data: str) -> None:
+            self.parts.append(data)
+
+    parser = Text()
+    parser.feed(markup)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def test_report_explains_the_run_and_loads_plotly_once(first):
+    page = (first.folder / "report.html").read_text()
+    assert (first.folder / "plotly.min.js").stat().st_size > 1_000_000  # the library, written once beside the page
+    assert len(page.encode()) < 100_000, "the page itself stays small"
+    assert page.count("<script src=") == 1 and "cdn.plot.ly" not in page
+    text = _page_text(page)
+    metrics = first.metrics
+    for needed in ("The question.", metrics["model"], "training [0] × data [1]", "Every condition",
+                   "Trait data against control data", "Claims", "What the teachers wrote",
+                   "steervec report"):
+        assert needed in text, needed
+    captions = page.count("class='caption'")
+    figures = page.count("plotly-graph-div")
+    assert figures >= 2 and captions >= figures + 3  # each figure and each table has its reading line
+    first_row = json.loads((first.folder / "data-owl-prompted.jsonl").read_text().splitlines()[0])
+    assert " ".join(first_row["prompt"].split()) in text
+
+
+def test_report_rebuilds_from_a_record_and_keeps_its_extra_sections(first, tmp_path):
+    import shutil
+
+    from steervec.experiment.html_report import write_report
+
+    record = tmp_path / "record"
+    record.mkdir()
+    for name in ("metrics.json", "data-owl-prompted.jsonl", "data-control.jsonl"):  # what records/ archives
+        shutil.copy(first.folder / name, record / name)
+    extra = {"title": "Part <1>", "text": "a & b", "table": {"columns": ["x"], "rows": [["<y>"]]}}
+    page = write_report(record, extras=[extra]).read_text()
+    assert "Part &lt;1&gt;" in page and "a &amp; b" in page and "&lt;y&gt;" in page and "<y>" not in page
+    again = write_report(record).read_text()  # no extras given: the saved ones are kept
+    assert again == page
+
+
+def test_report_command_errors_in_one_line_and_writes_nothing(tmp_path, capsys):
+    from steervec.cli import main
+
+    (tmp_path / "metrics.json").write_text('{"claims": []}')
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not an experiment run's metrics.json" in err
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "plotly.min.js").exists()
