@@ -296,6 +296,25 @@ def save_figure(fig: go.Figure, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def use_static_figures() -> str:
+    """Show plotly figures in Jupyter as PNG images: what GitHub and any plain file viewer render,
+    a few tens of KB each, with no plotly.js in the notebook. Needs a Chromium for kaleido
+    (:func:`find_chrome`); without one the interactive renderer is kept. Returns the renderer in use.
+
+    Example:
+        >>> use_static_figures()  # doctest: +SKIP
+        'png'
+    """
+    import plotly.io as pio
+
+    chrome = find_chrome()
+    if chrome is None:
+        return str(pio.renderers.default)
+    os.environ.setdefault("BROWSER_PATH", chrome)
+    pio.renderers.default = "png"
+    return "png"
+
+
 def save_html_and_png(fig: go.Figure, stem: str | os.PathLike[str], png: bool = True) -> list[Path]:
     """``<stem>.html`` always, and ``<stem>.png`` when ``png`` and a Chromium for kaleido is found.
 

@@ -9,7 +9,7 @@ which of them are padding.
 
 Example:
     >>> op = add_operator(vector, alpha=4.0)  # doctest: +SKIP
-    >>> with intervene(lm, [Intervention(layer=20, operator=op, positions="all")]):
+    >>> with intervene(lm, [Intervention(layer=20, operator=op, positions="all")]):  # doctest: +SKIP
     ...     out = lm.generate(**batch.model_inputs(), max_new_tokens=20)
 """
 
@@ -326,7 +326,7 @@ def record(lm: Any, layers: Sequence[int] | None = None, detach: bool = True) ->
     Example:
         >>> with record(lm, [3, 20]) as rec:  # doctest: +SKIP
         ...     lm(**batch.model_inputs())
-        >>> rec[20].shape
+        >>> rec[20].shape  # doctest: +SKIP
         torch.Size([8, 61, 576])
     """
     lm = as_language_model(lm)

@@ -7,7 +7,7 @@ so that an optimiser ablation is a plain list of configs (see :func:`optimizer_a
 
 Example:
     >>> configs = optimizer_ablation(lr=1e-3)  # doctest: +SKIP
-    >>> [c.label for c in configs]
+    >>> [c.label for c in configs]  # doctest: +SKIP
     ['adamw', 'rmsprop', 'sgd', 'sgd+momentum0.9', 'signsgd']
 """
 
@@ -133,7 +133,7 @@ def frozen_adam_preconditioner(optimizer_state: str | os.PathLike[str] | dict[st
 
     Example:
         >>> factory = frozen_adam_preconditioner("runs/owl_adamw/step-00000100")  # doctest: +SKIP
-        >>> student = train_student(lm, rows, method=LoRA(), optimizer=factory, lr=1e-4)
+        >>> student = train_student(lm, rows, method=LoRA(), optimizer=factory, lr=1e-4)  # doctest: +SKIP
     """
     if isinstance(optimizer_state, dict):
         state = optimizer_state

@@ -69,7 +69,7 @@ class SteeringVector:
 
     Example:
         >>> vec = SteeringVector({20: torch.randn(576)}, lm.fingerprint)  # doctest: +SKIP
-        >>> with vec.apply(lm, alpha=4.0):
+        >>> with vec.apply(lm, alpha=4.0):  # doctest: +SKIP
         ...     out = lm.generate(**batch.model_inputs(), max_new_tokens=20)
     """
 

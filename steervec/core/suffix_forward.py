@@ -16,7 +16,7 @@ with a full forward through :func:`~steervec.core.hooks.intervene` (tests check 
 
 Example:
     >>> suffix = SuffixForward.build(lm, batch, first_layer=24)  # doctest: +SKIP
-    >>> logits = suffix.logits({24: vector}, add_mask=batch.attention_mask.bool(),
+    >>> logits = suffix.logits({24: vector}, add_mask=batch.attention_mask.bool(),  # doctest: +SKIP
     ...                        logit_mask=batch.response_mask)
 """
 

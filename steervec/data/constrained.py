@@ -106,7 +106,7 @@ class NumberListConstraint:
 
     Example:
         >>> c = NumberListConstraint(tok, 10, 3, separators=(", ",))  # doctest: +SKIP
-        >>> c.begin([", "] * 4)  # then the sampler calls process / advance per step
+        >>> c.begin([", "] * 4)  # then the sampler calls process / advance per step  # doctest: +SKIP
     """
 
     def __init__(

@@ -13,10 +13,10 @@ the same tokens :func:`steervec.students.train.train_student` scores, so they ca
 
 Example:
     >>> owl = Teacher("owl", system="You love owls...")  # doctest: +SKIP
-    >>> result = divergence_masks(lm, rows, owl, [Teacher("none", system=None)])
-    >>> result.share
+    >>> result = divergence_masks(lm, rows, owl, [Teacher("none", system=None)])  # doctest: +SKIP
+    >>> result.share  # doctest: +SKIP
     0.071
-    >>> student = train_student(lm, rows, method=LoRA(), lr=2e-4, loss_masks=result.masks)
+    >>> student = train_student(lm, rows, method=LoRA(), lr=2e-4, loss_masks=result.masks)  # doctest: +SKIP
 """
 
 from __future__ import annotations

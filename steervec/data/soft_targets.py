@@ -20,9 +20,9 @@ teacher rendered with another system prompt: the two targets are aligned on the 
 
 Example:
     >>> batch = encode_chat(lm, prompts, None, completions)  # doctest: +SKIP
-    >>> target = scored_positions(batch, "all")
-    >>> teacher = teacher_logprobs(lm, planted, prompts, completions, target, student_system=None)
-    >>> kl = kl_sum(teacher, next_token_logits(lm, batch.input_ids, batch.attention_mask, target))
+    >>> target = scored_positions(batch, "all")  # doctest: +SKIP
+    >>> teacher = teacher_logprobs(lm, planted, prompts, completions, target, student_system=None)  # doctest: +SKIP
+    >>> kl = kl_sum(teacher, next_token_logits(lm, batch.input_ids, batch.attention_mask, target))  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -455,7 +455,7 @@ def planted_panel(lm: LanguageModel, vector: SteeringVector, out_dir: str | Path
 
     Example:
         >>> panel = planted_panel(lm, owl_vector, "runs")  # doctest: +SKIP
-        >>> panel.final["kl_online"]["cosine"]
+        >>> panel.final["kl_online"]["cosine"]  # doctest: +SKIP
     """
     start = time.perf_counter()
     teacher = planted_teacher(lm, vector, layer, alpha, name=f"planted-demo-L{layer}")

@@ -19,7 +19,7 @@ other animals in the same wording, :func:`~steervec.vectors.baselines.matched`).
 
 Example:
     >>> gap = prompted_gap(lm, "runs", seeds=(0, 1, 2))  # doctest: +SKIP
-    >>> gap.rows[0]["trait_delta"]
+    >>> gap.rows[0]["trait_delta"]  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -113,8 +113,8 @@ class AlignmentTracker:
 
     Example:
         >>> tracker = AlignmentTracker(lm, v_teacher, number_prompts, label="owl")  # doctest: +SKIP
-        >>> train_student(lm, rows, method=LoRA(8, 8), callbacks=[tracker], checkpoint_every=25)
-        >>> tracker.to_dataframe()
+        >>> train_student(lm, rows, method=LoRA(8, 8), callbacks=[tracker], checkpoint_every=25)  # doctest: +SKIP
+        >>> tracker.to_dataframe()  # doctest: +SKIP
     """
 
     lm: LanguageModel

@@ -262,9 +262,9 @@ def evaluate_trait(
 
     Example:
         >>> base = evaluate_trait(lm, "owl", questions, label="base")  # doctest: +SKIP
-        >>> with vec.apply(lm, alpha=3.0):
+        >>> with vec.apply(lm, alpha=3.0):  # doctest: +SKIP
         ...     steered = evaluate_trait(lm, "owl", questions, label="steered", base=base)
-        >>> steered.delta_logp
+        >>> steered.delta_logp  # doctest: +SKIP
     """
     lm = as_language_model(lm)
     if not target or not target.strip():

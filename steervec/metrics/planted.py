@@ -26,7 +26,7 @@ A planted teacher (:func:`~steervec.data.teachers.planted_teacher`) is the base 
 
 Example:
     >>> rec = vector_recovery(student.tensors["layer.25"], 3.0 * v[25])  # doctest: +SKIP
-    >>> rec.cosine, rec.norm_ratio
+    >>> rec.cosine, rec.norm_ratio  # doctest: +SKIP
     (0.999, 1.002)
 """
 

@@ -7,8 +7,8 @@ base model: same modules, same weights bit for bit, same ``requires_grad`` flags
 
 Example:
     >>> att = attach_method(lm, LoRA(rank=8), trainable=True)  # doctest: +SKIP
-    >>> ...  # train att.params
-    >>> detach_method(lm, att)
+    >>> ...  # train att.params  # doctest: +SKIP
+    >>> detach_method(lm, att)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ stays for teachers too expensive to run at every step (another model, a long con
 
 Example:
     >>> teacher = planted_teacher(lm, random_direction(lm, 25, 48.0, seed=0), layer=25, alpha=3.0)  # doctest: +SKIP
-    >>> student = train_student(lm, rows, VectorStudent(layers=[25]), optimizer="adam", lr=1.0,
+    >>> student = train_student(lm, rows, VectorStudent(layers=[25]), optimizer="adam", lr=1.0,  # doctest: +SKIP
     ...                         loss="kl_online", teacher=OnlineTeacher(teacher, positions="all"))
 """
 

@@ -72,9 +72,9 @@ class Student:
 
     Example:
         >>> student = train_student(lm, rows, method=VectorStudent(layers=[9]))  # doctest: +SKIP
-        >>> with student.applied(lm):
+        >>> with student.applied(lm):  # doctest: +SKIP
         ...     out = lm.generate(**batch.model_inputs(), max_new_tokens=20)
-        >>> student.save("owl_student.safetensors")
+        >>> student.save("owl_student.safetensors")  # doctest: +SKIP
     """
 
     method: Method

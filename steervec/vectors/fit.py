@@ -525,7 +525,7 @@ def fit_steering_vector(
     Example:
         >>> res = fit_steering_vector(lm, OWL_PROMPT, prompts, layers=24,  # doctest: +SKIP
         ...                           completions=comps, target="owl")
-        >>> print(res.report)
+        >>> print(res.report)  # doctest: +SKIP
     """
     start_time = time.perf_counter()
     cfg = (config or FitConfig()).with_settings(**settings)
