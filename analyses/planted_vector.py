@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", default=None, help="planted layers, e.g. 25,6 (default: the grid's)")
     parser.add_argument("--students", default=None, help="e.g. vector,lora (default: the grid's)")
     parser.add_argument("--data", default=None, help="e.g. numbers (default: the grid's)")
+    parser.add_argument("--losses", default=None, help="e.g. ce or kl_online (default: the grid's)")
+    parser.add_argument("--train-rows", default=None,
+                        help="train only at these N, e.g. 256 (datasets and cache keys stay the whole grid's)")
+    parser.add_argument("--directions", choices=("all", "owl", "random"), default="all",
+                        help="plant the owl vector, the random directions, or both (default)")
     parser.add_argument("--no-gap", action="store_true", help="skip question 3 (the prompted teacher's gap)")
     parser.add_argument("--cached-only", action="store_true",
                         help="record the students trained so far (by this or a running run) and train nothing")
@@ -137,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         changes["students"] = tuple(args.students.split(","))
     if args.data:
         changes["data"] = tuple(args.data.split(","))
+    if args.losses:
+        changes["losses"] = tuple(args.losses.split(","))
+    if args.train_rows:
+        changes["train_rows"] = tuple(int(x) for x in args.train_rows.split(","))
+    if args.directions == "owl":
+        changes["random_directions"] = 0
+    elif args.directions == "random":
+        changes["owl"] = False
     grid = PlantedGrid(**{**grid.to_dict(), **changes})
     folder = Path(args.out) / "planted_vector"
     folder.mkdir(parents=True, exist_ok=True)

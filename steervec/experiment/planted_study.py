@@ -95,6 +95,9 @@ class PlantedGrid:
         trait_questions: favourite-animal questions for the owl teacher's trait (Δlog P(owl) of the
             student as a fraction of the planted teacher's own; 0: skip).
         size: ``"quick"`` or ``"full"`` (recorded in claims).
+        train_rows: train only the cells at these ``N`` (``None``: every ``N``). The datasets keep
+            ``max(rows)`` rows, so the students' cache keys are those of the whole grid: a run can be
+            split into parts (``--train-rows 256`` now, the rest later) and recorded as one.
     """
 
     layers: tuple[int, ...] = (25, 6, 15)
@@ -120,6 +123,7 @@ class PlantedGrid:
     pair_random: bool = False
     trait_questions: int = 20
     size: str = "full"
+    train_rows: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.owl and self.random_directions < 1:
@@ -132,6 +136,8 @@ class PlantedGrid:
                 raise ValueError(f"PlantedGrid.{name} must be a non-empty subset of {allowed}, got {given}")
         if min(self.rows) < 1 or self.steps < 1 or not self.replicates:
             raise ValueError("rows and steps must be >= 1 and replicates non-empty")
+        if self.train_rows is not None and not set(self.train_rows) <= set(self.rows):
+            raise ValueError(f"PlantedGrid.train_rows {self.train_rows} must be a subset of rows {self.rows}")
         if not set(self.side_rows) <= set(self.rows):
             raise ValueError(f"PlantedGrid.side_rows {self.side_rows} must be a subset of rows {self.rows}")
         if self.pair_random and self.random_directions > len(self.replicates):
@@ -366,6 +372,8 @@ def grid_cells(grid: PlantedGrid, planted: str) -> list[tuple[int, Cell]]:
                 curve = kind == "vector" and d == "numbers"
                 for n in grid.rows:
                     if not curve and grid.side_rows and n not in grid.side_rows:
+                        continue
+                    if grid.train_rows is not None and n not in grid.train_rows:
                         continue
                     tier = (0 if loss == "kl_online" else 1) if curve else 2
                     cells += [(tier, (kind, loss, d, n, r)) for r in replicates]

@@ -3,12 +3,16 @@ reuses every cached student and measures the same numbers."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from steervec.data.teachers import random_direction
+from steervec.data.teachers import planted_teacher, random_direction
 from steervec.experiment.planted_study import (
+    Planted,
     PlantedGrid,
     grid_cells,
+    planted_data_path,
     planted_panel,
     run_planted,
     student_method,
@@ -73,6 +77,21 @@ def test_grid_cells_put_the_recovery_curve_first_and_pair_random_directions():
     with pytest.raises(ValueError, match="pair_random"):
         PlantedGrid(random_directions=3, replicates=((0, 0),), pair_random=True)
     assert PlantedGrid.machine().size == "full"
+
+
+def test_train_rows_trains_part_of_the_grid_on_the_same_datasets(tiny_llama, tmp_path):
+    grid = PlantedGrid.machine()
+    part = dataclasses.replace(grid, train_rows=(256,), losses=("ce",))
+    cells = [c for _, c in grid_cells(part, "owl")]
+    assert cells and {c[3] for c in cells} == {256} and {c[1] for c in cells} == {"ce"}
+    assert set(cells) < {c for _, c in grid_cells(grid, "owl")}
+    with pytest.raises(ValueError, match="train_rows"):
+        dataclasses.replace(grid, train_rows=(100,))
+    # the part's datasets are the whole grid's: same path, so students trained in parts share one cache
+    direction = random_direction(tiny_llama, 2, 8.0, seed=3)
+    planted = Planted("random0", 2, direction, 3.0, planted_teacher(tiny_llama, direction, 2, 3.0, name="p"))
+    assert planted_data_path(tiny_llama, planted, "numbers", 0, part, tmp_path) == \
+        planted_data_path(tiny_llama, planted, "numbers", 0, grid, tmp_path)
 
 
 def test_planted_panel_records_recovery_over_steps(tiny_llama, tmp_path):
