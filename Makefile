@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.steervec-installed
 
-.PHONY: demo test lint docs bench analyses results clean-venv
+.PHONY: demo test lint docs bench analyses results clean-venv notebooks
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ docs: $(STAMP)
 	$(PY) -c "import mkdocs, mkdocstrings_handlers.python" 2>/dev/null || \
 	  $(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e '.[docs]'
 	$(PY) -m mkdocs build --strict --site-dir site
+
+# The tutorials, rebuilt from notebooks/build.py and executed in place so that they are stored with
+# their outputs (tables, PNG figures); their scratch files go to runs/notebooks. ~15 min on 2 cores.
+notebooks: $(STAMP)
+	$(PY) notebooks/build.py
+	OMP_NUM_THREADS=2 $(PY) notebooks/execute.py
 
 bench: $(STAMP)
 	$(PY) bench/hooks.py
