@@ -80,8 +80,11 @@ def recovery_claims(students: list[dict], grid: PlantedGrid, model: str) -> list
     soft = _pick(students, layer, n, student="vector", loss="kl_online", data="numbers")
     hard = _pick(students, layer, n, student="vector", loss="ce", data="numbers")
     keys = sorted(soft)
-    paired = [hard[k]["cosine"] for k in keys] if set(keys) <= set(hard) else []
-    claims = planted_claims([soft[k]["cosine"] for k in keys], paired, layer, n, grid.steps, model, grid.size)
+    soft_twin, hard_twin = _paired(soft, hard)  # hard labels may have been trained on fewer replicates
+    twins = sorted({k[0] for k in set(soft) & set(hard)})
+    claims = planted_claims([soft[k]["cosine"] for k in keys], hard_twin, layer, n, grid.steps, model, grid.size,
+                            soft_paired=soft_twin,
+                            paired_what=f"replicates (data × seed) of the {' and '.join(twins)} direction(s)")
     where = f"layer {layer}, N={n}, {grid.steps} steps of {grid.batch_size}"
     for what, other, base in (
             ("a vector student at layer L − 5 (cos of its shift at L)",
