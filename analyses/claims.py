@@ -56,9 +56,19 @@ def seed_text(values: Sequence[float], v: Verdict, unit: str) -> str:
 
 
 def decide(values: Sequence[float], direction: str, unit: str, margin: float | None = None) -> tuple[str, str]:
-    """(verdict word, measurement text) of seed-level ``values`` under the one rule."""
+    """(verdict word, measurement text) of seed-level ``values`` under the one rule. A claim about what a
+    teacher's data teaches is not decided by the training seeds of one teacher dataset (``ONE_DATASET``):
+    their agreement is reported, and the verdict is "no verdict" until the data seed varies."""
     v = verdict(list(values), direction, margin=margin)  # type: ignore[arg-type]
-    return word(v), seed_text(values, v, unit)
+    decided = one_dataset(word(v), len(values)) if unit == ONE_DATASET else word(v)
+    return decided, seed_text(values, v, unit)
+
+
+def one_dataset(decided: str, n_seeds: int) -> str:
+    """A yes / no from the training seeds of one teacher dataset becomes "no verdict", saying what they agree on."""
+    if decided in ("yes", "no"):
+        return f"no verdict — one teacher dataset (its {n_seeds} training seeds alone: {decided})"
+    return decided
 
 
 ONE_DATASET = "training seeds of one teacher dataset"
@@ -246,7 +256,8 @@ def rank_claims(ranks: Sequence[int], per_rank: Sequence[Sequence[float]], full:
         claims.append(Claim(NIEF, "trait transfer vs LoRA rank is an inverted U (an inner rank transfers most)",
                             f"r{ranks[inner]} − r{ranks[0]}: {seed_text(_paired(per_rank, inner, 0), low, 'paired')}; "
                             f"r{ranks[inner]} − r{ranks[-1]}: {seed_text(_paired(per_rank, inner, -1), high, 'paired')}; "
-                            f"trait − control per seed: {text}", model, _both(low, high), size, RULE))
+                            f"trait − control per seed: {text}", model,
+                            one_dataset(_both(low, high), len(per_rank[0])), size, RULE))
     if full:
         verdict_word, seeds = decide(full, "none", ONE_DATASET, NULL_MARGIN_NATS)
         claims.append(Claim(NIEF, f"trait transfer vanishes under full fine-tuning (within ±{NULL_MARGIN_NATS} nats)",

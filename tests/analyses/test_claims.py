@@ -31,7 +31,7 @@ def _row(per_seed: list[float], cos: list[float] | None = None, **extra) -> dict
     cos = cos if cos is not None else [0.0] * len(per_seed)
     return {"trait_minus_control": [sum(per_seed) / len(per_seed), -9.0, 9.0],
             "trait_minus_control_per_seed": per_seed, "trait_minus_control_seed_level": per_seed,
-            "seed_unit": "training seed", "cosine_trait": [0.2, 0.1, 0.3], "cosine_control": [0.1, 0.0, 0.2],
+            "seed_unit": "data seed", "cosine_trait": [0.2, 0.1, 0.3], "cosine_control": [0.1, 0.0, 0.2],
             "cosine_minus_control_per_seed": cos, "cosine_minus_control_seed_level": cos, **extra}
 
 
@@ -52,6 +52,16 @@ def test_transfer_claim_reads_the_seed_level_interval(per_seed, expected):
     assert got.startswith(expected) and all(c.rule == RULE for c in claims)
     if expected == "inconclusive":
         assert "needs" in got or got == "inconclusive"
+
+
+@pytest.mark.parametrize("per_seed", [[0.9, 1.1, 1.0], [-0.9, -1.1, -1.0]])
+def test_training_seeds_of_one_teacher_dataset_never_decide(per_seed):
+    """The same tight values as the yes / no cases above, but only the training seed varied: no verdict,
+    with what those seeds alone agree on."""
+    row = _row(per_seed, seed_unit="training seed")
+    got = _verdict(experiment_claims({"LoRA r2": row}, _exp(), "m"), "prefers")
+    alone = "yes" if per_seed[0] > 0 else "no"
+    assert got == f"no verdict — one teacher dataset (its 3 training seeds alone: {alone})"
 
 
 def test_an_inconclusive_verdict_says_how_many_seeds_it_needs():
@@ -88,7 +98,7 @@ def test_context_claim_is_a_claim_of_no_effect():
 
 
 def test_measurement_states_seed_values_and_the_question_ci_apart():
-    claim = next(c for c in experiment_claims({"LoRA r2": _row([0.58, 1.13, 1.28])}, _exp(), "m")
+    claim = next(c for c in experiment_claims({"LoRA r2": _row([0.58, 1.13, 1.28], seed_unit="training seed")}, _exp(), "m")
                  if "prefers" in c.claim)
     assert "+0.58, +1.13, +1.28" in claim.measurement and "seed-level" in claim.measurement
     assert "across questions" in claim.measurement and "training seeds of one teacher dataset" in claim.measurement
@@ -122,8 +132,12 @@ def test_the_library_states_no_study_claim():
     ([[0.1, 0.9, 0.5], [0.6, 0.8, 0.4], [0.1, 0.2, 0.3]], None, ["inconclusive"]),              # inner peak in the noise
 ])
 def test_rank_claims_compare_ranks_seed_by_seed(per_rank, full, expected):
+    """The rank sweep trains on one teacher dataset: what its seeds agree on is stated, never a verdict."""
     claims = rank_claims([1, 8, 64], per_rank, full, "model", "full")
-    assert [c.reproduced.split(" — ")[0] for c in claims] == expected
+    one = "no verdict — one teacher dataset (its 3 training seeds alone: {})"
+    assert [c.reproduced.split(" — ")[0] if e == "inconclusive" else c.reproduced
+            for c, e in zip(claims, expected, strict=True)] == \
+        [e if e == "inconclusive" else one.format(e) for e in expected]
     assert "r8 − r1" in claims[0].measurement and "3 seeds" in claims[0].measurement
 
 
@@ -178,8 +192,12 @@ def test_sweep_claim_reads_the_report_half(sweep, expected, text):
 def test_random_mask_claim_compares_divergence_only_with_random_tokens(per_seed, expected):
     from claims import random_mask_claim
 
-    claim = random_mask_claim(per_seed, "both masks keep 4.4 %", "m", "full")
-    assert claim.reproduced.startswith(expected) and claim.rule == RULE
+    claim = random_mask_claim(per_seed, "both masks keep 4.4 %", "m", "full")  # one teacher dataset
+    assert claim.rule == RULE
+    if expected == "no verdict":
+        assert claim.reproduced == "no verdict"
+    else:
+        assert claim.reproduced == f"no verdict — one teacher dataset (its 3 training seeds alone: {expected})"
     assert "random-mask student" in claim.measurement and "4.4 %" in claim.measurement
 
 
