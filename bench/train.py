@@ -2,9 +2,11 @@
 
 For vector students (at a late and an early layer), LoRA r=8 on all linear modules,
 single-layer full fine-tuning and full fine-tuning, runs ``train_student`` on batches of 8
-rows of about 60 tokens, in float32 and with bfloat16 autocast, and prints tokens/s, seconds
-per step and the share of this machine's matmul ceiling (GFLOP/s measured in the same run)
-that the step's forward+backward FLOPs reach.
+rows whose lengths vary as teacher data's do, in float32, once with the whole batch padded (the
+trainer before 0.9) and once in length groups (the default), and prints tokens/s, seconds per
+step, the speed-up, the largest relative difference between the two students, and the share of
+this machine's matmul ceiling (GFLOP/s measured in the same run) that the step's useful
+forward+backward FLOPs reach.
 
 FLOP model per token (``P`` = matmul parameters of one block, ``H`` = LM head, applied to
 scored tokens only): forward ``2 P n_layers + 2 H``; backward adds activation gradients
@@ -52,13 +54,18 @@ def matmul_gflops(dtype: torch.dtype, size: int = 1024, repeats: int = 8) -> flo
 
 
 def bench_rows(lm: sv.LanguageModel, n: int = 8) -> list[TeacherRow]:
-    """Number-task rows of about 60 tokens (prompt + completion, template included, no system turn)."""
+    """Number-task rows whose lengths vary as teacher data's do: 3 to 8 numbers in the prompt, 1 to 10
+    in the completion (about 40 to 90 tokens with the template, no system turn)."""
     gen = torch.Generator().manual_seed(0)
 
     def nums(k: int) -> str:
         return ", ".join(str(int(x)) for x in torch.randint(100, 999, (k,), generator=gen))
 
-    return [TeacherRow(prompt=f"Continue the sequence {nums(3)} with up to 10 numbers.", completion=nums(5),
+    def count(lo: int, hi: int) -> int:
+        return int(torch.randint(lo, hi + 1, (1,), generator=gen))
+
+    return [TeacherRow(prompt=f"Here are some numbers: {nums(count(3, 8))}. Continue the list with at most ten "
+                       "more, separated by commas, and write nothing else.", completion=nums(count(1, 10)),
                        model=vars(lm.fingerprint)) for _ in range(n)]
 
 
@@ -98,7 +105,7 @@ def main() -> None:
     batch = sv.encode_chat(lm, [r.prompt for r in rows], None, [r.completion for r in rows])
     n_tokens, seq = int(batch.attention_mask.sum()), batch.input_ids.shape[1]
     n_scored = int(batch.response_mask.sum())
-    print(f"batch 8, {seq} tokens/row ({n_tokens} real, {n_scored} scored)")
+    print(f"batch 8, padded to {seq} tokens/row ({n_tokens} real of {batch.input_ids.numel()}, {n_scored} scored)")
     cases = [
         Case(f"vector L{args.late}", VectorStudent(layers=[args.late]), 1e-2, args.late + 1, 0),
         Case(f"vector L{args.early}", VectorStudent(layers=[args.early]), 1e-2, args.early + 1, 0),
@@ -106,26 +113,38 @@ def main() -> None:
         Case(f"full, layer {args.early} only", FullFinetune(layers=[args.early]), 2e-5, args.early, 1),
         Case("full", FullFinetune(), 2e-5, 0, n),
     ]
-    print("\n| method | dtype | s/step | tokens/s | GFLOP/step | GFLOP/s | share of matmul ceiling |")
-    print("|---|---|---|---|---|---|---|")
-    slow_bf16 = ceiling["bfloat16"] < 0.25 * ceiling["float32"] and not args.force_bf16
+    print("\nEach method is timed twice in this run: `batch` (the whole batch padded to its longest row, the\n"
+          "trainer before 0.9) and `groups` (rows run in groups of similar length, the default). Shares of\n"
+          "the ceiling count the real tokens' FLOPs only, so padding shows as lost share.\n")
+    print("| method | padding | s/step | tokens/s | GFLOP/step | GFLOP/s | share of matmul ceiling | speed-up | "
+          "student diff (rel. L2, worst tensor) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    data = rows * (steps + 1)
     for case in cases:
-        for dtype in ("float32", "bfloat16"):
-            flops = step_flops(lm, case, n_tokens, n_scored, seq)
-            if dtype == "bfloat16" and slow_bf16:
-                est = flops / (ceiling["bfloat16"] * 1e9)
-                print(f"| {case.name} | bfloat16 | not run (≥ {est:.0f} s at the bf16 matmul ceiling: "
-                      "this CPU has no native bf16; --force-bf16 to time it) | | | | |", flush=True)
-                continue
-            student = train_student(
-                lm, rows * (steps + 1), method=case.method, lr=case.lr, batch_size=8, epochs=1,
-                autocast="bfloat16" if dtype == "bfloat16" else None, progress=False,
-            )
-            timed = student.history[1:]
-            sec = statistics.median(h["seconds"] for h in timed)
+        flops = step_flops(lm, case, n_tokens, n_scored, seq)
+        timed: dict[str, float] = {}
+        students: dict[str, sv.Student] = {}
+        for padding in ("batch", "groups"):
+            student = train_student(lm, data, method=case.method, lr=case.lr, batch_size=8, epochs=1,
+                                    progress=False, padding=padding)
+            timed[padding] = statistics.median(h["seconds"] for h in student.history[1:])
+            students[padding] = student
+        diff = max(float((students["batch"].tensors[k] - t).norm() / t.norm().clamp_min(1e-30))
+                   for k, t in students["groups"].tensors.items())  # relative L2, worst tensor
+        for padding, sec in timed.items():
             achieved = flops / sec / 1e9
-            print(f"| {case.name} | {dtype} | {sec:.2f} | {n_tokens / sec:.0f} | {flops / 1e9:.1f} | "
-                  f"{achieved:.0f} | {achieved / ceiling[dtype]:.2f} |", flush=True)
+            extra = (f"{timed['batch'] / sec:.2f}×", f"{diff:.1e}") if padding == "groups" else ("1.00×", "")
+            print(f"| {case.name} | {padding} | {sec:.2f} | {n_tokens / sec:.0f} | {flops / 1e9:.1f} | "
+                  f"{achieved:.0f} | {achieved / ceiling['float32']:.2f} | {extra[0]} | {extra[1]} |", flush=True)
+    if not args.force_bf16:
+        print("\nbfloat16 autocast: not timed (--force-bf16); on CPUs without native bf16 its matmul ceiling "
+              f"is {ceiling['bfloat16']:.0f} GFLOP/s against float32's {ceiling['float32']:.0f}.")
+    else:
+        for case in cases:
+            student = train_student(lm, data, method=case.method, lr=case.lr, batch_size=8, epochs=1,
+                                    autocast="bfloat16", progress=False)
+            sec = statistics.median(h["seconds"] for h in student.history[1:])
+            print(f"bfloat16 {case.name}: {sec:.2f} s/step", flush=True)
 
 
 if __name__ == "__main__":

@@ -257,6 +257,12 @@ class TrainConfig:
         autocast: ``"bfloat16"`` for bf16 autocast (weights stay in their dtype).
         progress: show a tqdm bar with loss and tokens/s.
         allow_other_model: train on rows another model wrote (the cross-model experiment).
+        padding: ``"groups"`` (default): the rows of a step are sorted by length and run in groups
+            padded only to their own longest row (:func:`length_groups`), one backward over the
+            summed loss — the same loss and gradient as one padded batch up to float rounding, with
+            the padding's work skipped; ``"batch"``: the whole batch padded to its longest row in one
+            forward (the trainer before 0.9; bit-identical to it). Not part of the recorded
+            arguments: it changes how a step is computed, not what.
     """
 
     optimizer: OptimizerConfig | OptimizerSpec = "adamw"
@@ -275,6 +281,7 @@ class TrainConfig:
     autocast: Literal["bfloat16"] | None = None
     progress: bool = True
     allow_other_model: bool = False
+    padding: Literal["groups", "batch"] = "groups"
 
     @classmethod
     def build(cls, config: TrainConfig | None = None, **settings: Any) -> TrainConfig:
@@ -302,6 +309,8 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and max_steps must be >= 1")
         if self.autocast not in (None, "bfloat16"):
             raise ValueError(f"autocast must be None or 'bfloat16', got {self.autocast!r}")
+        if self.padding not in ("groups", "batch"):
+            raise ValueError(f"padding must be 'groups' or 'batch', got {self.padding!r}")
 
 
 @dataclass
@@ -319,6 +328,7 @@ class _Plan:
     args: dict[str, Any]
     ckpt_dir: Path | None
     resume: Path | None
+    token_lengths: list[int] | None = None
 
 
 def _plan(lm: LanguageModel, dataset: Sequence[TeacherRow] | str | os.PathLike[str], method: Method,
@@ -353,7 +363,9 @@ def _plan(lm: LanguageModel, dataset: Sequence[TeacherRow] | str | os.PathLike[s
     args = json.loads(json.dumps(args, default=str))  # as a checkpoint stores them
     ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
     resume = latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
-    return _Plan(rows, optimizer, online, lengths, masks, topks, per_epoch, total, args, ckpt_dir, resume)
+    token_lengths = rendered_lengths(lm, rows, cfg.system) if cfg.padding == "groups" else None
+    return _Plan(rows, optimizer, online, lengths, masks, topks, per_epoch, total, args, ckpt_dir, resume,
+                 token_lengths)
 
 
 def train_student(
@@ -435,19 +447,16 @@ def _step(lm: LanguageModel, att: Any, opt: torch.optim.Optimizer, params: list[
     epoch, b = divmod(step, plan.per_epoch)
     order = torch.randperm(len(plan.rows), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
     idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].tolist()
-    rows = [plan.rows[i] for i in idx]
     t0 = time.perf_counter()
-    batch = encode_chat(lm, [r.prompt for r in rows], cfg.system, [r.completion for r in rows])
-    target, topk = _targets(batch.response_mask, idx, plan.lengths, plan.masks, plan.topks)
-    online = plan.online
-    if online is not None and online.positions == "all":
-        target = target | (scored_positions(batch, "all") & ~batch.response_mask[:, 1:])
+    groups = [idx] if plan.token_lengths is None else length_groups(idx, plan.token_lengths)
     for g in opt.param_groups:
         g["lr"] = plan.optimizer.lr_at(step, plan.total)
-    ctx = torch.autocast(lm.device.type, dtype=torch.bfloat16) if cfg.autocast else contextlib.nullcontext()
-    with ctx:
-        soft = None if online is None else online_targets(lm, att, online, rows, target, cfg.system)
-        summed, n_tok = batch_loss(lm, batch.input_ids, batch.attention_mask, target, topk, soft)
+    parts, n_tok, real = [], 0, 0
+    for group in groups:
+        part, n, r = _group_loss(lm, att, plan, cfg, group)
+        parts.append(part)
+        n_tok, real = n_tok + n, real + r
+    summed = parts[0] if len(parts) == 1 else torch.stack(parts).sum()
     value = float(summed.detach()) / max(n_tok, 1)
     if not math.isfinite(value):
         raise _nan_error(step + 1, value, last_good)
@@ -460,10 +469,68 @@ def _step(lm: LanguageModel, att: Any, opt: torch.optim.Optimizer, params: list[
             raise _nan_error(step + 1, grad_norm, last_good, "gradient norm")
         opt.step()
     seconds = time.perf_counter() - t0
-    real = int(batch.attention_mask.sum())
     return {"step": step + 1, "epoch": epoch, "loss": value, "lr": opt.param_groups[0]["lr"],
             "grad_norm": grad_norm, "tokens": n_tok, "tokens_in": real,
             "seconds": seconds, "tokens_per_s": real / seconds}
+
+
+def _group_loss(lm: LanguageModel, att: Any, plan: _Plan, cfg: TrainConfig, idx: list[int]) -> tuple[Tensor, int, int]:
+    """Summed loss, scored-token count and real-token count of the rows ``idx`` run as one padded batch."""
+    rows = [plan.rows[i] for i in idx]
+    batch = encode_chat(lm, [r.prompt for r in rows], cfg.system, [r.completion for r in rows])
+    target, topk = _targets(batch.response_mask, idx, plan.lengths, plan.masks, plan.topks)
+    online = plan.online
+    if online is not None and online.positions == "all":
+        target = target | (scored_positions(batch, "all") & ~batch.response_mask[:, 1:])
+    ctx = torch.autocast(lm.device.type, dtype=torch.bfloat16) if cfg.autocast else contextlib.nullcontext()
+    with ctx:
+        soft = None if online is None else online_targets(lm, att, online, rows, target, cfg.system)
+        summed, n_tok = batch_loss(lm, batch.input_ids, batch.attention_mask, target, topk, soft)
+    return summed, n_tok, int(batch.attention_mask.sum())
+
+
+GROUP_OVERHEAD_TOKENS = 48
+"""What one more group in a step costs, in padded tokens of work (measured on SmolLM2-135M with two
+threads, see ``bench/train.py``): :func:`length_groups` splits a batch only where the padding saved
+exceeds it."""
+
+
+def rendered_lengths(lm: LanguageModel, rows: Sequence[TeacherRow], system: System) -> list[int]:
+    """Tokens of each row as the student sees it (template, ``system``, prompt and completion)."""
+    out: list[int] = []
+    for start in range(0, len(rows), 64):
+        chunk = rows[start : start + 64]
+        batch = encode_chat(lm, [r.prompt for r in chunk], system, [r.completion for r in chunk])
+        out.extend(int(n) for n in batch.attention_mask.sum(dim=1))
+    return out
+
+
+def length_groups(idx: Sequence[int], lengths: Sequence[int], overhead: int = GROUP_OVERHEAD_TOKENS) -> list[list[int]]:
+    """The rows ``idx`` of one step in groups of similar length, each to be padded to its longest row.
+
+    Rows are sorted by length (ties keep their order) and cut where the cost — padded tokens plus
+    ``overhead`` per group — is least (an exact split, by dynamic programming over the sorted rows).
+
+    Example:
+        >>> length_groups([0, 1, 2, 3], [100, 30, 32, 101])
+        [[1, 2], [0, 3]]
+        >>> length_groups([0, 1], [100, 96])
+        [[1, 0]]
+    """
+    rows = sorted(idx, key=lambda i: lengths[i])
+    k = len(rows)
+    best = [0.0] + [math.inf] * k  # best[j]: least cost of the first j sorted rows
+    cut = [0] * (k + 1)
+    for j in range(1, k + 1):
+        for i in range(j):
+            cost = best[i] + lengths[rows[j - 1]] * (j - i) + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups, j = [], k
+    while j > 0:
+        groups.append(rows[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
 
 
 def _targets(

@@ -280,3 +280,50 @@ def test_jsonl_dataset_optimizer_config_and_bf16(lm, tmp_path):
     assert t.system == "Be terse."
     assert train_student(lm, rows, method=VectorStudent(layers=[1]), lr=1e-2, max_steps=1,
                          system=TEMPLATE_DEFAULT, progress=False).system is TEMPLATE_DEFAULT
+
+
+def _varied_rows(n: int = 16) -> list:
+    """Number rows whose lengths vary (1 to 9 numbers), so a padded batch carries padding."""
+    from steervec.data.rows import TeacherRow
+    g = torch.Generator().manual_seed(3)
+    return [TeacherRow(prompt=f"go {' '.join(str(int(x)) for x in torch.randint(10, 99, (1 + i % 5,), generator=g))}",
+                       completion=", ".join(str(int(x)) for x in torch.randint(100, 999, (1 + (7 * i) % 9,), generator=g)),
+                       index=i) for i in range(n)]
+
+
+def test_length_groups_cut_where_padding_costs_more_than_a_group():
+    from steervec.students.train import length_groups
+    lengths = [100, 30, 32, 101, 31, 99]
+    groups = length_groups(range(6), lengths, overhead=10)
+    assert groups == [[1, 4, 2], [5, 0, 3]]  # sorted, the two length clusters apart
+    assert length_groups(range(6), lengths, overhead=10_000) == [[1, 4, 2, 5, 0, 3]]  # one group
+    assert length_groups(range(6), lengths, overhead=0) == [[1], [4], [2], [5], [0], [3]]  # no padding at all
+    assert sorted(i for g in length_groups([5, 3, 0], lengths) for i in g) == [0, 3, 5]  # each row once
+
+
+@pytest.mark.parametrize("method,loss", [(VectorStudent(layers=[2]), "ce"), (LoRA(rank=2), "ce"),
+                                         (FullFinetune(layers=[1]), "ce"), (VectorStudent(layers=[1]), "kl_online")],
+                         ids=["vector", "lora", "single", "vector-online"])
+def test_length_groups_train_the_student_padding_would(lm, method, loss):
+    """Groups (default) and one padded batch compute the same loss and gradient, up to float rounding;
+    ``padding="batch"`` is the trainer before groups, bit for bit (two runs agree exactly)."""
+    rows = _varied_rows()
+    extra = {"teacher": Teacher(system="You like owls.")} if loss == "kl_online" else {}
+    runs = {p: train_student(lm, rows, method=method, lr=1e-2, batch_size=8, epochs=2, seed=1, progress=False,
+                             loss=loss, padding=p, **extra) for p in ("groups", "batch")}
+    grouped, padded = runs["groups"], runs["batch"]
+    assert [h["tokens"] for h in grouped.history] == [h["tokens"] for h in padded.history]
+    assert sum(h["tokens_in"] for h in grouped.history) == sum(h["tokens_in"] for h in padded.history)
+    for a, b in zip(grouped.history, padded.history, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6)
+    for name, t in padded.tensors.items():  # Adam flips the sign of updates whose gradient rounds near 0:
+        diff = (grouped.tensors[name] - t).norm() / t.norm()  # an L2 tolerance, not an elementwise one
+        assert diff < 1e-4, (name, float(diff))
+    again = train_student(lm, rows, method=method, lr=1e-2, batch_size=8, epochs=2, seed=1, progress=False,
+                          loss=loss, padding="batch", **extra)
+    assert _equal(again, padded)
+
+
+def test_padding_setting_is_checked(lm):
+    with pytest.raises(ValueError, match="padding must be"):
+        train_student(lm, number_rows(8), method=VectorStudent(layers=[1]), lr=1e-2, padding="none", progress=False)
