@@ -3,7 +3,7 @@
 For vector students (at a late and an early layer), LoRA r=8 on all linear modules,
 single-layer full fine-tuning and full fine-tuning, runs ``train_student`` on batches of 8
 rows whose lengths vary as teacher data's do, in float32, once with the whole batch padded (the
-trainer before 0.9) and once in length groups (the default), and prints tokens/s, seconds per
+trainer before length groups) and once in length groups (the default), and prints tokens/s, seconds per
 step, the speed-up, the largest relative difference between the two students, and the share of
 this machine's matmul ceiling (GFLOP/s measured in the same run) that the step's useful
 forward+backward FLOPs reach.
@@ -114,7 +114,7 @@ def main() -> None:
         Case("full", FullFinetune(), 2e-5, 0, n),
     ]
     print("\nEach method is timed twice in this run: `batch` (the whole batch padded to its longest row, the\n"
-          "trainer before 0.9) and `groups` (rows run in groups of similar length, the default). Shares of\n"
+          "trainer before length groups) and `groups` (rows run in groups of similar length, the default). Shares of\n"
           "the ceiling count the real tokens' FLOPs only, so padding shows as lost share.\n")
     print("| method | padding | s/step | tokens/s | GFLOP/step | GFLOP/s | share of matmul ceiling | speed-up | "
           "student diff (rel. L2, worst tensor) |")

@@ -261,7 +261,7 @@ class TrainConfig:
             padded only to their own longest row (:func:`length_groups`), one backward over the
             summed loss — the same loss and gradient as one padded batch up to float rounding, with
             the padding's work skipped; ``"batch"``: the whole batch padded to its longest row in one
-            forward (the trainer before 0.9; bit-identical to it). Not part of the recorded
+            forward (the trainer before length groups; bit-identical to it). Not part of the recorded
             arguments: it changes how a step is computed, not what.
     """
 
