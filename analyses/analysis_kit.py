@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 from typing import Any
 
 
 def analysis_parser(description: str) -> Any:
     """The arguments every analysis script shares: ``--quick``, ``--out``, ``--model``, ``--seeds``."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="CI size: a few rows, one seed")
     parser.add_argument("--out", default="runs", help="runs folder")
@@ -19,7 +19,18 @@ def analysis_parser(description: str) -> Any:
                              "one value per data seed")
     parser.add_argument("--trait-panel", action="store_true",
                         help="also measure the specific trait measure (log-odds against the animal panel)")
+    parser.add_argument("--executor", choices=("serial", "ray"), default=None, action=_Executor,
+                        help="train the students one after another here (serial, default) or as Ray tasks "
+                             "(ray: a local Ray, or the cluster at $RAY_ADDRESS); the same records either way")
     return parser
+
+
+class _Executor(argparse.Action):
+    """``--executor`` sets ``$STEERVEC_EXECUTOR``, which every ``run_experiment`` of the script reads."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        os.environ["STEERVEC_EXECUTOR"] = str(values)
+        setattr(namespace, self.dest, values)
 
 
 def sizes(quick: bool, seeds: int | None = None, data_seeds: int | None = None,

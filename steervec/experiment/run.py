@@ -49,6 +49,13 @@ from steervec.experiment.cache import (
     vector_path,
 )
 from steervec.experiment.config import Experiment, StudentSpec
+from steervec.experiment.on_ray import (
+    StudentJob,
+    TrainedStudent,
+    resolve_executor,
+    tracker_args,
+    train_on_ray,
+)
 from steervec.experiment.report import (
     LENMATCH,
     ClaimsFn,
@@ -174,6 +181,7 @@ class _Context:
     progress: bool
     v_specific: SteeringVector | None = None
     shifts: dict[tuple[str, str, tuple[int, int]], SteeringVector] = field(default_factory=dict)
+    trained: dict[Path, TrainedStudent] = field(default_factory=dict)  # trained ahead on Ray, not yet measured
 
 
 def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, folder: Path,
@@ -253,6 +261,13 @@ def _student_file(exp: Experiment, lm: LanguageModel, spec: StudentSpec, data_pa
                         system=exp.student_system)
 
 
+def _train_kwargs(ctx: _Context, spec: StudentSpec, seed: int) -> dict[str, Any]:
+    """The keywords of :func:`train_student` for ``spec`` at ``seed`` (serial and Ray runs alike)."""
+    return {"method": spec.method(ctx.exp.layer), "optimizer": spec.optimizer, "lr": spec.lr, "momentum": spec.momentum,
+            "epochs": spec.epochs, "batch_size": spec.batch_size, "seed": seed, "system": ctx.system,
+            "progress": ctx.progress, "checkpoint_every": ctx.exp.track_every}
+
+
 def _train_or_load(ctx: _Context, spec: StudentSpec, rows: list[Any], data_path: Path, seed: int,
                    callbacks: list[Any]) -> tuple[Student, bool]:
     """A student from the run cache when an earlier run trained the same one, else trained now."""
@@ -260,12 +275,33 @@ def _train_or_load(ctx: _Context, spec: StudentSpec, rows: list[Any], data_path:
     with exclusive_lock(cached, "student cache entry"):
         if cached.is_file() and not callbacks:  # the same student was trained by an earlier run
             return Student.load(cached, ctx.lm), True
-        student = train_student(ctx.lm, rows, method=spec.method(ctx.exp.layer), optimizer=spec.optimizer,
-                                lr=spec.lr, momentum=spec.momentum, epochs=spec.epochs, batch_size=spec.batch_size,
-                                seed=seed, system=ctx.system, progress=ctx.progress, callbacks=callbacks,
-                                checkpoint_every=ctx.exp.track_every)
+        student = train_student(ctx.lm, rows, callbacks=callbacks, **_train_kwargs(ctx, spec, seed))
         student.save(cached)
     return student, False
+
+
+def _student_label(exp: Experiment, spec: StudentSpec, data_name: str, seed: int, data_seed: int) -> str:
+    return f"{spec.name} on {data_name} (seed {seed})" if len(exp.data_seeds) == 1 else \
+        f"{spec.name} on {data_name} (data {data_seed}, seed {seed})"
+
+
+def _train_ahead_on_ray(ctx: _Context, jobs: list[tuple[StudentSpec, str, list[Any], Path, int, int]]) -> None:
+    """Train on Ray every student of ``jobs`` that the serial pass would train (not in the run cache,
+    or tracked over training); each lands in ``ctx.trained`` for :func:`measure_student`."""
+    todo = []
+    for spec, data_name, rows, data_path, seed, data_seed in jobs:
+        cached = _student_file(ctx.exp, ctx.lm, spec, data_path, seed)
+        if cached.is_file() and not ctx.exp.track_every:
+            continue
+        label = _student_label(ctx.exp, spec, data_name, seed, data_seed)
+        tracker = tracker_args(ctx.v_teacher, ctx.align_prompts, label, ctx.system) if ctx.exp.track_every else None
+        todo.append(StudentJob(rows, {**_train_kwargs(ctx, spec, seed), "progress": False}, tracker, cached))
+    if ctx.progress:
+        print(f"[{ctx.exp.name}] training {len(todo)} students on Ray ({len(jobs) - len(todo)} in the run cache)")
+    for job, done in zip(todo, train_on_ray(ctx.lm, todo), strict=True):
+        with exclusive_lock(job.key, "student cache entry"):
+            done.student.save(job.key)
+        ctx.trained[job.key] = done
 
 
 def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list[Any], data_path: Path,
@@ -275,11 +311,16 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
     exp, lm = ctx.exp, ctx.lm
     t0 = time.perf_counter()
     data_seed = exp.data_seeds[0] if data_seed is None else data_seed
-    label = f"{spec.name} on {data_name} (seed {seed})" if len(exp.data_seeds) == 1 else \
-        f"{spec.name} on {data_name} (data {data_seed}, seed {seed})"
-    callbacks = [AlignmentTracker(lm, ctx.v_teacher, ctx.align_prompts, label=label, system=ctx.system)] \
-        if exp.track_every else []
-    student, reused = _train_or_load(ctx, spec, rows, data_path, seed, callbacks)
+    label = _student_label(exp, spec, data_name, seed, data_seed)
+    ahead = ctx.trained.pop(_student_file(exp, lm, spec, data_path, seed), None)
+    eas: list[Any] | None = None
+    if ahead is not None:  # trained by a Ray task of this run
+        student, reused, eas = ahead.student, False, ahead.eas if exp.track_every else None
+    else:
+        callbacks = [AlignmentTracker(lm, ctx.v_teacher, ctx.align_prompts, label=label, system=ctx.system)] \
+            if exp.track_every else []
+        student, reused = _train_or_load(ctx, spec, rows, data_path, seed, callbacks)
+        eas = callbacks[0].history if callbacks else None
     t_trained = time.perf_counter()
     with student.applied(lm):
         ev = evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=ctx.system, base=ctx.base,
@@ -297,8 +338,8 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
         ctx.shifts[spec.name, data_name, (data_seed, seed)] = shift
     if spec.kind == "vector":
         extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
-    if callbacks:
-        extra["eas"] = [{"step": h.step, "cosine": h.cosine} for h in callbacks[0].history]
+    if eas is not None:
+        extra["eas"] = [{"step": h.step, "cosine": h.cosine} for h in eas]
     for name, other in other_evals.items():
         extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
         extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
@@ -327,11 +368,16 @@ def controlled_cosines(ctx: _Context, conditions: list[dict[str, Any]], trait: s
 
 
 def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True,
-                   claims: ClaimsFn | None = None) -> ExperimentResult:
+                   claims: ClaimsFn | None = None, executor: str | None = None) -> ExperimentResult:
     """Run ``exp`` end to end and write its folder (see the module docstring).
 
     ``claims(summary, exp, model)`` turns the summary into the run's claims (the analyses pass
     ``analyses/claims.py::experiment_claims``); without it the run states no claim.
+
+    ``executor``: ``"serial"`` (default; also ``$STEERVEC_EXECUTOR``) trains the students one after
+    another in this process; ``"ray"`` trains every student the run cache lacks as a Ray task first
+    (:mod:`steervec.experiment.on_ray`), then measures them here: the same records, bit for bit on
+    CPU with the same torch thread count.
 
     Steps: the teacher vector (:func:`build_teacher_vector`), the teachers' data
     (:func:`teacher_data`; with ``exp.length_matched`` also their length-matched pairs,
@@ -343,12 +389,13 @@ def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: b
             (``<out_dir>/<name>``), or training the same shared student; nothing is written.
     """
     folder = Path(exp.out_dir) / exp.name
+    executor = resolve_executor(executor)
     with exclusive_lock(folder, "run folder"):
-        return _run_locked(exp, folder, lm, progress, claims)
+        return _run_locked(exp, folder, lm, progress, claims, executor)
 
 
 def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progress: bool,
-                claims: ClaimsFn | None) -> ExperimentResult:
+                claims: ClaimsFn | None, executor: str = "serial") -> ExperimentResult:
     start = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(exp.to_dict(), indent=1))
@@ -385,20 +432,22 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
         ctx.v_specific = build_specific_vector(lm, exp)
         ctx.v_specific.save(folder / "v_specific.safetensors")
         lap("matched trait vector", t0)
+    jobs = [(spec, data_name, teachers.rows[data_name, data_seed], teachers.paths[data_name, data_seed], seed, data_seed)
+            for (trait_name, control_name), spec in ((pair, spec) for pair in pairs for spec in exp.students)
+            for data_name in (trait_name, control_name) for data_seed, seed in exp.units
+            if teachers.rows[data_name, data_seed]]  # a length-matched pair may keep no row for a data seed
+    if executor == "ray":
+        t0 = time.perf_counter()
+        _train_ahead_on_ray(ctx, jobs)
+        lap("students trained on Ray", t0)
     reused: list[str] = []
-    for (trait_name, control_name), spec in ((pair, spec) for pair in pairs for spec in exp.students):
-        for data_name in (trait_name, control_name):
-            for data_seed, seed in exp.units:
-                rows = teachers.rows[data_name, data_seed]
-                if not rows:  # a length-matched pair that kept no row for this data seed
-                    continue
-                t0 = time.perf_counter()
-                row, _ = measure_student(ctx, spec, data_name, rows, teachers.paths[data_name, data_seed],
-                                              seed, data_seed)
-                if row["reused"]:
-                    reused.append(row["label"])
-                conditions.append(row)
-                lap(f"student {row['label']}", t0)
+    for spec, data_name, rows, data_path, seed, data_seed in jobs:
+        t0 = time.perf_counter()
+        row, _ = measure_student(ctx, spec, data_name, rows, data_path, seed, data_seed)
+        if row["reused"]:
+            reused.append(row["label"])
+        conditions.append(row)
+        lap(f"student {row['label']}", t0)
 
     if ctx.v_specific is not None:
         for trait_name, control_name in pairs:
