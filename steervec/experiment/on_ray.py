@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,11 +83,14 @@ def _ray() -> Any:
     return ray
 
 
-def train_on_ray(lm: LanguageModel, jobs: Sequence[StudentJob], threads: int | None = None) -> list[TrainedStudent]:
+def train_on_ray(lm: LanguageModel, jobs: Sequence[StudentJob], threads: int | None = None,
+                 on_done: Callable[[StudentJob, TrainedStudent], None] | None = None) -> list[TrainedStudent]:
     """Train ``jobs`` as Ray tasks (one per student, ``threads`` CPUs each); results in job order.
 
-    Starts a local Ray (the machine's cores) when none is running and ``RAY_ADDRESS`` is unset, and
-    shuts it down again at the end; a Ray the caller started is left running.
+    ``on_done(job, trained)`` is called in the driver as each task finishes (the run saves the
+    student to its cache there, so an interrupted run keeps what finished). Starts a local Ray
+    (the machine's cores) when none is running and ``RAY_ADDRESS`` is unset, and shuts it down
+    again at the end; a Ray the caller started is left running.
     """
     if not jobs:
         return []
@@ -100,7 +103,16 @@ def train_on_ray(lm: LanguageModel, jobs: Sequence[StudentJob], threads: int | N
         model_ref = ray.put(lm)
         task = ray.remote(num_cpus=threads)(train_job)
         refs = [task.remote(model_ref, job, threads) for job in jobs]
-        return list(ray.get(refs))
+        results: dict[int, TrainedStudent] = {}
+        index = {ref: i for i, ref in enumerate(refs)}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            i = index[ready[0]]
+            results[i] = ray.get(ready[0])
+            if on_done is not None:
+                on_done(jobs[i], results[i])
+        return [results[i] for i in range(len(jobs))]
     finally:
         if started:
             ray.shutdown()

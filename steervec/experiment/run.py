@@ -298,10 +298,13 @@ def _train_ahead_on_ray(ctx: _Context, jobs: list[tuple[StudentSpec, str, list[A
         todo.append(StudentJob(rows, {**_train_kwargs(ctx, spec, seed), "progress": False}, tracker, cached))
     if ctx.progress:
         print(f"[{ctx.exp.name}] training {len(todo)} students on Ray ({len(jobs) - len(todo)} in the run cache)")
-    for job, done in zip(todo, train_on_ray(ctx.lm, todo), strict=True):
+
+    def save(job: StudentJob, done: TrainedStudent) -> None:  # as each task finishes
         with exclusive_lock(job.key, "student cache entry"):
             done.student.save(job.key)
         ctx.trained[job.key] = done
+
+    train_on_ray(ctx.lm, todo, on_done=save)
 
 
 def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list[Any], data_path: Path,

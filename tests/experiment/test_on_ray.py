@@ -53,6 +53,21 @@ def test_ray_run_equals_serial_run(local_ray, tiny_llama, tmp_path):
     assert len(again.metrics["students_reused"]) == 8
 
 
+def test_each_finished_task_is_handed_over_at_once_and_equals_a_local_run(local_ray, tiny_llama):
+    from _rows import number_rows
+
+    from steervec.experiment.on_ray import StudentJob, train_job
+    from steervec.students.methods import VectorStudent
+    jobs = [StudentJob(number_rows(8), {"method": VectorStudent(layers=[1]), "lr": 1e-2, "seed": s, "progress": False},
+                       key=s) for s in (0, 1, 2)]
+    seen = []
+    done = train_on_ray(tiny_llama, jobs, on_done=lambda job, trained: seen.append(job.key))
+    assert sorted(seen) == [0, 1, 2]
+    for job, trained in zip(jobs, done, strict=True):
+        local = train_job(tiny_llama, job).student
+        assert all(torch.equal(local.tensors[k], trained.student.tensors[k]) for k in local.tensors)
+
+
 def test_no_job_starts_no_ray(tiny_llama):
     assert train_on_ray(tiny_llama, []) == []
 
