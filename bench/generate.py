@@ -141,6 +141,10 @@ def main() -> None:
           f"plain generate's {plain.seconds:.1f} s. Even decoding the constrained run's {ours_tokens} new tokens at "
           f"the ceiling, steervec would need >= {best:.1f} s: at most "
           f"{(ours_tokens / best) / (plain.new_tokens / plain.seconds):.2f}x plain's new tokens/s in this setting.")
+    for r in results[1:3]:
+        bound = prefill.seconds + r.new_tokens / cap
+        print(f"{r.name}: {r.seconds:.1f} s against the bound's {bound:.1f} s (its prefill measured, its "
+              f"{r.new_tokens} new tokens decoded at the ceiling): {bound / r.seconds:.0%} of the bound")
     print(f"\n{'mode':<38} {'seconds':>8} {'new tok/s':>10} {'compl/s':>8} {'valid/s':>8} {'valid':>9}  vs plain")
     for r in results:
         print(r.line(None if r is plain else plain))
