@@ -251,7 +251,14 @@ class SteeringVector:
 
         path = Path(path)
         tensors = {f"layer.{x}": v.detach().float().cpu().contiguous() for x, v in self.layer_vectors.items()}
-        meta = {
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=self.header())
+        return path
+
+    def header(self) -> dict[str, str]:
+        """The metadata :meth:`save` writes into the file's header (any file that carries it, with tensors
+        named ``layer.<L>``, loads as a vector: a vector student's file does)."""
+        return {
             "format": FORMAT,
             "layer_convention": LAYER_CONVENTION,
             "fingerprint": self.fingerprint.to_json() if self.fingerprint else "",
@@ -259,9 +266,6 @@ class SteeringVector:
             "norms": json.dumps(self.norms),
             "provenance": json.dumps(self.provenance, default=str),
         }
-        with atomic_path(path) as tmp:
-            save_file(tensors, str(tmp), metadata=meta)
-        return path
 
     @classmethod
     def load(

@@ -32,8 +32,7 @@ from steervec.core.errors import CorruptFileError, SteervecError
 from steervec.core.fingerprint import Fingerprint
 from steervec.core.io import atomic_path, read_safetensors
 from steervec.core.model import LanguageModel
-from steervec.core.steering_vector import FORMAT as VECTOR_FORMAT
-from steervec.core.steering_vector import LAYER_CONVENTION, SteeringVector, check_same_model
+from steervec.core.steering_vector import SteeringVector, check_same_model
 from steervec.students.methods import Method, method_from_dict, method_kind, method_to_dict
 
 STUDENT_FORMAT = "steervec.student/1"
@@ -157,12 +156,9 @@ class Student:
         }, default=str)
         meta = {"student": record, "student_format": STUDENT_FORMAT,
                 "fingerprint": self.fingerprint.to_json()}
-        if self.kind == "vector":
+        if self.kind == "vector":  # the file is also a SteeringVector file: its header, provenance "a student"
             vec = self.steering_vector()
-            meta.update({
-                "format": VECTOR_FORMAT, "layer_convention": LAYER_CONVENTION, "positions": "all",
-                "norms": json.dumps(vec.norms), "provenance": json.dumps({"student": True}),
-            })
+            meta.update(SteeringVector(vec.layer_vectors, self.fingerprint, "all", {"student": True}).header())
         else:
             meta["format"] = STUDENT_FORMAT
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.tensors.items()}
