@@ -124,3 +124,21 @@ def test_a_run_in_two_roots_is_taken_once_from_the_first(runs, tmp_path):
     _run(other, "demo", _claim("demo", "yes"))
     rows = collect([runs, other])
     assert [c["reproduced"] for name, c in rows if name == "demo"] == ["no"]
+
+
+def test_a_rerun_keeps_the_old_records_claims_and_results_show_both(runs, tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parents[2] / "analyses"))
+    from supersede import main as supersede_main
+
+    rec = tmp_path / "records" / "full" / "student_alignment"
+    rec.mkdir(parents=True)
+    (rec / "claims.json").write_text(json.dumps({"claims": [_claim("full", "yes (earlier rule)", "owl (L25) moves").to_dict()]}))
+    new = _run(tmp_path / "new", "full/student_alignment", _claim("full", "inconclusive — needs 6 seeds", "owl moves"))
+    assert supersede_main([str(rec), str(new), "--how", "re-run: 3 data seeds"]) == 0
+    assert json.loads((new / "metrics.json").read_text())["claims_superseded"][0]["reproduced"] == "yes (earlier rule)"
+    archive_runs(tmp_path / "new", tmp_path / "records")  # the re-run replaces the record, the old claims inside it
+    text = write_results(tmp_path / "records", tmp_path / "R.md").read_text()
+    assert ("| owl moves | full/student_alignment | yes (earlier rule) | inconclusive — needs 6 seeds | "
+            "re-run: 3 data seeds |") in text
+    assert supersede_main([str(tmp_path / "nowhere"), str(new), "--how", "x"]) == 2  # one line, no traceback
