@@ -51,6 +51,7 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/hooks.py
+	OMP_NUM_THREADS=2 $(PY) bench/train.py
 
 # The seven analyses at full size into runs/, then RESULTS.md from their claims (hours on 2 cores;
 # runs share teacher data and students, and an interrupted run picks up its datasets where it stopped).
