@@ -91,6 +91,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per case (after one warm-up)")
     parser.add_argument("--late", type=int, default=25, help="late layer (vector student)")
     parser.add_argument("--early", type=int, default=5, help="early layer (vector and single-layer full)")
+    parser.add_argument("--student-data", metavar="JSONL", default=None,
+                        help="also train one whole LoRA r8 student (the analyses' settings) on this teacher dataset "
+                             "with each padding, e.g. records/full/lora_rank-context/data-owl-prompted.jsonl")
     parser.add_argument("--force-bf16", action="store_true",
                         help="time bfloat16 autocast even where this CPU's bf16 matmul is slower than float32's")
     args = parser.parse_args()
@@ -139,6 +142,8 @@ def main() -> None:
             print(f"| {case.name} | {padding} | {sec:.2f} | {n_tokens / sec:.0f} | {flops / 1e9:.1f} | "
                   f"{achieved:.0f} | {achieved / ceiling['float32']:.2f} | {extra[0]} | {extra[1]} |", flush=True)
     native_bf16 = ceiling["bfloat16"] >= ceiling["float32"]
+    if args.student_data:
+        whole_student(lm, args.student_data, bf16=native_bf16 or args.force_bf16)
     if not (native_bf16 or args.force_bf16):
         print(f"\nbfloat16 autocast: not timed — this CPU's bf16 matmul ceiling ({ceiling['bfloat16']:.0f} GFLOP/s) is "
               f"below float32's ({ceiling['float32']:.0f}); --force-bf16 times it anyway.")
@@ -155,6 +160,30 @@ def main() -> None:
         sec = statistics.median(h["seconds"] for h in student.history[1:])
         print(f"| {case.name} | {new_s:.2f} | {sec:.2f} | {new_s / sec:.2f}× | {old_s / sec:.2f}× | "
               f"{loss32:.4f} / {student.history[-1]['loss']:.4f} |", flush=True)
+
+
+def whole_student(lm: sv.LanguageModel, path: str, bf16: bool) -> None:
+    """One full-size LoRA r8 student (lr 1e-3, one epoch, batch 8, seed 0) on a teacher dataset, timed whole."""
+    from steervec.data.datasets import load_dataset
+
+    rows = load_dataset(path)
+    print(f"\nWhole LoRA r8 student on {path} ({len(rows)} rows, {-(-len(rows) // 8)} steps of 8):\n")
+    print("| trainer | seconds | speed-up | student diff vs old (rel. L2, worst tensor) | final loss |")
+    print("|---|---|---|---|---|")
+    runs = [("old: padding='batch'", {"padding": "batch"}), ("new: padding='groups'", {})]
+    if bf16:
+        runs.append(("new + bf16 autocast", {"autocast": "bfloat16"}))
+    first: sv.Student | None = None
+    base = 0.0
+    for name, extra in runs:
+        start = time.perf_counter()
+        student = train_student(lm, rows, method=LoRA(rank=8, alpha=8), lr=1e-3, batch_size=8, epochs=1,
+                                progress=False, **extra)
+        sec = time.perf_counter() - start
+        if first is None:
+            first, base = student, sec
+        diff = max(float((first.tensors[k] - t).norm() / t.norm().clamp_min(1e-30)) for k, t in student.tensors.items())
+        print(f"| {name} | {sec:.1f} | {base / sec:.2f}× | {diff:.1e} | {student.history[-1]['loss']:.4f} |", flush=True)
 
 
 if __name__ == "__main__":
