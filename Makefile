@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(PY) -m steervec demo
 
 test: $(STAMP)
-	$(PY) -m mypy steervec/core steervec/backends steervec/data steervec/metrics steervec/vectors steervec/students steervec/plots.py
+	$(PY) -m mypy steervec
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

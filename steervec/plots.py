@@ -291,9 +291,22 @@ def save_figure(fig: go.Figure, path: str | os.PathLike[str]) -> Path:
         )
     os.environ.setdefault("BROWSER_PATH", chrome)
     with atomic_path(path) as tmp:
-        data = fig.to_image(format=ext)
-        tmp.write_bytes(data)
+        tmp.write_bytes(_to_image(fig, ext))
     return path
+
+
+def _to_image(fig: go.Figure, ext: str, tries: int = 3) -> bytes:
+    """``fig.to_image`` retried on kaleido's page-load race: on a loaded machine its headless page can
+    run the export before kaleido's own script is defined (``ReferenceError: kaleido_scopes is not
+    defined``, seen on 2 cores beside training jobs); a fresh try succeeds."""
+    for attempt in range(tries):
+        try:
+            data: bytes = fig.to_image(format=ext)
+            return data
+        except Exception as exc:  # kaleido's JavascriptError; other errors are raised at once
+            if "is not defined" not in str(exc) or attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def use_static_figures() -> str:

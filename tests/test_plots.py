@@ -87,3 +87,23 @@ def test_static_export(tmp_path, ext):
     head = path.read_bytes()[:8]
     assert {"png": b"\x89PNG", "svg": b"<svg", "pdf": b"%PDF"}[ext] in head or ext == "svg"
     assert path.stat().st_size > 1000
+
+
+def test_static_export_retries_kaleidos_page_load_race_only():
+    import plotly.graph_objects as go
+
+    from steervec.plots import _to_image
+
+    fig, calls = go.Figure(), []
+
+    def flaky(format):  # noqa: A002 - plotly's keyword
+        calls.append(format)
+        if len(calls) == 1:
+            raise RuntimeError("ReferenceError: kaleido_scopes is not defined")
+        return b"PNG"
+
+    fig.to_image = flaky
+    assert _to_image(fig, "png") == b"PNG" and calls == ["png", "png"]
+    fig.to_image = lambda format: (_ for _ in ()).throw(ValueError("bad figure"))
+    with pytest.raises(ValueError, match="bad figure"):
+        _to_image(fig, "png")

@@ -317,7 +317,7 @@ def _train(lm: LanguageModel, planted: Planted, rows: list[TeacherRow], data_pat
     teacher = OnlineTeacher(planted.teacher, "all") if loss == "kl_online" else None
     student = train_student(lm, rows, method, optimizer=settings["optimizer"], lr=settings["lr"],
                             epochs=math.ceil(grid.steps * grid.batch_size / len(rows)), max_steps=grid.steps,
-                            batch_size=grid.batch_size, seed=train_seed, system=None, loss=loss,  # type: ignore[arg-type]
+                            batch_size=grid.batch_size, seed=train_seed, system=None, loss=loss,
                             teacher=teacher, progress=False)
     student.save(cached)
     return student, at, cached, False
@@ -490,7 +490,7 @@ def planted_panel(lm: LanguageModel, vector: SteeringVector, out_dir: str | Path
         online = OnlineTeacher(teacher, "all") if loss == "kl_online" else None
         student = train_student(lm, rows, VectorStudent(layers=(layer,)), optimizer="adam", lr=lr,
                                 epochs=math.ceil(steps * batch_size / len(rows)), max_steps=steps,
-                                batch_size=batch_size, seed=seed, system=None, loss=loss,  # type: ignore[arg-type]
+                                batch_size=batch_size, seed=seed, system=None, loss=loss,
                                 teacher=online, checkpoint_every=every, callbacks=[record], progress=progress)
         with student.applied(lm):
             trait = float((_trait_logp(lm, qs) - base).mean())

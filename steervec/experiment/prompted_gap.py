@@ -138,7 +138,7 @@ def prompted_gap(lm: LanguageModel, out_dir: str | Path, config: GapConfig = Gap
                 student = train_student(
                     lm, train, VectorStudent(layers=(layer,)), optimizer="adam", lr=lr,
                     epochs=math.ceil(config.steps * config.batch_size / len(train)), max_steps=config.steps,
-                    batch_size=config.batch_size, seed=seed, system=None, loss=loss,  # type: ignore[arg-type]
+                    batch_size=config.batch_size, seed=seed, system=None, loss=loss,
                     teacher=OnlineTeacher(teacher, "response") if loss == "kl_online" else None, progress=False)
                 student.save(file)
             u = student.tensors[f"layer.{layer}"].float().cpu()

@@ -192,10 +192,11 @@ def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, 
     out = _Teachers(trait, control)
     params = SamplingParams(temperature=1.0, max_new_tokens=exp.max_new_tokens, batch_size=32)
     for data_seed, teacher in ((d, t) for d in exp.data_seeds for t in (trait, control)):
-        seeds = {"seed": data_seed, "prompt_seed": exp.prompt_seed(data_seed)}
-        path = dataset_path(exp.out_dir, lm, teacher, n=exp.n_rows, params=params, **seeds)
-        report = generate_dataset(lm, teacher, path=path, n=exp.n_rows,
-                                  mode="constrained", params=params, **seeds, progress=progress)
+        prompt_seed = exp.prompt_seed(data_seed)
+        path = dataset_path(exp.out_dir, lm, teacher, n=exp.n_rows, params=params, seed=data_seed,
+                            prompt_seed=prompt_seed)
+        report = generate_dataset(lm, teacher, path=path, n=exp.n_rows, mode="constrained", params=params,
+                                  seed=data_seed, prompt_seed=prompt_seed, progress=progress)
         label = _data_label(exp, teacher.name, data_seed)
         link(folder / f"data-{label}.jsonl", report.path)
         rows = load_dataset(report.path, model=lm)
@@ -364,7 +365,7 @@ def controlled_cosines(ctx: _Context, conditions: list[dict[str, Any]], trait: s
         other = ctx.shifts.get((row["student"], control, unit))  # type: ignore[arg-type]
         if other is None:
             continue
-        delta = ctx.shifts[key] - other  # type: ignore[index]
+        delta = ctx.shifts[key] - other
         assert ctx.v_specific is not None
         row["controlled_cosine_specific_by_layer"] = delta.cosine(ctx.v_specific)
         row["controlled_cosine_teacher_by_layer"] = delta.cosine(ctx.v_teacher)
@@ -456,7 +457,7 @@ def _run_locked(exp: Experiment, folder: Path, lm: LanguageModel | None, progres
         for trait_name, control_name in pairs:
             controlled_cosines(ctx, conditions, trait_name, control_name)
     summary = summarise_run(conditions, teachers.trait.name, teachers.control.name, exp)
-    metrics = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": teachers.stats,
+    metrics: dict[str, Any] = {"experiment": exp.to_dict(), "model": lm.fingerprint.short, "data": teachers.stats,
                "v_teacher_norms": v_teacher.norms, "conditions": conditions, "timings": timings,
                "summary": summary, "students_reused": reused,
                "experiment_claims": [c.to_dict() for c in (claims(summary, exp, lm.fingerprint.short) if claims else [])],
