@@ -19,11 +19,13 @@ from steervec.core.io import atomic_path
 
 
 def old_claims(record: Path) -> list[dict]:
-    """The claims of a record (its metrics.json, else its claims.json); superseded ones are not carried on."""
+    """The claims of a record as first published: its ``claims_superseded`` when a re-derivation already
+    re-decided them (the verdicts the analysis wrote, before any later rule), else its ``claims``."""
     for name in ("metrics.json", "claims.json"):
         path = record / name
         if path.is_file():
-            claims = json.loads(path.read_text()).get("claims", [])
+            data = json.loads(path.read_text())
+            claims = data.get("claims_superseded") or data.get("claims", [])
             if claims:
                 return claims
     raise FileNotFoundError(f"no claims in {record}: pass the record folder of the earlier run")

@@ -133,7 +133,9 @@ def test_a_rerun_keeps_the_old_records_claims_and_results_show_both(runs, tmp_pa
 
     rec = tmp_path / "records" / "full" / "student_alignment"
     rec.mkdir(parents=True)
-    (rec / "claims.json").write_text(json.dumps({"claims": [_claim("full", "yes (earlier rule)", "owl (L25) moves").to_dict()]}))
+    (rec / "claims.json").write_text(json.dumps({  # re-derived once already: the first verdicts are carried on
+        "claims": [_claim("full", "no verdict", "owl (L25) moves").to_dict()],
+        "claims_superseded": [_claim("full", "yes (earlier rule)", "owl (L25) moves").to_dict()]}))
     new = _run(tmp_path / "new", "full/student_alignment", _claim("full", "inconclusive — needs 6 seeds", "owl moves"))
     assert supersede_main([str(rec), str(new), "--how", "re-run: 3 data seeds"]) == 0
     assert json.loads((new / "metrics.json").read_text())["claims_superseded"][0]["reproduced"] == "yes (earlier rule)"
