@@ -255,14 +255,15 @@ def _changed_verdicts(runs: Roots) -> list[str]:
         for c in metrics.get("claims", []) if old else []:
             before = old.get(_claim_key(c["claim"]))
             if before is not None:
-                lines.append(f"| {c['claim'].replace('|', '/')} | {name} | {before} | {c['reproduced']} | "
+                lines.append(f"| {c['claim'].replace('|', '/')} | {name} | was {before} | {c['reproduced']} | "
                              f"{how.replace('|', '/')} |")
     if not lines:
         return []
     return ["## Verdicts before and after the seed-level rule", "",
             "Each record keeps the claims it had before (`claims_superseded` in its metrics.json). 'Re-derived'",
             "rows decide the same stored measurements again by the seed-level rule above (nothing retrained);",
-            "'re-run' rows come from a new run of the analysis at the new standard (data seeds varied).", "",
+            "'re-run' rows come from a new run of the analysis at the new standard (data seeds varied).",
+            "The 'before' column is history, not a verdict: most of those rested on CIs across questions.", "",
             "| claim | run | before | after | how |", "| --- | --- | --- | --- | --- |", *lines, ""]
 
 

@@ -490,9 +490,10 @@ def _group_loss(lm: LanguageModel, att: Any, plan: _Plan, cfg: TrainConfig, idx:
 
 
 GROUP_OVERHEAD_TOKENS = 48
-"""What one more group in a step costs, in padded tokens of work (measured on SmolLM2-135M with two
-threads, see ``bench/train.py``): :func:`length_groups` splits a batch only where the padding saved
-exceeds it."""
+"""What one more group in a step costs, in padded tokens of work: :func:`length_groups` splits a batch
+only where the padding saved exceeds it. Chosen on SmolLM2-135M, two threads, LoRA r8, 6 steps of
+full-size teacher rows timed in one run: overhead 48 took 15.4 s, 16 took 15.9 s, 96 took 16.4 s,
+0 (one row per forward) 19.1 s, one padded batch 18.8 s."""
 
 
 def rendered_lengths(lm: LanguageModel, rows: Sequence[TeacherRow], system: System) -> list[int]:

@@ -141,6 +141,6 @@ def test_a_rerun_keeps_the_old_records_claims_and_results_show_both(runs, tmp_pa
     assert json.loads((new / "metrics.json").read_text())["claims_superseded"][0]["reproduced"] == "yes (earlier rule)"
     archive_runs(tmp_path / "new", tmp_path / "records")  # the re-run replaces the record, the old claims inside it
     text = write_results(tmp_path / "records", tmp_path / "R.md").read_text()
-    assert ("| owl moves | full/student_alignment | yes (earlier rule) | inconclusive — needs 6 seeds | "
+    assert ("| owl moves | full/student_alignment | was yes (earlier rule) | inconclusive — needs 6 seeds | "
             "re-run: 3 data seeds |") in text
     assert supersede_main([str(tmp_path / "nowhere"), str(new), "--how", "x"]) == 2  # one line, no traceback
