@@ -449,15 +449,18 @@ def prompted_gap_claim(soft: Sequence[float], hard: Sequence[float], teacher: fl
                  model, verdict_word, size, RULE)
 
 
+SAME_ROWS = "a same-layer vector student with soft labels on the same rows"
+
+
 def planted_condition_claim(base: Sequence[float], other: Sequence[float], what: str, detail: str, model: str,
-                            size: str) -> Claim:
-    """Ground truth, question 2: ``what`` (hard labels, free text → numbers, another layer, LoRA) recovers
-    less of the planted vector than the same-layer soft-label vector student on the same rows (paired)."""
+                            size: str, than: str = SAME_ROWS) -> Claim:
+    """Ground truth, question 2: ``what`` (hard labels, another layer, LoRA) recovers less of the planted
+    vector than ``than`` (by default the same-layer soft-label vector student on the same rows), paired by
+    replicate: ``base`` is ``than``'s cosine, ``other`` is ``what``'s."""
     verdict_word, text = decide([a - b for a, b in zip(base, other, strict=True)], "positive",
                                 "replicates (direction × data × seed)")
-    return Claim("steervec ground truth", f"{what} recovers the planted vector less than a same-layer vector "
-                 "student with soft labels on the same rows", f"cos difference: {text}; {detail}", model,
-                 verdict_word, size, RULE)
+    return Claim("steervec ground truth", f"{what} recovers the planted vector less than {than}",
+                 f"cos difference: {text}; {detail}", model, verdict_word, size, RULE)
 
 
 def specific_share_claim(shares: Sequence[float], detail: str, model: str, size: str) -> Claim:

@@ -11,6 +11,7 @@ prompted owl teacher's hard- vs soft-label vector students, steervec.experiment.
     python analyses/planted_vector.py --quick
     python analyses/planted_vector.py                  # PlantedGrid.machine(): hours on 2 cores, resumable
     python analyses/planted_vector.py --students vector --data numbers --no-gap   # the recovery curve only
+    python analyses/planted_vector.py --cached-only    # record what is trained, plus question 3
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ import time
 from pathlib import Path
 
 from analysis_kit import analysis_parser
-from claims import planted_claims, planted_condition_claim, planted_trait_claim, prompted_gap_claim
+from claims import (
+    SAME_ROWS,
+    planted_claims,
+    planted_condition_claim,
+    planted_trait_claim,
+    prompted_gap_claim,
+)
 
 from steervec import plots
 from steervec.core.io import atomic_path
@@ -35,12 +42,20 @@ from steervec.metrics.planted import rows_to_reach
 MATCH = {"vector": "vector@L", "vector_other": "vector@L−5", "lora": "LoRA r8"}
 
 
+GROUPS = ("owl", "random", "owl_specific")
+
+
+def group_of(planted: str) -> str:
+    """The direction group of a planted name: ``random0`` … are ``"random"``; the rest are their own."""
+    return "random" if planted.startswith("random") else planted
+
+
 def curves(students: list[dict], layer: int, group: str, key: str = "cosine") -> dict[str, dict[int, list[float]]]:
     """``{loss · data · student: {N: [value per replicate and direction]}}`` for one planted layer and
-    direction group (``"owl"``, ``"random"``, or ``""`` for every planted direction)."""
+    direction group (``"owl"``, ``"random"``, ``"owl_specific"``, or ``""`` for every planted direction)."""
     out: dict[str, dict[int, list[float]]] = {}
     for s in students:
-        if s["layer"] == layer and s["planted"].startswith(group):
+        if s["layer"] == layer and group in ("", group_of(s["planted"])):
             label = f"{s['loss']} · {s['data']} · {MATCH[s['student']]}"
             out.setdefault(label, {}).setdefault(s["n_rows"], []).append(s[key])
     return out
@@ -50,7 +65,7 @@ def reach_table(students: list[dict], layers: tuple[int, ...]) -> list[dict]:
     """Rows N needed for a mean cos(u, α·v) of 0.5 and 0.9, per layer, direction group and condition."""
     table = []
     for layer in layers:
-        for group in ("owl", "random"):
+        for group in GROUPS:
             for label, curve in curves(students, layer, group).items():
                 table.append({"layer": layer, "planted": group, "condition": label,
                               "n_for_cos_0.5": rows_to_reach(curve, 0.5), "n_for_cos_0.9": rows_to_reach(curve, 0.9)})
@@ -69,9 +84,20 @@ def _paired(a: dict[tuple, dict], b: dict[tuple, dict], key: str = "cosine") -> 
 
 
 def recovery_claims(students: list[dict], grid: PlantedGrid, model: str) -> list[Claim]:
-    """The ground-truth claims (analyses/claims.py) at the first planted layer and the largest N reached:
-    question 1 and hard labels (planted_claims), question 2's other conditions, question 4 on the owl."""
-    layer = grid.layers[0]
+    """The ground-truth claims (analyses/claims.py) at every planted layer, each at the largest N reached
+    there: question 1 and hard labels (planted_claims), question 2's other conditions, question 4 on the
+    owl. A claim of a layer after the first names its layer (its text is the claim's key in RESULTS.md)."""
+    claims: list[Claim] = []
+    for i, layer in enumerate(grid.layers):
+        found = _layer_claims(students, grid, model, layer)
+        if i:
+            found = [c if f"layer {layer}" in c.claim else
+                     dataclasses.replace(c, claim=f"{c.claim} (planted at layer {layer})") for c in found]
+        claims += found
+    return claims
+
+
+def _layer_claims(students: list[dict], grid: PlantedGrid, model: str, layer: int) -> list[Claim]:
     done = [s["n_rows"] for s in students if s["layer"] == layer and s["student"] == "vector"
             and s["loss"] == "kl_online" and s["data"] == "numbers"]
     if not done:
@@ -86,16 +112,17 @@ def recovery_claims(students: list[dict], grid: PlantedGrid, model: str) -> list
                             soft_paired=soft_twin,
                             paired_what=f"replicates (data × seed) of the {' and '.join(twins)} direction(s)")
     where = f"layer {layer}, N={n}, {grid.steps} steps of {grid.batch_size}"
-    for what, other, base in (
+    for what, other, base, than in (
             ("a vector student at layer L − 5 (cos of its shift at L)",
-             _pick(students, layer, n, student="vector_other", loss="kl_online", data="numbers"), soft),
+             _pick(students, layer, n, student="vector_other", loss="kl_online", data="numbers"), soft, SAME_ROWS),
             ("LoRA r8 (cos of its shift at L)", _pick(students, layer, n, student="lora", loss="kl_online",
-                                                     data="numbers"), soft),
-            ("training on number lists instead of free text",
-             soft, _pick(students, layer, n, student="vector", loss="kl_online", data="free"))):
+                                                     data="numbers"), soft, SAME_ROWS),
+            ("a same-layer vector student with soft labels on the teacher's number lists",
+             soft, _pick(students, layer, n, student="vector", loss="kl_online", data="free"),
+             "the same student on as many rows of the teacher's free text")):
         x, y = _paired(base, other)
         if x:
-            claims.append(planted_condition_claim(x, y, what, f"soft labels; {where}", model, grid.size))
+            claims.append(planted_condition_claim(x, y, what, f"soft labels; {where}", model, grid.size, than))
     owl = [s for k, s in sorted(soft.items()) if k[0] == "owl" and "trait_fraction" in s]
     if owl:
         detail = f"planted owl teacher Δlog P(owl) {owl[0]['teacher_trait_delta']:+.3f} nats; soft labels; {where}"
@@ -125,11 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--losses", default=None, help="e.g. ce or kl_online (default: the grid's)")
     parser.add_argument("--train-rows", default=None,
                         help="train only at these N, e.g. 256 (datasets and cache keys stay the whole grid's)")
-    parser.add_argument("--directions", choices=("all", "owl", "random"), default="all",
-                        help="plant the owl vector, the random directions, or both (default)")
+    parser.add_argument("--directions", default="all",
+                        help="which planted directions to train, comma-separated: owl, random, owl_specific "
+                             "(default all: every direction of the grid)")
     parser.add_argument("--no-gap", action="store_true", help="skip question 3 (the prompted teacher's gap)")
     parser.add_argument("--cached-only", action="store_true",
-                        help="record the students trained so far (by this or a running run) and train nothing")
+                        help="record the grid's students trained so far (by this or a running run) and train no "
+                             "more of them; question 3 still runs unless --no-gap (its students are cached too, so "
+                             "a second record only measures them)")
     parser.add_argument("--grid", choices=("paper", "machine"), default="machine",
                         help="full size: 'machine' (what 2 cores afford, PlantedGrid.machine) or 'paper' (the whole "
                              "grid of the issue, ~100 h on 2 cores)")
@@ -149,10 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         changes["losses"] = tuple(args.losses.split(","))
     if args.train_rows:
         changes["train_rows"] = tuple(int(x) for x in args.train_rows.split(","))
-    if args.directions == "owl":
-        changes["random_directions"] = 0
-    elif args.directions == "random":
-        changes["owl"] = False
+    if args.directions != "all":
+        chosen = set(args.directions.split(","))
+        if not chosen or not chosen <= {"owl", "random", "owl_specific"}:
+            parser.error(f"--directions takes owl, random and/or owl_specific (comma-separated) or all, "
+                         f"got {args.directions!r}")
+        changes["owl"] = "owl" in chosen
+        changes["owl_specific"] = "owl_specific" in chosen
+        if "random" not in chosen:
+            changes["random_directions"] = 0
     grid = PlantedGrid(**{**grid.to_dict(), **changes})
     folder = Path(args.out) / "planted_vector"
     folder.mkdir(parents=True, exist_ok=True)
@@ -168,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     students = result.students
     figures = []
     for layer in grid.layers:
-        for group in ("", "owl", "random"):
+        for group in ("", *GROUPS):
             data = curves(students, layer, group)
             if data:
-                what = f"the {group} vector" if group else "every planted vector (owl and random)"
+                what = {"owl": "the owl vector", "random": "the random directions",
+                        "owl_specific": "the owl-specific direction", "": "every planted direction"}[group]
                 fig = plots.recovery_curve(data, title=f"Recovery of {what} at layer {layer} (α {grid.alpha:g})")
                 stem = f"recovery-L{layer}" + (f"-{group}" if group else "")
                 figures += plots.save_html_and_png(fig, folder / stem, png=not args.quick)
@@ -180,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         done = f"; partial run: {len(students)} of {len(students) + result.skipped} students of the grid trained"
         claims = [dataclasses.replace(c, measurement=c.measurement + done) for c in claims]
     gap = None
-    if not args.no_gap and not args.cached_only:
+    if not args.no_gap:
         gap = prompted_gap(lm, args.out, GapConfig.quick() if args.quick else GapConfig())
         save_gap(gap, folder / "prompted_gap.json")
         claims += gap_claims(gap, lm.fingerprint.short, grid.size)

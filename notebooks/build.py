@@ -153,7 +153,7 @@ def fit_vector() -> list:
             "if 'trait_recovered' in df:\n"
             "    fig.add_trace(go.Scatter(x=df['layer'], y=df['trait_recovered'], mode='lines+markers',\n"
             "                             name='trait recovered (fraction of teacher Δlog P)', line={'dash': 'dot'}))\n"
-            "    fig.update_yaxes(range=None)\n"
+            "    fig.update_yaxes(range=None, title_text='fraction of the prompt: KL explained, trait recovered')\n"
             "fig"),
         new_markdown_cell(
             "The loss curve of the best layer's fit, per step (minibatch KL before each update):"),

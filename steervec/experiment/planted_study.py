@@ -43,7 +43,7 @@ from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import Teacher, planted_teacher, random_direction
 from steervec.experiment.cache import dataset_path, student_path
 from steervec.experiment.config import Experiment
-from steervec.experiment.run import build_teacher_vector
+from steervec.experiment.run import build_specific_vector, build_teacher_vector
 from steervec.metrics.alignment import student_shift
 from steervec.metrics.planted import (
     OutputMetric,
@@ -69,8 +69,13 @@ class PlantedGrid:
     Args:
         layers: planted layers ``L``.
         alpha: the scale of ``v`` at every planted layer.
-        owl: plant the owl ``v_teacher`` (its norm at ``L`` also sets the random directions' norm).
+        owl: plant the owl ``v_teacher`` (its norm at ``L`` also sets the other directions' norm).
         random_directions: how many seeded random directions to plant (seeds ``0..k-1``).
+        owl_specific: also plant the owl-specific direction (planted name ``"owl_specific"``): the owl
+            prompt minus the mean over the other animals of the panel in the same wording
+            (:func:`~steervec.experiment.run.build_specific_vector`, the matched baseline), which cancels
+            the "a system prompt is present" part that dominates ``v_teacher``; rescaled to the owl
+            vector's norm so its recovery compares with the others'.
         students: ``"vector"`` (at ``L``), ``"vector_other"`` (at ``L - other_offset``), ``"lora"`` (r8, all linear).
         losses: ``"ce"`` (teacher tokens) and/or ``"kl_online"`` (every real position).
         data: ``"numbers"`` (constrained number lists) and/or ``"free"`` (answers to generic prompts).
@@ -104,6 +109,7 @@ class PlantedGrid:
     alpha: float = 3.0
     owl: bool = True
     random_directions: int = 3
+    owl_specific: bool = False
     students: tuple[StudentKind, ...] = ("vector", "vector_other", "lora")
     losses: tuple[Literal["ce", "kl_online"], ...] = ("ce", "kl_online")
     data: tuple[DataKind, ...] = ("numbers", "free")
@@ -126,8 +132,8 @@ class PlantedGrid:
     train_rows: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        if not self.owl and self.random_directions < 1:
-            raise ValueError("nothing to plant: set owl=True or random_directions >= 1")
+        if not self.owl and not self.owl_specific and self.random_directions < 1:
+            raise ValueError("nothing to plant: set owl=True, owl_specific=True or random_directions >= 1")
         for name, allowed, given in (("students", ("vector", "vector_other", "lora"), self.students),
                                      ("losses", ("ce", "kl_online"), self.losses),
                                      ("data", ("numbers", "free"), self.data)):
@@ -147,12 +153,12 @@ class PlantedGrid:
     @classmethod
     def machine(cls) -> PlantedGrid:
         """The size this 2-core machine affords in a few hours (the cost of a step is measured in the
-        module docstring): layer 25; the owl vector with 3 replicates and 3 random directions paired
-        with one replicate each; the recovery curve (vector at ``L``, number lists, both losses) at
+        module docstring): layer 25; the owl vector and the owl-specific direction with 3 replicates
+        each, and 3 random directions paired with one replicate each; the recovery curve (vector at ``L``, number lists, both losses) at
         N = 16, 64, 256; the other conditions (vector at ``L - 5``, LoRA, free text) at N = 256;
         40 steps of 8 rows."""
         return cls(layers=(25,), replicates=((0, 0), (1, 1), (2, 2)), rows=(16, 64, 256), side_rows=(256,),
-                   pair_random=True, steps=40, fisher_samples=8)
+                   pair_random=True, owl_specific=True, steps=40, fisher_samples=8)
 
     @classmethod
     def quick(cls) -> PlantedGrid:
@@ -184,13 +190,18 @@ class Planted:
 
 
 def planted_teachers(lm: LanguageModel, grid: PlantedGrid, out_dir: str | Path) -> Iterator[Planted]:
-    """The owl vector and the seeded random directions of the same norm, at every planted layer."""
+    """The owl vector, the seeded random directions and (``grid.owl_specific``) the owl-specific direction,
+    all of the owl vector's norm, at every planted layer."""
     owl = build_teacher_vector(lm, Experiment(name="planted_vector", out_dir=str(out_dir),
                                               n_vector_prompts=grid.n_vector_prompts))
     for layer in grid.layers:
         norm = owl.norms[layer]
         chosen = [("owl", owl.select([layer]))] if grid.owl else []
         chosen += [(f"random{s}", random_direction(lm, layer, norm, seed=s)) for s in range(grid.random_directions)]
+        if grid.owl_specific:
+            specific = build_specific_vector(lm, Experiment(name="planted_vector", out_dir=str(out_dir),
+                                                            n_vector_prompts=grid.n_vector_prompts)).select([layer])
+            chosen.append(("owl_specific", specific * (norm / specific.norms[layer])))
         for name, vector in chosen:
             teacher = planted_teacher(lm, vector, layer, grid.alpha, name=f"planted-{name}-L{layer}")
             yield Planted(name, layer, vector, grid.alpha, teacher)
@@ -249,7 +260,7 @@ def _trait_logp(lm: LanguageModel, questions: list[str]) -> Any:
 def _trait(lm: LanguageModel, planted: Planted, student: Student, ctx: _Context) -> dict[str, Any]:
     """Δlog P(owl) of the student and of its planted teacher over the base model (mean over the
     questions), and their ratio: how much of the teacher's trait the student carries."""
-    if planted.name != "owl" or not ctx.questions:
+    if planted.name not in ("owl", "owl_specific") or not ctx.questions:
         return {}
     with planted.teacher.context(lm):
         teacher = _trait_logp(lm, ctx.questions) - ctx.base_logp

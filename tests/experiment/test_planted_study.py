@@ -6,17 +6,21 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
 from steervec.data.teachers import planted_teacher, random_direction
+from steervec.experiment.config import Experiment
 from steervec.experiment.planted_study import (
     Planted,
     PlantedGrid,
     grid_cells,
     planted_data_path,
     planted_panel,
+    planted_teachers,
     run_planted,
     student_method,
 )
+from steervec.experiment.run import build_specific_vector
 from steervec.students.methods import LoRA, VectorStudent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -115,3 +119,26 @@ def test_cached_only_measures_what_was_trained_and_skips_the_rest(tiny_llama, tm
     assert partial.skipped == 3 and len(partial.students) == 1 and partial.students[0]["reused"]
     assert partial.students[0]["cosine"] == trained.students[0]["cosine"]
     assert len(list((tmp_path / "_students").glob("*.safetensors"))) == 1  # nothing trained
+
+
+def test_owl_specific_direction_is_planted_at_the_owl_norm_and_carries_a_trait(tiny_llama, tmp_path):
+    grid = PlantedGrid(**{**GRID.to_dict(), "owl_specific": True, "random_directions": 0, "students": ("vector",),
+                          "losses": ("kl_online",), "data": ("numbers",), "rows": (2,)})
+    planted = {p.name: p for p in planted_teachers(tiny_llama, grid, tmp_path)}
+    assert set(planted) == {"owl", "owl_specific"}
+    owl, specific = planted["owl"].vector[2], planted["owl_specific"].vector[2]
+    assert float(specific.norm()) == pytest.approx(float(owl.norm()), rel=1e-5)
+    cos = float(torch.nn.functional.cosine_similarity(owl, specific, dim=0))
+    assert cos < 0.999  # the matched baseline removes part of v_teacher, so the direction differs
+    # its matched vector, unscaled, is build_specific_vector's (cached under _vectors/ like v_teacher)
+    raw = build_specific_vector(tiny_llama, Experiment(name="planted_vector", out_dir=str(tmp_path),
+                                                       n_vector_prompts=grid.n_vector_prompts))[2]
+    assert float(torch.nn.functional.cosine_similarity(raw, specific, dim=0)) == pytest.approx(1.0, abs=1e-5)
+    result = run_planted(tiny_llama, grid, tmp_path, progress=False)
+    rows = {s["planted"]: s for s in result.students}
+    assert set(rows) == {"owl", "owl_specific"} and "trait_delta" in rows["owl_specific"]
+    assert rows["owl_specific"]["teacher_trait_delta"] != rows["owl"]["teacher_trait_delta"]
+    assert set(result.planted) == {"owl@L2", "owl_specific@L2"}
+    with pytest.raises(ValueError, match="nothing to plant"):
+        PlantedGrid(owl=False, random_directions=0, owl_specific=False)
+    assert PlantedGrid(owl=False, random_directions=0, owl_specific=True).owl_specific
