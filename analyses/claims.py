@@ -422,13 +422,13 @@ def planted_claims(soft: Sequence[float], hard: Sequence[float], layer: int, n_r
 
 
 def planted_trait_claim(fractions: Sequence[float], cosines: Sequence[float], detail: str, model: str,
-                        size: str) -> Claim:
-    """Ground truth, question 4: a student that recovered the planted owl vector reproduces the planted
-    teacher's change in log P(owl) (its sign included: the owl v_teacher at layer 25 can lower it),
-    Δlog P(owl) of the student over Δlog P(owl) of the teacher above one half.
+                        size: str, who: str = "a vector student that recovered the planted owl vector") -> Claim:
+    """Ground truth, question 4: ``who`` (by default a vector student that recovered the planted owl
+    vector) reproduces the planted teacher's change in log P(owl) (its sign included: the owl v_teacher at
+    layer 25 can lower it), Δlog P(owl) of the student over Δlog P(owl) of the teacher above one half.
     ``fractions`` / ``cosines``: one per replicate (data and training seed)."""
     verdict_word, text = decide([f - 0.5 for f in fractions], "positive", "replicates (data × training seed)")
-    return Claim("steervec ground truth", "a vector student that recovered the planted owl vector reproduces most "
+    return Claim("steervec ground truth", f"{who} reproduces most "
                  "of the planted teacher's change in log P(owl), whatever its sign (Δ student / Δ teacher > 0.5)",
                  f"fraction − 0.5: {text}; at cos(u, α·v) " + ", ".join(f"{c:+.3f}" for c in cosines) + f"; {detail}",
                  model, verdict_word, size, RULE)

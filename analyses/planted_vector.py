@@ -128,6 +128,14 @@ def _layer_claims(students: list[dict], grid: PlantedGrid, model: str, layer: in
         detail = f"planted owl teacher Δlog P(owl) {owl[0]['teacher_trait_delta']:+.3f} nats; soft labels; {where}"
         claims.append(planted_trait_claim([s["trait_fraction"] for s in owl], [s["cosine"] for s in owl], detail,
                                           model, grid.size))
+    lora = [s for k, s in sorted(_pick(students, layer, n, student="lora", loss="kl_online", data="numbers").items())
+            if k[0] == "owl" and "trait_fraction" in s]
+    if lora:  # matching the teacher on number prompts is not carrying its trait elsewhere
+        detail = (f"planted owl teacher Δlog P(owl) {lora[0]['teacher_trait_delta']:+.3f} nats; KL left on held-out "
+                  "number prompts " + ", ".join(f"{s['kl_fraction']:.3f}" for s in lora) + f" of base's; {where}")
+        claims.append(planted_trait_claim([s["trait_fraction"] for s in lora], [s["cosine"] for s in lora], detail,
+                                          model, grid.size, who="a LoRA r8 student distilled with soft labels on "
+                                                                "the planted owl teacher's number lists"))
     return claims
 
 

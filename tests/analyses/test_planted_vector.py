@@ -64,3 +64,23 @@ def test_every_planted_layer_gets_its_own_claims_with_distinct_texts():
     assert by["online soft distillation at the planted layer 25 recovers the planted vector (cos(u, α·v) > 0.9)"] == "yes"
     assert by["online soft distillation at the planted layer 6 recovers the planted vector (cos(u, α·v) > 0.9)"] == "no"
     assert any(t.endswith("(planted at layer 6)") for t in texts)
+
+
+def test_a_lora_student_that_matches_numbers_but_not_the_trait_gets_a_no():
+    pv = _module()
+    from steervec.experiment.planted_study import PlantedGrid
+
+    students = []
+    for r in range(3):
+        common = {"planted": "owl", "layer": 25, "loss": "kl_online", "data": "numbers", "n_rows": 256,
+                  "data_seed": r, "train_seed": r, "teacher_trait_delta": -2.5}
+        students.append({**common, "student": "vector", "cosine": 0.93, "trait_fraction": 1.2 + 0.01 * r,
+                         "kl_fraction": 0.015})
+        students.append({**common, "student": "lora", "cosine": 0.87 + 0.005 * r, "trait_fraction": 0.1 + 0.02 * r,
+                         "kl_fraction": 0.03})
+    claims = {c.claim: c for c in pv.recovery_claims(students, PlantedGrid(layers=(25,)), "tiny")}
+    lora = [c for t, c in claims.items() if t.startswith("a LoRA r8 student distilled with soft labels")]
+    assert len(lora) == 1 and lora[0].reproduced.startswith("no") and "KL left" in lora[0].measurement
+    vector = [c for t, c in claims.items() if t.startswith("a vector student that recovered")]
+    assert len(vector) == 1 and vector[0].reproduced.startswith("yes")
+    assert any(t.startswith("LoRA r8 (cos of its shift at L) recovers") for t in claims)
