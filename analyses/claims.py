@@ -471,3 +471,16 @@ def specific_share_claim(shares: Sequence[float], detail: str, model: str, size:
     return Claim(BLANK, "v_teacher (the owl prompt minus no system turn) is a direction of the trait: its "
                  "owl-specific part carries most of its norm (share > 0.5)", f"share − 0.5: {text}; {detail}",
                  model, verdict_word, size, RULE)
+
+
+def student_matrix_claim(by_data_seed: Sequence[float], student: str, layer: int, detail: str, model: str,
+                         size: str) -> Claim:
+    """The alignment issue's student-level cross-trait matrix: students trained on each trait's number lists
+    move (control-subtracted) along their own trait's matched vector more than along the other traits'.
+    ``by_data_seed``: per data seed, diagonal − mean off-diagonal cosine averaged over traits and training
+    seeds (the traits of one data seed share its control students, so the data seed is the unit)."""
+    verdict_word, text = decide(by_data_seed, "positive", "data seeds")
+    return Claim("steervec trait-specific alignment",
+                 f"{student} students' control-subtracted shifts at layer {layer} align more with their own trait's "
+                 "matched vector than with the other traits' (diagonal − mean off-diagonal cosine > 0)",
+                 f"diagonal − mean off-diagonal: {text}; {detail}", model, verdict_word, size, RULE)

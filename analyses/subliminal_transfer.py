@@ -10,6 +10,7 @@ T=1 per question) and the paired trait − control differences with 95 % CIs. Wr
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from analysis_kit import analysis_parser, sizes
@@ -34,14 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         parser.error(f"--animals takes single words such as 'owl cat'; got {bad}")
     for animal in animals:
-        # the vector student on owl only: it showed no transfer in the demo, LoRA carries the other animals
-        students = (VECTOR,) if args.quick else (VECTOR, LORA) if animal == "owl" else (LORA,)
-        exp = Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
-                         students=students, out_dir=args.out, sample_k=2 if args.quick else 10,
-                         **sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel))
-        result = run_experiment(exp, claims=experiment_claims)
+        result = run_experiment(transfer_experiment(animal, args), claims=experiment_claims)
         print(result.table())
     return 0
+
+
+def transfer_experiment(animal: str, args: argparse.Namespace) -> Experiment:
+    """The run of one animal (analyses/student_trait_matrix.py builds the same runs, so they share them)."""
+    # the vector student on owl only: it showed no transfer in the demo, LoRA carries the other animals
+    students = (VECTOR,) if args.quick else (VECTOR, LORA) if animal == "owl" else (LORA,)
+    return Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
+                      students=students, out_dir=args.out, sample_k=2 if args.quick else 10,
+                      **sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel))
 
 
 if __name__ == "__main__":

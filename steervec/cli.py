@@ -24,7 +24,7 @@ from steervec.core.io import check_writable
 PACKAGE_DIR = Path(__file__).resolve().parent
 ANALYSES = ("subliminal_transfer", "prompt_as_vector", "student_alignment", "optimizer_ablation",
             "cross_model", "divergence_tokens", "lora_rank", "four_students", "trait_matrix",
-            "planted_vector")
+            "planted_vector", "student_trait_matrix")
 
 
 def _lm(args: argparse.Namespace) -> Any:

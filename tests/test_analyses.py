@@ -20,9 +20,9 @@ from steervec.cli import ANALYSES
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.embedded, pytest.mark.slow]
-# the seven studies and the planted-vector ground truth; four_students (the students issue's 1,000-row run) is
-# left out of CI
-IN_CI = (*ANALYSES[:7], "planted_vector")
+# the seven studies, the planted-vector ground truth and the student-level cross-trait matrix (it reuses
+# subliminal_transfer's owl run); four_students (the students issue's 1,000-row run) is left out of CI
+IN_CI = (*ANALYSES[:7], "planted_vector", "student_trait_matrix")
 
 
 @pytest.fixture(scope="module")

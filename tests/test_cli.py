@@ -26,7 +26,7 @@ def test_run_refuses_unknown_analysis(capsys):
     assert "subliminal_transfer" in err and err.count("\n") == 1
     root = Path(__file__).resolve().parents[1] / "analyses"
     assert all((root / f"{name}.py").is_file() for name in ANALYSES)
-    assert len(ANALYSES) == 10  # the seven studies, four_students, trait_matrix and planted_vector
+    assert len(ANALYSES) == 11  # the seven studies, four_students, trait_matrix, planted_vector, student_trait_matrix
 
 
 def test_results_without_runs_names_the_fix(tmp_path, capsys):

@@ -337,9 +337,14 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
                              "reused": reused, "cosine_at_layer": al.cosine[exp.reporting_layer], "cosine_by_layer": al.cosine,
                              "final_loss": student.history[-1]["loss"] if student.history else None,
                              **_loss_summary(student.history), "train_seconds": round(t_trained - t0, 1)}
+    stem = f"{spec.name.replace(' ', '_').replace('@', 'L')}-{_data_label(exp, data_name, data_seed)}-s{seed}"
     if ctx.v_specific is not None:
         extra["cosine_specific_by_layer"] = shift.cosine(ctx.v_specific)
         ctx.shifts[spec.name, data_name, (data_seed, seed)] = shift
+        # kept in the run folder (not only the cache), so cross-trait matrices can be built from records
+        shift.provenance.update({"student": spec.name, "data": data_name, "data_seed": data_seed, "seed": seed})
+        (ctx.folder / "shifts").mkdir(exist_ok=True)
+        shift.save(ctx.folder / "shifts" / f"{stem}.safetensors")
     if spec.kind == "vector":
         extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
     if eas is not None:
@@ -347,9 +352,7 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
     for name, other in other_evals.items():
         extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
         extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
-    link(ctx.folder / f"student-{spec.name.replace(' ', '_').replace('@', 'L')}-"
-                      f"{_data_label(exp, data_name, data_seed)}-s{seed}.safetensors",
-         _student_file(exp, lm, spec, data_path, seed))
+    link(ctx.folder / f"student-{stem}.safetensors", _student_file(exp, lm, spec, data_path, seed))
     return _eval_row(label, ev, **extra), al.cosine
 
 

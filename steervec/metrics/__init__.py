@@ -16,7 +16,13 @@ from steervec.metrics.alignment import (
     sufficiency,
 )
 from steervec.metrics.alignment_claims import alignment_verdict
-from steervec.metrics.cosine_matrix import CosineMatrix, alignment_matrix, cosine_matrix
+from steervec.metrics.cosine_matrix import (
+    CosineMatrix,
+    UnitAlignment,
+    alignment_by_unit,
+    alignment_matrix,
+    cosine_matrix,
+)
 from steervec.metrics.evaluate import (
     TraitEval,
     aggregate,
@@ -40,7 +46,9 @@ from steervec.metrics.planted import (
 from steervec.metrics.shifts import (
     ControlledShifts,
     ShiftCosines,
+    controlled_by_unit,
     controlled_shifts,
+    load_run_shifts,
     seed_t_interval,
 )
 from steervec.metrics.stats import (
@@ -77,6 +85,7 @@ __all__ = [
     "AlignmentTracker",
     "ControlledShifts",
     "CosineMatrix",
+    "UnitAlignment",
     "GradientAlignment",
     "KLRecovery",
     "LayerAlignment",
@@ -87,8 +96,10 @@ __all__ = [
     "TraitScore",
     "VectorRecovery",
     "aggregate",
+    "alignment_by_unit",
     "alignment_matrix",
     "alignment_verdict",
+    "controlled_by_unit",
     "controlled_shifts",
     "cosine_matrix",
     "distillation_kl",
@@ -106,6 +117,7 @@ __all__ = [
     "row_projections",
     "rows_to_reach",
     "sample_answers",
+    "load_run_shifts",
     "seed_t_interval",
     "shift_recovery",
     "spellings",

@@ -161,3 +161,86 @@ def alignment_matrix(shifts: Mapping[str, SteeringVector], vectors: Mapping[str,
     if len(order) < 2:
         raise ComparisonError("an alignment matrix needs vectors of at least two traits to compare against")
     return cosine_matrix(shifts, {t: vectors[t] for t in order}, layers, label)
+
+
+@dataclass(frozen=True)
+class UnitAlignment:
+    """Students of several traits, one control-subtracted shift per replicate, against every trait's vector.
+
+    Attributes:
+        per_unit: ``{(trait, unit): CosineMatrix}`` with one row (the trait) and every vector as a column;
+            ``unit`` is the replicate, ``(data seed, training seed)``.
+        cols: the vectors' traits (the shifts' traits first).
+    """
+
+    per_unit: dict[tuple[str, Any], CosineMatrix]
+    cols: tuple[str, ...]
+
+    @property
+    def traits(self) -> list[str]:
+        return list(dict.fromkeys(t for t, _ in self.per_unit))
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return next(iter(self.per_unit.values())).layers
+
+    def mean(self) -> CosineMatrix:
+        """Each trait's row averaged over its replicates (``rows`` = the shifts' traits)."""
+        rows = []
+        for t in self.traits:
+            mats = [m.values[:, 0, :] for (trait, _), m in self.per_unit.items() if trait == t]
+            rows.append(torch.stack(mats).mean(0))
+        return CosineMatrix(tuple(self.traits), self.cols, self.layers, torch.stack(rows, dim=1), "mean over replicates")
+
+    def to_dataframe(self) -> Any:
+        """Per layer, trait and replicate: the diagonal, the mean and the largest off-diagonal cosine, and
+        ``specificity`` = diagonal − mean off-diagonal (columns ``layer, trait, data_seed, seed, ...``)."""
+        import pandas as pd
+
+        recs = []
+        for (trait, unit), m in self.per_unit.items():
+            j = self.cols.index(trait)
+            for k, layer in enumerate(m.layers):
+                row = m.values[k, 0]
+                others = torch.cat([row[:j], row[j + 1:]]).double()
+                diag = float(row[j])
+                data_seed, seed = unit if isinstance(unit, tuple) else (unit, unit)
+                recs.append({"layer": layer, "trait": trait, "data_seed": data_seed, "seed": seed, "diagonal": diag,
+                             "mean_off_diagonal": float(others.mean()), "max_off_diagonal": float(others.max()),
+                             "specificity": diag - float(others.mean()), "beats_all": diag > float(others.max())})
+        return pd.DataFrame(recs)
+
+    def by_data_seed(self, layer: int) -> dict[int, float]:
+        """At ``layer``, one value per data seed: the specificity averaged over traits and training seeds.
+        Traits share each data seed's control students, so their replicates are not independent; the
+        data seeds are (what a verdict reads)."""
+        table = self.to_dataframe()
+        table = table[table.layer == layer]
+        if table.empty:
+            raise ComparisonError(f"no layer {layer}: the shifts have layers {list(self.layers)}")
+        return {int(d): float(v) for d, v in table.groupby("data_seed").specificity.mean().items()}
+
+
+def alignment_by_unit(controlled: Mapping[str, Mapping[Any, SteeringVector]], vectors: Mapping[str, SteeringVector],
+                      layers: Sequence[int] | None = None) -> UnitAlignment:
+    """:func:`alignment_matrix` for every replicate of every trait's students.
+
+    Args:
+        controlled: ``{trait: {unit: control-subtracted shift}}``
+            (:func:`steervec.metrics.shifts.controlled_by_unit`).
+        vectors: ``{trait: vector}`` (e.g. matched trait vectors); holds every trait of ``controlled``
+            and at least one other.
+    """
+    if not controlled or not all(controlled.values()):
+        raise ComparisonError("no shifts: pass {trait: {unit: shift}} with at least one unit per trait")
+    missing = [t for t in controlled if t not in vectors]
+    if missing:
+        raise ComparisonError(f"no vector for traits {missing}: every trait's shifts need its own vector "
+                              "(the diagonal); add them to `vectors`")
+    order = [*controlled, *(t for t in vectors if t not in controlled)]
+    if len(order) < 2:
+        raise ComparisonError("an alignment matrix needs vectors of at least two traits to compare against")
+    cols = {t: vectors[t] for t in order}  # one column order for every replicate
+    per_unit = {(t, u): cosine_matrix({t: v}, cols, layers, "replicate") for t, units in controlled.items()
+                for u, v in units.items()}
+    return UnitAlignment(per_unit, tuple(order))

@@ -17,15 +17,17 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
 from steervec.core.activations import MeanPositions, mean_activations
 from steervec.core.chat import Prompt, System
-from steervec.core.errors import ComparisonError
+from steervec.core.errors import ComparisonError, InputError
 from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.metrics.alignment import student_shift
@@ -170,3 +172,44 @@ def controlled_shifts(lm: LanguageModel, trait: str, trait_students: Mapping[int
     trait_shifts = {s: student_shift(lm, st, prompts, **kw) for s, st in trait_students.items()}  # type: ignore[arg-type]
     control = {s: student_shift(lm, st, prompts, **kw) for s, st in control_students.items()}  # type: ignore[arg-type]
     return ControlledShifts(trait, trait_shifts, control)
+
+
+Unit = tuple[int, int]
+"""A replicate of a run: ``(data seed, training seed)``."""
+
+
+def load_run_shifts(folder: str | os.PathLike[str], model: Any = None) -> dict[tuple[str, str, Unit], SteeringVector]:
+    """Every student shift a run saved (``<run>/shifts/*.safetensors``, written by
+    :func:`~steervec.experiment.run.run_experiment` with ``specific_alignment``), keyed by
+    ``(student, data, (data seed, training seed))``.
+
+    Example:
+        >>> shifts = load_run_shifts("records/full/subliminal_transfer-owl")  # doctest: +SKIP
+    """
+    files = sorted((Path(folder) / "shifts").glob("*.safetensors"))
+    if not files:
+        raise InputError(f"{folder} holds no shifts/*.safetensors: run it again with "
+                         "Experiment(specific_alignment=True) (its students are reused from the cache)")
+    out: dict[tuple[str, str, Unit], SteeringVector] = {}
+    for file in files:
+        vector = SteeringVector.load(file, model=model)
+        p = vector.provenance
+        if not {"student", "data", "data_seed", "seed"} <= set(p):
+            raise InputError(f"{file} does not say which student it is (student, data, data_seed, seed in its "
+                             "provenance): it was not written by run_experiment; remove it")
+        out[str(p["student"]), str(p["data"]), (int(p["data_seed"]), int(p["seed"]))] = vector
+    return out
+
+
+def controlled_by_unit(shifts: Mapping[tuple[str, str, Unit], SteeringVector], student: str, trait_data: str,
+                       control_data: str) -> dict[Unit, SteeringVector]:
+    """``{unit: shift(trait-data student) − shift(control-data student)}`` for one student kind, over the
+    units that have both (a unit missing either is left out; none in common is an error)."""
+    trait = {u: v for (st, d, u), v in shifts.items() if st == student and d == trait_data}
+    control = {u: v for (st, d, u), v in shifts.items() if st == student and d == control_data}
+    units = sorted(set(trait) & set(control))
+    if not units:
+        have = sorted({(st, d) for st, d, _ in shifts})
+        raise ComparisonError(f"no unit has both a {student!r} student on {trait_data!r} and one on {control_data!r} "
+                              f"data; the shifts hold (student, data) {have}")
+    return {u: trait[u] - control[u] for u in units}

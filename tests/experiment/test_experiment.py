@@ -267,6 +267,13 @@ def test_control_subtracted_shift_is_measured_against_the_matched_vector(first, 
     assert claim["reproduced"] == "no verdict" and "sufficiency" in claim["claim"]
     trait_rows = [c for c in m["conditions"] if c.get("data") == "owl-prompted" and "student" in c]
     assert all("controlled_cosine_teacher_by_layer" in c for c in trait_rows)
+    # the run folder keeps every shift, so cross-trait matrices can be built from a record alone
+    from steervec.metrics.shifts import controlled_by_unit, load_run_shifts
+
+    saved = load_run_shifts(first.folder, model=tiny_llama)
+    assert ("LoRA r2", "control", (exp.data_seeds[0], 0)) in saved
+    delta = controlled_by_unit(saved, "LoRA r2", "owl-prompted", "control")[(exp.data_seeds[0], 0)]
+    assert delta.cosine(v_specific)[exp.reporting_layer] == pytest.approx(expected, abs=1e-5)
 
 
 def test_length_matched_pair_trains_every_student_on_matched_data(first, tiny_llama):

@@ -59,3 +59,52 @@ def test_zero_vectors_give_nan_and_bad_inputs_are_refused():
         cosine_matrix(VECTORS, VECTORS).at(9)
     with pytest.raises(ComparisonError, match="expected"):
         CosineMatrix(("a",), ("b",), (1, 2), torch.zeros(1, 1, 1))
+
+
+def test_alignment_by_unit_averages_replicates_and_reads_one_value_per_data_seed():
+    from steervec.metrics.cosine_matrix import alignment_by_unit
+
+    owl_like, cat_like = [1.0, 0.1, 0.0], [0.1, 0.0, 2.0]
+    controlled = {"owl": {(0, 0): _sv(l3=owl_like, l6=owl_like), (1, 0): _sv(l3=[1.0, 0.0, 0.0], l6=[1.0, 0.0, 0.0])},
+                  "cat": {(0, 0): _sv(l3=[1.0, 1.0, 0.0], l6=cat_like), (1, 0): _sv(l3=[1.0, 1.0, 0.1], l6=cat_like)}}
+    al = alignment_by_unit(controlled, VECTORS)
+    assert al.cols == ("owl", "cat", "pirate") and al.traits == ["owl", "cat"] and al.layers == (3, 6)
+    mean = al.mean()
+    hand = (cosine_matrix({"o": controlled["owl"][(0, 0)]}, VECTORS).values[:, 0, :]
+            + cosine_matrix({"o": controlled["owl"][(1, 0)]}, VECTORS).values[:, 0, :]) / 2
+    assert torch.allclose(mean.values[:, 0, :], hand)
+    table = al.to_dataframe()
+    assert len(table) == 2 * 2 * 2  # layers x traits x replicates
+    row = table[(table.layer == 6) & (table.trait == "cat") & (table.data_seed == 1)].iloc[0]
+    cos = cosine_matrix({"c": controlled["cat"][(1, 0)]}, VECTORS).at(6).iloc[0]
+    assert row.diagonal == pytest.approx(cos["cat"])
+    assert row.specificity == pytest.approx(cos["cat"] - (cos["owl"] + cos["pirate"]) / 2)
+    per_seed = al.by_data_seed(6)
+    assert set(per_seed) == {0, 1}
+    expect = table[(table.layer == 6) & (table.data_seed == 0)].specificity.mean()
+    assert per_seed[0] == pytest.approx(expect) and per_seed[0] > 0  # both traits sit on their own vector at 6
+    assert al.by_data_seed(3)[1] < per_seed[1]  # owl and cat vectors are 45° apart at layer 3, 90° at 6
+    with pytest.raises(ComparisonError, match="no vector for traits"):
+        alignment_by_unit({"dog": {(0, 0): VECTORS["owl"]}}, VECTORS)
+    with pytest.raises(ComparisonError, match="no layer 9"):
+        al.by_data_seed(9)
+
+
+def test_run_shifts_load_by_unit_and_subtract_the_control(tmp_path):
+    from steervec.core.errors import InputError
+    from steervec.metrics.shifts import controlled_by_unit, load_run_shifts
+
+    with pytest.raises(InputError, match="specific_alignment=True"):
+        load_run_shifts(tmp_path)
+    (tmp_path / "shifts").mkdir()
+    for data, value in (("owl", 3.0), ("control", 1.0)):
+        for unit in ((0, 0), (1, 0)):
+            v = _sv(l3=[value, unit[0], 0.0])
+            v.provenance.update({"student": "LoRA r8", "data": data, "data_seed": unit[0], "seed": unit[1]})
+            v.save(tmp_path / "shifts" / f"{data}-{unit[0]}.safetensors")
+    shifts = load_run_shifts(tmp_path)
+    assert set(shifts) == {("LoRA r8", d, u) for d in ("owl", "control") for u in ((0, 0), (1, 0))}
+    delta = controlled_by_unit(shifts, "LoRA r8", "owl", "control")
+    assert set(delta) == {(0, 0), (1, 0)} and torch.equal(delta[(1, 0)][3], torch.tensor([2.0, 0.0, 0.0]))
+    with pytest.raises(ComparisonError, match="no unit has both"):
+        controlled_by_unit(shifts, "vector@25", "owl", "control")

@@ -1,0 +1,102 @@
+"""Claim (steervec, trait-specific alignment): a student moves along its own trait's direction, not another's.
+
+The student-level cross-trait matrix. For each animal, the subliminal-transfer run of
+analyses/subliminal_transfer.py (the same Experiment, so the two share datasets, students and run
+folders): the animal-lover teacher and the control teacher write number lists, and students train
+on each. A student's control-subtracted shift (the trait-data student's shift minus the control-data
+student's of the same data seed and training seed, on the run's alignment prompts) is compared, at
+every layer, with every trait's *matched* vector (the trait's prompt minus the mean over the other
+animals of the panel in the same wording, saved by each run; at full size the personas pirate and poet
+as extra columns). The
+diagonal must beat the off-diagonal: one value per data seed (diagonal − mean off-diagonal, averaged
+over traits and training seeds) is read by the one verdict rule.
+
+    python analyses/student_trait_matrix.py --quick
+    python analyses/student_trait_matrix.py --out runs/full --data-seeds 3 --seeds 1 --trait-panel
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from analysis_kit import analysis_parser
+from claims import experiment_claims, student_matrix_claim
+from subliminal_transfer import LORA, VECTOR, transfer_experiment
+
+from steervec import plots
+from steervec.core.io import atomic_path
+from steervec.core.model import load_model
+from steervec.core.steering_vector import SteeringVector
+from steervec.data.numbers import number_prompts
+from steervec.experiment.run import build_teachers, run_experiment
+from steervec.metrics.cosine_matrix import alignment_by_unit
+from steervec.metrics.shifts import controlled_by_unit, load_run_shifts
+from steervec.vectors.baselines import ConditionMeans, matched, trait_vectors
+
+QUICK_ANIMALS = ("owl", "cat")
+FULL_ANIMALS = ("owl", "cat", "dog", "dolphin", "eagle")
+PERSONAS = ("pirate", "poet")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = analysis_parser(__doc__.splitlines()[0])
+    parser.add_argument("--animals", nargs="+", default=None, metavar="ANIMAL",
+                        help=f"students' traits (default: {' '.join(FULL_ANIMALS)}; quick: {' '.join(QUICK_ANIMALS)})")
+    parser.add_argument("--layer", type=int, default=25, help="the layer the verdict reads (default 25)")
+    args = parser.parse_args(argv)
+    animals = tuple(args.animals) if args.animals else QUICK_ANIMALS if args.quick else FULL_ANIMALS
+    bad = [a for a in animals if not a.isalpha()]
+    if bad or len(set(animals)) < 2:
+        parser.error(f"--animals takes two or more different single words such as 'owl cat'; got {list(animals)}")
+    student = VECTOR if args.quick else LORA  # the student subliminal_transfer trains for every animal
+    lm = load_model(args.model)
+    controlled, runs, vectors = {}, {}, {}
+    for animal in animals:
+        exp = transfer_experiment(animal, args)
+        result = run_experiment(exp, lm=lm, claims=experiment_claims)
+        trait, control = build_teachers(exp, SteeringVector.load(result.folder / "v_teacher.safetensors", model=lm))
+        controlled[animal] = controlled_by_unit(load_run_shifts(result.folder, model=lm), student.name, trait.name,
+                                                control.name)
+        vectors[animal] = SteeringVector.load(result.folder / "v_specific.safetensors", model=lm)  # its matched vector
+        runs[animal] = str(result.folder)
+    personas = () if args.quick else PERSONAS  # a forward per panel animal: left out of the CI size
+    if personas:  # matched like the animals: the persona's prompt minus the panel's mean, on the same prompts
+        prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=exp.vector_prompt_seed)]
+        vectors |= trait_vectors(ConditionMeans(lm, prompts), personas, matched())
+    alignment = alignment_by_unit(controlled, vectors)
+    layer = lm.check_layer(args.layer)
+    mean = alignment.mean()
+    by_seed = alignment.by_data_seed(layer)
+    table = alignment.to_dataframe()
+    margins = mean.diagonal_margin()
+    strongest = margins.groupby("layer").margin.mean().idxmax()
+    folder = Path(args.out) / "student_trait_matrix"
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {x: mean.values[k].tolist() for k, x in enumerate(mean.layers)}
+    fig = plots.cosine_matrix_heatmap(values, mean.rows, mean.cols, layer=layer,
+                                      title=f"{student.name} students' control-subtracted shift vs each trait's "
+                                            f"matched vector (layer {layer})",
+                                      row_title="students trained on", col_title="matched vector of")
+    figures = plots.save_html_and_png(fig, folder / "student_matrix", png=not args.quick)
+    at = mean.at(layer)
+    detail = (f"{student.name} students of {', '.join(animals)} ({len(table[table.layer == layer])} trait × data × "
+              f"training-seed replicates); columns: matched vectors of {', '.join(mean.cols)}; diagonal at layer "
+              f"{layer}: " + ", ".join(f"{t} {at.loc[t, t]:+.3f}" for t in mean.rows)
+              + f"; the diagonal wins by most (mean margin over traits) at layer {int(strongest)}")
+    claim = student_matrix_claim(list(by_seed.values()), student.name, layer, detail, lm.fingerprint.short,
+                                 "quick" if args.quick else "full")
+    metrics = {"animals": list(animals), "personas": list(personas), "student": student.name, "layer": layer,
+               "runs": runs, "matrix": mean.to_dict(), "by_data_seed": {str(k): v for k, v in by_seed.items()},
+               "replicates": table.to_dict("records"), "diagonal_margin": margins.to_dict("records"),
+               "strongest_layer": int(strongest), "figures": [str(f) for f in figures], "claims": [claim.to_dict()]}
+    with atomic_path(folder / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=float))
+    print(at.round(3).to_string())
+    print(json.dumps(claim.to_dict(), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
