@@ -153,14 +153,19 @@ def alignment_matrix(shifts: Mapping[str, SteeringVector], vectors: Mapping[str,
         A :class:`CosineMatrix` with rows = shifts' traits and columns = vectors' traits (the
         shifts' traits first, in their order); ``diagonal_margin()`` is the summary.
     """
-    missing = [t for t in shifts if t not in vectors]
+    return cosine_matrix(shifts, _columns(shifts, vectors), layers, label)
+
+
+def _columns(traits: Sequence[str] | Mapping[str, Any], vectors: Mapping[str, SteeringVector]) -> dict[str, SteeringVector]:
+    """The columns of an alignment matrix: every trait's own vector first (the diagonal), then the rest."""
+    missing = [t for t in traits if t not in vectors]
     if missing:
         raise ComparisonError(f"no vector for traits {missing}: every shift needs its own trait's vector "
                               "(the diagonal); add them to `vectors`")
-    order = [*shifts, *(t for t in vectors if t not in shifts)]
+    order = [*traits, *(t for t in vectors if t not in traits)]
     if len(order) < 2:
         raise ComparisonError("an alignment matrix needs vectors of at least two traits to compare against")
-    return cosine_matrix(shifts, {t: vectors[t] for t in order}, layers, label)
+    return {t: vectors[t] for t in order}
 
 
 @dataclass(frozen=True)
@@ -233,14 +238,7 @@ def alignment_by_unit(controlled: Mapping[str, Mapping[Any, SteeringVector]], ve
     """
     if not controlled or not all(controlled.values()):
         raise ComparisonError("no shifts: pass {trait: {unit: shift}} with at least one unit per trait")
-    missing = [t for t in controlled if t not in vectors]
-    if missing:
-        raise ComparisonError(f"no vector for traits {missing}: every trait's shifts need its own vector "
-                              "(the diagonal); add them to `vectors`")
-    order = [*controlled, *(t for t in vectors if t not in controlled)]
-    if len(order) < 2:
-        raise ComparisonError("an alignment matrix needs vectors of at least two traits to compare against")
-    cols = {t: vectors[t] for t in order}  # one column order for every replicate
+    cols = _columns(list(controlled), vectors)  # one column order for every replicate
     per_unit = {(t, u): cosine_matrix({t: v}, cols, layers, "replicate") for t, units in controlled.items()
                 for u, v in units.items()}
-    return UnitAlignment(per_unit, tuple(order))
+    return UnitAlignment(per_unit, tuple(cols))
