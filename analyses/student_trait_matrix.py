@@ -30,7 +30,8 @@ from steervec.core.io import atomic_path
 from steervec.core.model import load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.numbers import number_prompts
-from steervec.experiment.run import build_teachers, run_experiment
+from steervec.experiment.config import Experiment
+from steervec.experiment.run import backfill_shifts, build_teachers, run_experiment
 from steervec.metrics.cosine_matrix import alignment_by_unit
 from steervec.metrics.shifts import controlled_by_unit, load_run_shifts
 from steervec.vectors.baselines import ConditionMeans, matched, trait_vectors
@@ -38,6 +39,14 @@ from steervec.vectors.baselines import ConditionMeans, matched, trait_vectors
 QUICK_ANIMALS = ("owl", "cat")
 FULL_ANIMALS = ("owl", "cat", "dog", "dolphin", "eagle")
 PERSONAS = ("pirate", "poet")
+
+
+def finished(exp: Experiment) -> bool:
+    """Whether ``<out>/<name>`` holds a finished run of exactly ``exp`` (its config and its metrics)."""
+    folder = Path(exp.out_dir) / exp.name
+    if not (folder / "metrics.json").is_file() or not (folder / "config.json").is_file():
+        return False
+    return bool(json.loads((folder / "config.json").read_text()) == json.loads(json.dumps(exp.to_dict())))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,12 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     controlled, runs, vectors = {}, {}, {}
     for animal in animals:
         exp = transfer_experiment(animal, args)
-        result = run_experiment(exp, lm=lm, claims=experiment_claims)
-        trait, control = build_teachers(exp, SteeringVector.load(result.folder / "v_teacher.safetensors", model=lm))
-        controlled[animal] = controlled_by_unit(load_run_shifts(result.folder, model=lm), student.name, trait.name,
+        folder = Path(exp.out_dir) / exp.name
+        if finished(exp):  # a finished run of the same experiment: only the shifts it may predate are measured
+            backfill_shifts(exp, lm)
+        else:
+            folder = run_experiment(exp, lm=lm, claims=experiment_claims).folder
+        trait, control = build_teachers(exp, SteeringVector.load(folder / "v_teacher.safetensors", model=lm))
+        controlled[animal] = controlled_by_unit(load_run_shifts(folder, model=lm), student.name, trait.name,
                                                 control.name)
-        vectors[animal] = SteeringVector.load(result.folder / "v_specific.safetensors", model=lm)  # its matched vector
-        runs[animal] = str(result.folder)
+        vectors[animal] = SteeringVector.load(folder / "v_specific.safetensors", model=lm)  # its matched vector
+        runs[animal] = str(folder)
     personas = () if args.quick else PERSONAS  # a forward per panel animal: left out of the CI size
     if personas:  # matched like the animals: the persona's prompt minus the panel's mean, on the same prompts
         prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=exp.vector_prompt_seed)]

@@ -22,6 +22,7 @@ from typing import Any
 
 from steervec.core.activations import mean_activations
 from steervec.core.chat import system_from_label
+from steervec.core.errors import InputError
 from steervec.core.io import atomic_path
 from steervec.core.locks import exclusive_lock
 from steervec.core.model import LanguageModel, load_model
@@ -337,14 +338,11 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
                              "reused": reused, "cosine_at_layer": al.cosine[exp.reporting_layer], "cosine_by_layer": al.cosine,
                              "final_loss": student.history[-1]["loss"] if student.history else None,
                              **_loss_summary(student.history), "train_seconds": round(t_trained - t0, 1)}
-    stem = f"{spec.name.replace(' ', '_').replace('@', 'L')}-{_data_label(exp, data_name, data_seed)}-s{seed}"
+    stem = _stem(exp, spec, data_name, data_seed, seed)
     if ctx.v_specific is not None:
         extra["cosine_specific_by_layer"] = shift.cosine(ctx.v_specific)
         ctx.shifts[spec.name, data_name, (data_seed, seed)] = shift
-        # kept in the run folder (not only the cache), so cross-trait matrices can be built from records
-        shift.provenance.update({"student": spec.name, "data": data_name, "data_seed": data_seed, "seed": seed})
-        (ctx.folder / "shifts").mkdir(exist_ok=True)
-        shift.save(ctx.folder / "shifts" / f"{stem}.safetensors")
+        _save_shift(ctx.folder, shift, stem, spec, data_name, data_seed, seed)
     if spec.kind == "vector":
         extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
     if eas is not None:
@@ -354,6 +352,59 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
         extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
     link(ctx.folder / f"student-{stem}.safetensors", _student_file(exp, lm, spec, data_path, seed))
     return _eval_row(label, ev, **extra), al.cosine
+
+
+def _stem(exp: Experiment, spec: StudentSpec, data_name: str, data_seed: int, seed: int) -> str:
+    """A student's name in the run folder (``student-<stem>.safetensors``, ``shifts/<stem>.safetensors``)."""
+    return f"{spec.name.replace(' ', '_').replace('@', 'L')}-{_data_label(exp, data_name, data_seed)}-s{seed}"
+
+
+def _save_shift(folder: Path, shift: SteeringVector, stem: str, spec: StudentSpec, data_name: str, data_seed: int,
+                seed: int) -> Path:
+    """Keep a student's shift in the run folder (not only the cache), so cross-trait matrices can be built
+    from a record alone (:func:`steervec.metrics.shifts.load_run_shifts`)."""
+    shift.provenance.update({"student": spec.name, "data": data_name, "data_seed": data_seed, "seed": seed})
+    (folder / "shifts").mkdir(exist_ok=True)
+    return shift.save(folder / "shifts" / f"{stem}.safetensors")
+
+
+def backfill_shifts(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True) -> list[Path]:
+    """Write ``<run>/shifts/`` for a run recorded before runs kept their students' shifts.
+
+    Every student of the run's trait / control pair is loaded through the run folder's link to the run
+    cache and its shift measured on the run's alignment prompts, as :func:`measure_student` measures it.
+    Nothing is trained or evaluated; shifts already there are kept.
+
+    Example:
+        >>> backfill_shifts(Experiment(name="subliminal_transfer-owl", out_dir="runs/full", ...))  # doctest: +SKIP
+    """
+    folder = Path(exp.out_dir) / exp.name
+    if not (folder / "v_teacher.safetensors").is_file():
+        raise InputError(f"{folder} is not a finished run of this experiment (no v_teacher.safetensors): "
+                         "run it with run_experiment instead")
+    lm = lm or load_model(exp.model)
+    trait, control = build_teachers(exp, SteeringVector.load(folder / "v_teacher.safetensors", model=lm))
+    system = _system(exp.student_system)
+    prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=exp.align_prompt_seed)]
+    base_means = None
+    written = []
+    for spec in exp.students:
+        for data_name in (trait.name, control.name):
+            for data_seed, seed in exp.units:
+                stem = _stem(exp, spec, data_name, data_seed, seed)
+                if (folder / "shifts" / f"{stem}.safetensors").is_file():
+                    continue
+                link = folder / f"student-{stem}.safetensors"
+                if not link.is_file():
+                    raise InputError(f"{link} is missing or its run-cache entry is gone: run the experiment again "
+                                     "(run_experiment reuses what the cache still holds)")
+                if base_means is None:
+                    base_means = mean_activations(lm, prompts, system, positions="prompt")
+                shift = student_shift(lm, Student.load(link, lm), prompts, system=system, base_means=base_means)
+                written.append(_save_shift(folder, shift, stem, spec, data_name, data_seed, seed))
+                if progress:
+                    print(f"[{exp.name}] shift of {stem}")
+    return written
 
 
 def controlled_cosines(ctx: _Context, conditions: list[dict[str, Any]], trait: str, control: str) -> None:
@@ -485,7 +536,7 @@ def _loss_summary(history: Sequence[dict[str, Any]], window: int = 10) -> dict[s
 
 
 
-__all__ = ["build_teacher_vector", "build_teachers", "evaluate_teachers", "length_matched_data", "measure_student",
+__all__ = ["backfill_shifts", "build_teacher_vector", "build_teachers", "evaluate_teachers", "length_matched_data", "measure_student",
            "run_experiment", "teacher_data"]
 
 

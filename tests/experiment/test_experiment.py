@@ -276,6 +276,40 @@ def test_control_subtracted_shift_is_measured_against_the_matched_vector(first, 
     assert delta.cosine(v_specific)[exp.reporting_layer] == pytest.approx(expected, abs=1e-5)
 
 
+def test_backfill_writes_the_shifts_a_run_would_have_kept(first, tiny_llama, tmp_path):
+    """A run recorded before runs kept shifts gets them from its cached students, equal to the ones
+    measure_student saves; nothing is retrained, and a missing student names the fix."""
+    import shutil
+
+    from steervec.core.errors import InputError
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.experiment.run import backfill_shifts
+    from steervec.metrics.shifts import load_run_shifts
+
+    kept = tmp_path / "kept"
+    shutil.move(first.folder / "shifts", kept)  # as if the run predated shifts/
+    try:
+        written = backfill_shifts(first.experiment, lm=tiny_llama, progress=False)
+        assert sorted(p.name for p in written) == sorted(p.name for p in kept.iterdir())
+        fresh = load_run_shifts(first.folder, tiny_llama)
+        for name in (p.name for p in kept.iterdir()):
+            a, b = SteeringVector.load(kept / name), SteeringVector.load(first.folder / "shifts" / name)
+            assert all(torch.allclose(a[x], b[x], atol=1e-5) for x in a.layers), name
+        assert len(fresh) == len(written)
+        assert backfill_shifts(first.experiment, lm=tiny_llama, progress=False) == []  # kept, not rewritten
+        link = next(first.folder.glob("student-*.safetensors"))
+        (first.folder / "shifts" / link.name.removeprefix("student-")).unlink()
+        hidden = link.with_name("hidden")
+        link.rename(hidden)
+        with pytest.raises(InputError, match="run the experiment again"):
+            backfill_shifts(first.experiment, lm=tiny_llama, progress=False)
+        hidden.rename(link)
+        assert len(backfill_shifts(first.experiment, lm=tiny_llama, progress=False)) == 1
+    finally:
+        shutil.rmtree(first.folder / "shifts", ignore_errors=True)
+        shutil.move(kept, first.folder / "shifts")
+
+
 def test_length_matched_pair_trains_every_student_on_matched_data(first, tiny_llama):
     """``length_matched`` adds students on the length-matched pair, labelled '-lenmatch', summarised and
     claimed beside the full-data ones, and leaves the full-data students as they were (reused, same numbers).
