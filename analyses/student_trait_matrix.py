@@ -46,7 +46,8 @@ def finished(exp: Experiment) -> bool:
     folder = Path(exp.out_dir) / exp.name
     if not (folder / "metrics.json").is_file() or not (folder / "config.json").is_file():
         return False
-    return bool(json.loads((folder / "config.json").read_text()) == json.loads(json.dumps(exp.to_dict())))
+    stored, wanted = json.loads((folder / "config.json").read_text()), json.loads(json.dumps(exp.to_dict()))
+    return {k: v for k, v in stored.items() if k != "out_dir"} == {k: v for k, v in wanted.items() if k != "out_dir"}
 
 
 def main(argv: list[str] | None = None) -> int:
