@@ -397,24 +397,25 @@ def unrecorded(claim: dict[str, Any]) -> dict[str, Any]:
 
 def planted_claims(soft: Sequence[float], hard: Sequence[float], layer: int, n_rows: int, steps: int,
                    model: str, size: str, soft_paired: Sequence[float] | None = None,
-                   paired_what: str = "replicates (direction × data × seed)") -> list[Claim]:
+                   paired_what: str = "replicates (direction × data × seed)",
+                   what: str = "the planted vector") -> list[Claim]:
     """Ground truth (steervec's own claim, no study's): online soft distillation at the planted layer
     recovers a planted vector (cos(u, α·v) above 0.9), and hard labels recover less on the same rows.
     ``soft`` / ``hard``: one cosine per replicate (planted direction × data kind × seed), in the same
     order, so the second claim is decided on paired differences. ``soft_paired``: the soft cosines of
     just the replicates that have a hard twin (``hard`` in their order), when hard labels were trained on
-    fewer replicates than soft ones; ``paired_what`` names those replicates."""
+    fewer replicates than soft ones; ``paired_what`` names those replicates; ``what`` the planted direction(s)."""
     claims = []
     if soft:
         verdict_word, text = decide([c - 0.9 for c in soft], "positive", "replicates (direction × data × seed)")
         claims.append(Claim("steervec ground truth", f"online soft distillation at the planted layer {layer} recovers "
-                            "the planted vector (cos(u, α·v) > 0.9)",
+                            f"{what} (cos(u, α·v) > 0.9)",
                             f"cos − 0.9: {text}; cos at N={n_rows}, {steps} steps: "
                             + ", ".join(f"{c:+.3f}" for c in soft), model, verdict_word, size, RULE))
     pair = soft if soft_paired is None else soft_paired
     if pair and len(pair) == len(hard):
         verdict_word, text = decide([s - h for s, h in zip(pair, hard, strict=True)], "positive", paired_what)
-        claims.append(Claim("steervec ground truth", "hard labels (teacher-sampled tokens) recover the planted vector "
+        claims.append(Claim("steervec ground truth", f"hard labels (teacher-sampled tokens) recover {what} "
                             "less than soft labels on the same rows",
                             f"cos soft − cos hard: {text}; cos hard: " + ", ".join(f"{c:+.3f}" for c in hard)
                             + f"; layer {layer}, N={n_rows}", model, verdict_word, size, RULE))

@@ -103,14 +103,17 @@ def _layer_claims(students: list[dict], grid: PlantedGrid, model: str, layer: in
     if not done:
         return []
     n = max(done)  # the grid's largest N, or the largest a partial run has reached
-    soft = _pick(students, layer, n, student="vector", loss="kl_online", data="numbers")
-    hard = _pick(students, layer, n, student="vector", loss="ce", data="numbers")
-    keys = sorted(soft)
-    soft_twin, hard_twin = _paired(soft, hard)  # hard labels may have been trained on fewer replicates
-    twins = sorted({k[0] for k in set(soft) & set(hard)})
-    claims = planted_claims([soft[k]["cosine"] for k in keys], hard_twin, layer, n, grid.steps, model, grid.size,
-                            soft_paired=soft_twin,
-                            paired_what=f"replicates (data × seed) of the {' and '.join(twins)} direction(s)")
+    every_soft = _pick(students, layer, n, student="vector", loss="kl_online", data="numbers")
+    every_hard = _pick(students, layer, n, student="vector", loss="ce", data="numbers")
+
+    def of(picked: dict[tuple, dict], specific: bool) -> dict[tuple, dict]:
+        return {k: s for k, s in picked.items() if (group_of(k[0]) == "owl_specific") == specific}
+
+    # the owl vector and the random directions pooled (as first recorded); the owl-specific direction apart
+    soft, hard = of(every_soft, False), of(every_hard, False)
+    claims = _recovery(soft, hard, layer, n, grid, model, "the planted vector")
+    claims += _recovery(of(every_soft, True), of(every_hard, True), layer, n, grid, model,
+                        "the planted owl-specific direction (v_owl minus the animal panel's mean, at v_owl's norm)")
     where = f"layer {layer}, N={n}, {grid.steps} steps of {grid.batch_size}"
     for what, other, base, than in (
             ("a vector student at layer L − 5 (cos of its shift at L)",
@@ -128,6 +131,13 @@ def _layer_claims(students: list[dict], grid: PlantedGrid, model: str, layer: in
         detail = f"planted owl teacher Δlog P(owl) {owl[0]['teacher_trait_delta']:+.3f} nats; soft labels; {where}"
         claims.append(planted_trait_claim([s["trait_fraction"] for s in owl], [s["cosine"] for s in owl], detail,
                                           model, grid.size))
+    specific = [s for k, s in sorted(of(every_soft, True).items()) if "trait_fraction" in s]
+    if specific:  # a direction of the trait alone: does its student carry the trait, whatever its cosine?
+        detail = (f"planted owl-specific teacher Δlog P(owl) {specific[0]['teacher_trait_delta']:+.3f} nats; soft labels; "
+                  f"{where}")
+        claims.append(planted_trait_claim([s["trait_fraction"] for s in specific], [s["cosine"] for s in specific],
+                                          detail, model, grid.size, who="a vector student distilled with soft labels "
+                                                                         "from the planted owl-specific teacher"))
     lora = [s for k, s in sorted(_pick(students, layer, n, student="lora", loss="kl_online", data="numbers").items())
             if k[0] == "owl" and "trait_fraction" in s]
     if lora:  # matching the teacher on number prompts is not carrying its trait elsewhere
@@ -137,6 +147,18 @@ def _layer_claims(students: list[dict], grid: PlantedGrid, model: str, layer: in
                                           model, grid.size, who="a LoRA r8 student distilled with soft labels on "
                                                                 "the planted owl teacher's number lists"))
     return claims
+
+
+def _recovery(soft: dict[tuple, dict], hard: dict[tuple, dict], layer: int, n: int, grid: PlantedGrid, model: str,
+              what: str) -> list[Claim]:
+    """Question 1 (soft labels at the planted layer) and hard against soft labels, for one pool of directions."""
+    if not soft:
+        return []
+    soft_twin, hard_twin = _paired(soft, hard)  # hard labels may have been trained on fewer replicates
+    twins = sorted({k[0] for k in set(soft) & set(hard)})
+    return planted_claims([soft[k]["cosine"] for k in sorted(soft)], hard_twin, layer, n, grid.steps, model, grid.size,
+                          soft_paired=soft_twin,
+                          paired_what=f"replicates (data × seed) of the {' and '.join(twins)} direction(s)", what=what)
 
 
 def gap_claims(gap: GapResult, model: str, size: str) -> list[Claim]:

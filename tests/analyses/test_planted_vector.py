@@ -84,3 +84,22 @@ def test_a_lora_student_that_matches_numbers_but_not_the_trait_gets_a_no():
     vector = [c for t, c in claims.items() if t.startswith("a vector student that recovered")]
     assert len(vector) == 1 and vector[0].reproduced.startswith("yes")
     assert any(t.startswith("LoRA r8 (cos of its shift at L) recovers") for t in claims)
+
+
+def test_the_owl_specific_direction_is_claimed_apart_from_the_pooled_directions():
+    pv = _module()
+    from steervec.experiment.planted_study import PlantedGrid
+
+    students = []
+    for planted, soft_cos, fraction in (("owl", 0.93, 1.2), ("owl_specific", 0.64, 0.95)):
+        for r in range(3):
+            for loss, cos in (("kl_online", soft_cos + 0.005 * r), ("ce", 0.03 + 0.01 * r)):
+                students.append({"planted": planted, "layer": 25, "loss": loss, "data": "numbers", "student": "vector",
+                                 "n_rows": 256, "data_seed": r, "train_seed": r, "cosine": cos,
+                                 "trait_fraction": fraction + 0.01 * r, "teacher_trait_delta": 4.0})
+    by = {c.claim: c.reproduced.split(" — ")[0] for c in pv.recovery_claims(students, PlantedGrid(layers=(25,)), "t")}
+    assert by["online soft distillation at the planted layer 25 recovers the planted vector (cos(u, α·v) > 0.9)"] == "yes"
+    specific = [t for t in by if "owl-specific direction" in t]
+    assert len(specific) == 2 and by[next(t for t in specific if t.startswith("online"))] == "no"
+    assert by["a vector student distilled with soft labels from the planted owl-specific teacher reproduces most of the "
+              "planted teacher's change in log P(owl), whatever its sign (Δ student / Δ teacher > 0.5)"] == "yes"
