@@ -450,6 +450,16 @@ def prompted_gap_claim(soft: Sequence[float], hard: Sequence[float], teacher: fl
                  model, verdict_word, size, RULE)
 
 
+def best_vector_trait_claim(fractions: Sequence[float], layer: int, detail: str, model: str, size: str) -> Claim:
+    """Ground truth, question 3: the best single vector at the layer for the prompted owl teacher's number
+    lists (soft labels: KL to the prompted teacher at the response positions) carries most of that teacher's
+    trait. ``fractions``: its Δlog P(owl) over the prompted teacher's, one per seed (data and training)."""
+    verdict_word, text = decide([f - 0.5 for f in fractions], "positive", "seeds (data and training seed)")
+    return Claim("steervec ground truth", f"the best vector at layer {layer} for the prompted owl teacher's number lists "
+                 "(soft labels) carries most of that teacher's change in log P(owl) (fraction > 0.5)",
+                 f"fraction − 0.5: {text}; {detail}", model, verdict_word, size, RULE)
+
+
 SAME_ROWS = "a same-layer vector student with soft labels on the same rows"
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from analysis_kit import analysis_parser
 from claims import (
     SAME_ROWS,
+    best_vector_trait_claim,
     planted_claims,
     planted_condition_claim,
     planted_trait_claim,
@@ -168,10 +169,20 @@ def gap_claims(gap: GapResult, model: str, size: str) -> list[Claim]:
     soft = [by[("kl_online", s)]["trait_delta"] for s in seeds]
     hard = [by[("ce", s)]["trait_delta"] for s in seeds]
     c = gap.config
-    detail = (f"vector at layer {c['layer']}, {c['n_rows']} rows, {c['steps']} steps of {c['batch_size']}; KL fraction "
-              f"soft {sum(by[('kl_online', s)]['kl_fraction'] for s in seeds) / len(seeds):.3f}, hard "
-              f"{sum(by[('ce', s)]['kl_fraction'] for s in seeds) / len(seeds):.3f}")
-    return [prompted_gap_claim(soft, hard, gap.teacher_trait, detail, model, size)]
+    def mean(loss: str, key: str) -> float:
+        return sum(by[(loss, s)][key] for s in seeds) / len(seeds)
+
+    detail = (f"vector at layer {c['layer']}, {c['n_rows']} rows, {c['steps']} steps of {c['batch_size']}, both at one "
+              f"Adam lr; KL fraction soft {mean('kl_online', 'kl_fraction'):.3f}, hard {mean('ce', 'kl_fraction'):.3f}; "
+              f"|u| soft {mean('kl_online', 'norm'):.0f}, hard {mean('ce', 'norm'):.0f} (|v_owl| against no system "
+              f"turn {by[('ce', seeds[0])]['norm_no_system']:.0f})")
+    fractions = [by[("kl_online", s)]["trait_fraction"] for s in seeds]
+    best = (f"Δlog P(owl) {', '.join(f'{x:+.3f}' for x in soft)} nats against the prompted teacher's "
+            f"{gap.teacher_trait:+.3f}; KL fraction left {mean('kl_online', 'kl_fraction'):.3f}; cos with the owl "
+            f"vector against no system turn {mean('kl_online', 'cos_no_system'):+.3f}, against the matched baseline "
+            f"{mean('kl_online', 'cos_matched'):+.3f}; layer {c['layer']}, {c['n_rows']} rows, {c['steps']} steps")
+    return [prompted_gap_claim(soft, hard, gap.teacher_trait, detail, model, size),
+            best_vector_trait_claim(fractions, c["layer"], best, model, size)]
 
 
 def main(argv: list[str] | None = None) -> int:
