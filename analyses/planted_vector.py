@@ -73,6 +73,18 @@ def reach_table(students: list[dict], layers: tuple[int, ...]) -> list[dict]:
     return table
 
 
+def trait_points(students: list[dict], layer: int) -> dict[str, list[tuple[float, float]]]:
+    """``{planted · loss · data · student: [(cos, trait fraction)]}`` at the largest N, for the students whose
+    planted teacher has a trait (the owl vector and the owl-specific direction)."""
+    n = max((s["n_rows"] for s in students if s["layer"] == layer), default=None)
+    out: dict[str, list[tuple[float, float]]] = {}
+    for s in students:
+        if s["layer"] == layer and s["n_rows"] == n and "trait_fraction" in s:
+            label = f"{s['planted']} · {s['loss']} · {s['data']} · {MATCH[s['student']]}"
+            out.setdefault(label, []).append((s["cosine"], s["trait_fraction"]))
+    return out
+
+
 def _pick(students: list[dict], layer: int, n: int, **match: str) -> dict[tuple, dict]:
     """Students at ``layer`` and ``N = n`` matching ``match``, keyed by (planted, data seed, training seed)."""
     return {(s["planted"], s["data_seed"], s["train_seed"]): s for s in students
@@ -252,6 +264,12 @@ def main(argv: list[str] | None = None) -> int:
                 fig = plots.recovery_curve(data, title=f"Recovery of {what} at layer {layer} (α {grid.alpha:g})")
                 stem = f"recovery-L{layer}" + (f"-{group}" if group else "")
                 figures += plots.save_html_and_png(fig, folder / stem, png=not args.quick)
+    for layer in grid.layers:
+        points = trait_points(students, layer)
+        if points:
+            fig = plots.trait_vs_recovery(points, title=f"Trait carried against direction recovered, planted at layer "
+                                                        f"{layer} (N = {max(s['n_rows'] for s in students)})")
+            figures += plots.save_html_and_png(fig, folder / f"trait-vs-cos-L{layer}", png=not args.quick)
     claims = recovery_claims(students, grid, lm.fingerprint.short)
     if result.skipped:  # a partial record says so in every claim
         done = f"; partial run: {len(students)} of {len(students) + result.skipped} students of the grid trained"

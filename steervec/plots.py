@@ -206,6 +206,25 @@ def recovery_curve(curves: Mapping[str, Mapping[int, Sequence[float]]],
     return paper_layout(fig, title, "teacher rows N (log scale)", y)
 
 
+def trait_vs_recovery(points: Mapping[str, Sequence[tuple[float, float]]],
+                      title: str = "Trait carried against direction recovered") -> go.Figure:
+    """One marker per student: ``cos(u, α·v)`` (x) against the student's Δlog P(trait) as a fraction of
+    its planted teacher's (y), one colour per condition; a dotted line at 1 (the teacher's own change).
+
+    Args:
+        points: ``{condition: [(cosine, fraction) per student]}``.
+    """
+    if not points or any(not p for p in points.values()):
+        raise ValueError("no points to draw: pass {condition: [(cosine, fraction), ...]}")
+    fig = go.Figure()
+    for i, (name, pts) in enumerate(points.items()):
+        fig.add_trace(go.Scatter(x=[c for c, _ in pts], y=[f for _, f in pts], mode="markers", name=name,
+                                 marker={"color": PALETTE[i % len(PALETTE)], "size": 9, "opacity": 0.85}))
+    fig.add_hline(y=1.0, line={"color": "#888888", "width": 1, "dash": "dot"})
+    return paper_layout(fig, title, "cos(u, α·v) (LoRA, other layer: of its shift)",
+                        "Δlog P(owl) student / teacher")
+
+
 def gradient_alignment_distributions(groups: Mapping[str, Sequence[float]],
                                      title: str = "Per-row gradient alignment") -> go.Figure:
     """Box + points of per-row cos(dL/dh, v_teacher), one box per optimiser or dataset."""

@@ -45,6 +45,14 @@ def test_every_figure_builds():
         plots.recovery_curve({"empty": {16: []}})
 
 
+def test_trait_vs_recovery_draws_every_student_of_every_condition():
+    fig = plots.trait_vs_recovery({"owl · kl": [(0.93, 1.26), (0.92, 1.2)], "owl · ce": [(0.06, 3.5)]})
+    assert [len(t.x) for t in fig.data] == [2, 1] and list(fig.data[0].y) == [1.26, 1.2]
+    assert fig.layout.yaxis.title.text.startswith("Δlog P(owl)")
+    with pytest.raises(ValueError, match="no points"):
+        plots.trait_vs_recovery({"empty": []})
+
+
 def test_cosine_matrix_heatmap_slider_shows_one_layer_at_a_time():
     values = {3: [[1.0, 0.2, 0.1]], 6: [[0.9, -0.1, 0.4]], 25: [[0.5, 0.3, 0.0]]}
     fig = plots.cosine_matrix_heatmap(values, ["owl shift"], ["owl", "cat", "pirate"], layer=6)

@@ -103,3 +103,13 @@ def test_the_owl_specific_direction_is_claimed_apart_from_the_pooled_directions(
     assert len(specific) == 2 and by[next(t for t in specific if t.startswith("online"))] == "no"
     assert by["a vector student distilled with soft labels from the planted owl-specific teacher reproduces most of the "
               "planted teacher's change in log P(owl), whatever its sign (Δ student / Δ teacher > 0.5)"] == "yes"
+
+
+def test_trait_points_take_the_largest_n_of_the_students_with_a_trait():
+    pv = _module()
+    students = [{**_student("owl", 16, 0.9), "trait_fraction": 1.1}, {**_student("owl", 256, 0.93), "trait_fraction": 1.2},
+                _student("random0", 256, 0.97), {**_student("owl_specific", 256, 0.64), "trait_fraction": 0.95}]
+    points = pv.trait_points(students, 25)
+    assert points == {"owl · kl_online · numbers · vector@L": [(0.93, 1.2)],
+                      "owl_specific · kl_online · numbers · vector@L": [(0.64, 0.95)]}
+    assert pv.trait_points(students, 6) == {}
