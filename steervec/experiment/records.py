@@ -106,8 +106,10 @@ def collect(runs: Roots) -> list[tuple[str, dict[str, Any]]]:
     return [(name, claim) for name, folder in run_folders(runs) for claim in _claims_of(folder)]
 
 
-RECORD_PATTERNS = ("metrics.json", "config.json", "*.csv", "*.png", "data-*.jsonl")
-"""What :func:`archive_runs` keeps of a run: measurements, settings, figures, teacher data."""
+RECORD_PATTERNS = ("metrics.json", "config.json", "*.csv", "*.png", "data-*.jsonl", "v_teacher.safetensors",
+                   "v_specific.safetensors", "shifts/*.safetensors")
+"""What :func:`archive_runs` keeps of a run: measurements, settings, figures, teacher data, its vectors and
+its students' shifts (~70 KB each: what a cross-trait matrix is built from)."""
 
 
 def archive_runs(runs: Roots, records: str | os.PathLike[str] = "records") -> list[Path]:
@@ -132,7 +134,9 @@ def archive_runs(runs: Roots, records: str | os.PathLike[str] = "records") -> li
         target = target_root / name
         with atomic_dir(target) as staging:
             for src in files:
-                shutil.copyfile(src, staging / src.name)  # follows links: the dataset, not the link
+                dest = staging / src.relative_to(folder)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)  # follows links: the dataset, not the link
         written.append(target)
     return written
 

@@ -86,11 +86,14 @@ def test_archive_keeps_measured_runs_and_follows_links(runs, tmp_path):
     shared.write_text('{"prompt": "1, 2", "completion": "3, 4"}\n')
     (runs / "full/lora_rank/data-owl.jsonl").symlink_to("../_datasets/owl-abc.jsonl")
     (runs / "full/lora_rank/student.safetensors").write_bytes(b"weights")
+    (runs / "full/lora_rank/shifts").mkdir()
+    (runs / "full/lora_rank/shifts/LoRA_r8-owl-s0.safetensors").write_bytes(b"shift")
     records = tmp_path / "records"
     written = archive_runs(runs, records)
     assert sorted(p.relative_to(records).as_posix() for p in written) == ["demo", "full/lora_rank"]  # no quick run
     kept = records / "full/lora_rank"
-    assert sorted(p.name for p in kept.iterdir()) == ["data-owl.jsonl", "metrics.json", "rank_curve.png"]
+    assert sorted(p.name for p in kept.iterdir()) == ["data-owl.jsonl", "metrics.json", "rank_curve.png", "shifts"]
+    assert (kept / "shifts/LoRA_r8-owl-s0.safetensors").read_bytes() == b"shift"  # shifts kept, students not
     assert not (kept / "data-owl.jsonl").is_symlink() and (kept / "data-owl.jsonl").read_text() == shared.read_text()
     # the table rebuilt from the records alone equals the one from the runs, less the quick section
     from_runs = write_results(runs, tmp_path / "a.md").read_text()
