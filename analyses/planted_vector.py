@@ -142,8 +142,11 @@ def _layer_claims(students: list[dict], grid: PlantedGrid, model: str, layer: in
     owl = [s for k, s in sorted(soft.items()) if k[0] == "owl" and "trait_fraction" in s]
     if owl:
         detail = f"planted owl teacher Δlog P(owl) {owl[0]['teacher_trait_delta']:+.3f} nats; soft labels; {where}"
+        recovered = sum(s["cosine"] for s in owl) / len(owl) >= 0.9  # "recovered" only where question 1's bar is met
         claims.append(planted_trait_claim([s["trait_fraction"] for s in owl], [s["cosine"] for s in owl], detail,
-                                          model, grid.size))
+                                          model, grid.size, **({} if recovered else {
+                                              "who": "a soft-label vector student at the planted layer (mean "
+                                                     "cos(u, α·v) below 0.9)"})))
     specific = [s for k, s in sorted(of(every_soft, True).items()) if "trait_fraction" in s]
     if specific:  # a direction of the trait alone: does its student carry the trait, whatever its cosine?
         detail = (f"planted owl-specific teacher Δlog P(owl) {specific[0]['teacher_trait_delta']:+.3f} nats; soft labels; "

@@ -64,6 +64,11 @@ def test_every_planted_layer_gets_its_own_claims_with_distinct_texts():
     assert by["online soft distillation at the planted layer 25 recovers the planted vector (cos(u, α·v) > 0.9)"] == "yes"
     assert by["online soft distillation at the planted layer 6 recovers the planted vector (cos(u, α·v) > 0.9)"] == "no"
     assert any(t.endswith("(planted at layer 6)") for t in texts)
+    students = [{**s, "trait_fraction": 1.0, "teacher_trait_delta": -1.0} for s in students]
+    texts = [c.claim for c in pv.recovery_claims(students, grid, "tiny")]
+    assert any(t.startswith("a vector student that recovered") and "layer 6" not in t for t in texts)  # cos 0.93
+    assert any(t.startswith("a soft-label vector student at the planted layer (mean cos") and t.endswith(
+        "(planted at layer 6)") for t in texts)  # cos 0.5: not called recovered
 
 
 def test_a_lora_student_that_matches_numbers_but_not_the_trait_gets_a_no():
