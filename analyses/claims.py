@@ -140,19 +140,26 @@ def rate_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> C
                  model, verdict_word, exp.size)
 
 
+RAW_DIRECTION = "no verdict — raw v_teacher (mostly the generic system-prompt direction)"
+"""What a claim against the raw ``v_teacher`` gets: that vector is the prompt minus a baseline without
+the trait's wording (no system turn, or the template's default), so it is mostly the direction of
+*having a system prompt* (cos(v_owl, v_cat) = 0.985 at layer 25). A trait-alignment verdict reads the
+control-subtracted shift against the trait's matched vector (:func:`specific_alignment_claim`); the
+raw cosine stays in the table as a measurement."""
+
+
 def alignment_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
-    """The student's shift aligns with v_teacher more on trait data than on control data (paired by
-    seed); for the projected-out teacher the claim predicts no extra alignment."""
+    """The student's shift vs the raw v_teacher, trait data minus control data (paired by seed): a
+    measurement, never a verdict (:data:`RAW_DIRECTION`)."""
     necessity = exp.teacher == "projected"
     values = row.get("cosine_minus_control_seed_level", row.get("cosine_minus_control_per_seed", []))
-    verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
-                                NULL_MARGIN_COSINE if necessity else None)
+    _, text = decide(values, "none" if necessity else "positive", _unit(row),
+                     NULL_MARGIN_COSINE if necessity else None)
     layer = exp.reporting_layer
-    return Claim(BLANK, f"the {name} student's shift aligns with v_teacher (layer {layer}, baseline "
-                 f"'{exp.baseline}') more on trait data than on control"
-                 + (f" (necessity: expected NOT to, within ±{NULL_MARGIN_COSINE})" if necessity else ""),
+    return Claim(BLANK, f"the {name} student's shift aligns with v_teacher (raw: layer {layer}, baseline "
+                 f"'{exp.baseline}') more on trait data than on control",
                  f"cos trait − cos control: {text}; cos trait {fmt_ci(row['cosine_trait'])} vs control "
-                 f"{fmt_ci(row['cosine_control'])}", model, verdict_word, exp.size)
+                 f"{fmt_ci(row['cosine_control'])}", model, RAW_DIRECTION, exp.size)
 
 
 def specific_alignment_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
@@ -176,15 +183,16 @@ def specific_alignment_claim(name: str, row: dict[str, Any], exp: Experiment, mo
 
 
 def growth_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
-    """Alignment over training ends above the control-data student's (paired by seed)."""
+    """Alignment with the raw v_teacher over training, trait data vs control data: a measurement, never
+    a verdict (:data:`RAW_DIRECTION`)."""
     et, ec = row["eas_trait"], row["eas_control"]
     values = [a - b for a, b in zip(et["per_seed_final"], ec["per_seed_final"], strict=True)]
-    verdict_word, text = decide(values, "positive", ONE_DATASET)
-    return Claim(BLANK, f"the {name} student's alignment with v_teacher (layer {exp.reporting_layer}) grows over "
-                 "training on trait data, above the control-data student",
+    _, text = decide(values, "positive", ONE_DATASET)
+    return Claim(BLANK, f"the {name} student's alignment with v_teacher (raw: layer {exp.reporting_layer}) "
+                 "grows over training on trait data, above the control-data student",
                  f"final cos trait − control: {text}; cos at step {et['steps'][0]} → {et['steps'][-1]}: trait "
                  f"{et['cosine'][0]:+.3f} → {et['cosine'][-1]:+.3f}, control {ec['cosine'][0]:+.3f} → "
-                 f"{ec['cosine'][-1]:+.3f}", model, verdict_word, exp.size)
+                 f"{ec['cosine'][-1]:+.3f}", model, RAW_DIRECTION, exp.size)
 
 
 def context_claim(name: str, row: dict[str, Any], exp: Experiment, model: str, system: str) -> Claim:

@@ -19,6 +19,7 @@ from pathlib import Path
 from claims import (
     ADAPTIVE_OPTIMIZERS,
     PLAIN_OPTIMIZERS,
+    RULE,
     cross_model_claim,
     experiment_claims,
     gradient_claim,
@@ -108,10 +109,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{folder}: claims only: no seed-level verdict")
             continue
         metrics = json.loads(path.read_text())
+        if not metrics.get("claims"):
+            print(f"{folder}: no claims")
+            continue
         if "conditions" in metrics and "experiment" in metrics:
             rederive_experiment(folder)
         elif "difference_per_seed" in metrics:
             rederive_cross_model(folder)
+        elif all(c.get("rule") == RULE for c in metrics["claims"]):
+            print(f"{folder}: decided by the seed-level rule already")
+            continue
         else:
             rederive_unrecorded(path)
             print(f"{folder}: no per-seed measurements: no seed-level verdict")

@@ -206,6 +206,13 @@ def write_results(runs: Roots = "runs", out: str | os.PathLike[str] = "RESULTS.m
         "α sweep) and still rest on CIs across questions; the table at the end shows every verdict the",
         "seed-level rule changed.",
         "",
+        "**How an alignment is measured.** A trait-alignment verdict reads the control-subtracted shift",
+        "(the trait-data student's shift minus the control-data student's of the same data and training",
+        "seed) against the trait's *matched* vector (its prompt minus the mean over other animals in the",
+        "same wording). Cosines with the raw v_teacher (the prompt minus no system turn, or minus the",
+        "template's default: mostly the direction of having a system prompt) are kept as measurements and",
+        "marked 'no verdict — raw v_teacher'.",
+        "",
     ]
     for size in SIZE_ORDER:
         part = [(run, c) for run, c in rows if _section(c.get("size", "")) == size]

@@ -10,6 +10,7 @@ import pytest
 from claims import (
     ADAPTIVE_OPTIMIZERS,
     PLAIN_OPTIMIZERS,
+    RAW_DIRECTION,
     RULE,
     experiment_claims,
     optimizer_claim,
@@ -80,13 +81,25 @@ def test_a_claim_of_no_effect_needs_equivalence(per_seed, expected):
     assert _verdict(claims, "prefers").startswith(expected)
 
 
-def test_alignment_claim_reads_the_sign_and_the_direction():
+def test_specific_alignment_claim_reads_the_sign_and_the_direction():
+    up = _row([1.0, 1.1, 0.9], controlled_cosine_specific_seed_level=[0.10, 0.12, 0.11])
+    assert _verdict(experiment_claims({"LoRA r2": up}, _exp(), "m"), "specific direction") == "yes"
+    # necessity predicts no alignment: the same clear cosine refutes it
+    assert _verdict(experiment_claims({"LoRA r2": up}, _exp("projected"), "m"), "specific direction") == "no"
+    down = _row([1.0, 1.1, 0.9], controlled_cosine_specific_seed_level=[-0.10, -0.12, -0.11])
+    assert _verdict(experiment_claims({"LoRA r2": down}, _exp(), "m"), "specific direction") == "no"
+    flat = _row([1.0, 1.1, 0.9], controlled_cosine_specific_seed_level=[0.01, -0.01, 0.0, 0.005, -0.004])
+    assert _verdict(experiment_claims({"LoRA r2": flat}, _exp("projected", seeds=5), "m"),
+                    "specific direction") == "yes"
+
+
+def test_the_raw_v_teacher_never_decides_an_alignment_claim():
+    """v_teacher against a baseline without the trait's wording is mostly the system-prompt direction:
+    however clear its cosine, the claim is a measurement, not a verdict."""
     up = _row([1.0, 1.1, 0.9], cos=[0.10, 0.12, 0.11])
-    assert _verdict(experiment_claims({"LoRA r2": up}, _exp(), "m"), "aligns") == "yes"
-    # necessity predicts no extra alignment: the same clear difference refutes it
-    assert _verdict(experiment_claims({"LoRA r2": up}, _exp("projected"), "m"), "aligns") == "no"
-    down = _row([1.0, 1.1, 0.9], cos=[-0.10, -0.12, -0.11])
-    assert _verdict(experiment_claims({"LoRA r2": down}, _exp(), "m"), "aligns") == "no"
+    for exp in (_exp(), _exp("projected")):
+        claim = next(c for c in experiment_claims({"LoRA r2": up}, exp, "m") if "v_teacher (raw" in c.claim)
+        assert claim.reproduced == RAW_DIRECTION and "+0.10, +0.12, +0.11" in claim.measurement
 
 
 def test_context_claim_is_a_claim_of_no_effect():
