@@ -3,6 +3,7 @@ a vector (layer × α sweep with gates; fitted vectors' KL explained), sufficien
 with no prompt transmits the trait) and necessary (projecting it out of the prompted teacher stops it).
 
     python analyses/prompt_as_vector.py --quick
+    python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts projected
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from analysis_kit import analysis_parser, sizes
 from claims import experiment_claims, sweep_claim
@@ -27,23 +29,17 @@ from steervec.experiment.config import Experiment, StudentSpec
 from steervec.experiment.run import build_teacher_vector, run_experiment
 from steervec.vectors.sweep import sweep_fit_layers, sweep_layers_alpha
 
+PARTS = ("sweep", "steered", "projected")
+"""The analysis' parts: whether a vector approximates the prompt, whether it suffices, whether it is needed."""
+
 GATE_RATIO = 3.0
 """A sweep setting's positive P(owl) must exceed this many times its negative and off-topic P(owl)."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
-    quick = args.quick
-    common = sizes(quick, args.seeds, args.data_seeds, args.trait_panel)
-    # v_teacher = owl prompt minus the template's default system prompt, swept and steered on the default-prompted
-    # model: "without the prompt" in the reference studies (Qwen's template injects a default too), and the
-    # setting in which the vector steers this model (the no-system-turn difference did not raise P(owl) at any
-    # layer x alpha in the first full run)
-    base = {"baseline": "template_default"}
-    exp = Experiment(name="prompt_as_vector", model=args.model, out_dir=args.out, **base, **common)
-    folder = Path(args.out) / exp.name
+def sweep_and_fits(lm: Any, exp: Experiment, folder: Path, quick: bool) -> None:
+    """Whether one vector approximates the prompt: the layer × α sweep with its gates and the fitted
+    vectors' KL explained and trait recovered (train and held-out), into ``folder/metrics.json``."""
     folder.mkdir(parents=True, exist_ok=True)
-    lm = load_model(args.model)
     v = build_teacher_vector(lm, exp)
     n_q = 6 if quick else 50
     layers = [25] if quick else [3, 6, 12, 18, 22, 24, 25, 26, 27]
@@ -97,8 +93,26 @@ def main(argv: list[str] | None = None) -> int:
                    "report": None if held is None else held.__dict__, "confirmed": sweep.confirmed},
                "kl_explained": kl, "fit_reports": fit_heldout, "claims": [c.to_dict() for c in claims]}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = analysis_parser(__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), metavar="PART",
+                        help=f"which parts to run: {', '.join(PARTS)} (default: all); each writes its own run folder")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    common = sizes(quick, args.seeds, args.data_seeds, args.trait_panel)
+    # v_teacher = owl prompt minus the template's default system prompt, swept and steered on the default-prompted
+    # model: "without the prompt" in the reference studies (Qwen's template injects a default too), and the
+    # setting in which the vector steers this model (the no-system-turn difference did not raise P(owl) at any
+    # layer x alpha in the first full run)
+    base = {"baseline": "template_default"}
+    exp = Experiment(name="prompt_as_vector", model=args.model, out_dir=args.out, **base, **common)
+    lm = load_model(args.model)
+    if "sweep" in args.parts:
+        sweep_and_fits(lm, exp, Path(args.out) / exp.name, quick)
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
-    for kind in ("steered", "projected"):
+    for kind in [p for p in ("steered", "projected") if p in args.parts]:
         run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
                          out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm, claims=experiment_claims).table())
