@@ -30,6 +30,7 @@ from steervec.core.io import atomic_path
 from steervec.core.model import load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.numbers import number_prompts
+from steervec.experiment.cache import means_dir
 from steervec.experiment.config import Experiment
 from steervec.experiment.run import backfill_shifts, build_teachers, run_experiment
 from steervec.metrics.cosine_matrix import alignment_by_unit
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     personas = () if args.quick else PERSONAS  # a forward per panel animal: left out of the CI size
     if personas:  # matched like the animals: the persona's prompt minus the panel's mean, on the same prompts
         prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=exp.vector_prompt_seed)]
-        vectors |= trait_vectors(ConditionMeans(lm, prompts), personas, matched())
+        vectors |= trait_vectors(ConditionMeans(lm, prompts, cache_dir=means_dir(exp.out_dir)), personas, matched())
     alignment = alignment_by_unit(controlled, vectors)
     layer = lm.check_layer(args.layer)
     mean = alignment.mean()

@@ -22,6 +22,7 @@ from steervec import plots
 from steervec.core.model import load_model
 from steervec.data.numbers import number_prompts
 from steervec.data.prompts import ANIMAL_PANEL, trait_prompt
+from steervec.experiment.cache import means_dir
 from steervec.vectors.baselines import ConditionMeans, matched, no_system
 from steervec.vectors.trait_matrix import cross_trait_matrix, decompose_trait
 
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     lm = load_model(args.model)
     report = [x for x in args.layers if x < lm.n_layers] or [lm.n_layers - 1]
-    means = ConditionMeans(lm, [p.text for p in number_prompts(n_prompts, seed=30_000)], progress=True)
+    means = ConditionMeans(lm, [p.text for p in number_prompts(n_prompts, seed=30_000)], progress=True,
+                           cache_dir=means_dir(args.out))
     panel = matched(tuple(ANIMAL_PANEL))
     parts = {t: decompose_trait(means, t, panel).to_dataframe() for t in traits}
     result = cross_trait_matrix(means, traits, {"raw": no_system(), "matched": panel})

@@ -41,6 +41,13 @@ def vector_path(out_dir: str | os.PathLike[str], lm: Any, **spec: Any) -> Path:
     return Path(out_dir) / "_vectors" / f"{key}.safetensors"
 
 
+def means_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """``<out_dir>/_vectors/means/``: per-condition mean activations
+    (:class:`~steervec.vectors.baselines.ConditionMeans` ``cache_dir``), shared by every trait's
+    matched vector on the same prompts."""
+    return Path(out_dir) / "_vectors" / "means"
+
+
 def student_path(out_dir: str | os.PathLike[str], lm: Any, data_path: Path, **settings: Any) -> Path:
     """``<out_dir>/_students/<key>.safetensors`` for a student of ``data_path`` trained with ``settings``.
 
@@ -71,4 +78,4 @@ def link(link_path: Path, target: Path) -> None:
         shutil.copyfile(target, link_path)
 
 
-__all__ = ["dataset_path", "link", "matched_data_path", "student_path", "vector_path"]
+__all__ = ["dataset_path", "link", "matched_data_path", "means_dir", "student_path", "vector_path"]

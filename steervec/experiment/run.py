@@ -46,6 +46,7 @@ from steervec.experiment.cache import (
     dataset_path,
     link,
     matched_data_path,
+    means_dir,
     student_path,
     vector_path,
 )
@@ -127,7 +128,7 @@ def build_specific_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
                        panel=sorted(ANIMAL_PANEL), prompts=prompts, template=lm.tokenizer.chat_template)
     if path.is_file():
         return SteeringVector.load(path, model=lm)
-    vector = ConditionMeans(lm, prompts).vector(exp.animal, matched(), system)
+    vector = ConditionMeans(lm, prompts, cache_dir=means_dir(exp.out_dir)).vector(exp.animal, matched(), system)
     vector.save(path)
     return vector
 

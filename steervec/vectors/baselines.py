@@ -23,16 +23,20 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from safetensors.torch import save_file
 from torch import Tensor
 
 from steervec.core.activations import MeanPositions, mean_activations
 from steervec.core.chat import TEMPLATE_DEFAULT, Prompt, System, describe_system
 from steervec.core.errors import ComparisonError
+from steervec.core.io import atomic_path, json_sha, read_safetensors
 from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.prompts import ANIMAL_PANEL, trait_prompt
@@ -159,10 +163,15 @@ class ConditionMeans:
         prompts: user messages (e.g. number prompts), the same for every condition.
         layers: layers to record (all by default).
         positions: ``"last_prompt"`` or ``"prompt"`` (see :func:`mean_activations`).
+        cache_dir: a folder where each condition's mean is kept (``<key>.safetensors``, the key
+            covering the weights, chat template, prompts, layers, positions, batch size and the
+            condition), so another run on the same prompts reuses the panel's forward passes; the
+            same tensors come back bit for bit.
     """
 
     def __init__(self, lm: LanguageModel, prompts: Sequence[Prompt], layers: Sequence[int] | None = None,
-                 positions: MeanPositions = "last_prompt", batch_size: int = 16, progress: bool = False) -> None:
+                 positions: MeanPositions = "last_prompt", batch_size: int = 16, progress: bool = False,
+                 cache_dir: str | os.PathLike[str] | None = None) -> None:
         if positions not in ("last_prompt", "prompt"):
             raise ComparisonError(f"ConditionMeans compares prompts only (positions 'last_prompt' or 'prompt'), got "
                                   f"{positions!r}; for responses use mean_difference_vector(..., completions=...)")
@@ -174,15 +183,33 @@ class ConditionMeans:
         self.positions: MeanPositions = positions
         self.batch_size = batch_size
         self.progress = progress
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._means: dict[str, dict[int, Tensor]] = {}
 
     def __call__(self, system: System) -> dict[int, Tensor]:
-        """The mean activation under ``system`` (computed on first use, then reused)."""
+        """The mean activation under ``system`` (computed on first use, then reused; read from and
+        written to ``cache_dir`` when one is given)."""
         key = describe_system(system)
         if key not in self._means:
-            self._means[key] = mean_activations(self.lm, self.prompts, system, self.layers, self.positions,
-                                                batch_size=self.batch_size, progress=self.progress)
+            path = self._cache_path(key)
+            if path is not None and path.is_file():
+                _, tensors = read_safetensors(path, "condition mean", f"delete {path} to measure it again")
+                self._means[key] = {int(x): t for x, t in tensors.items()}
+            else:
+                self._means[key] = mean_activations(self.lm, self.prompts, system, self.layers, self.positions,
+                                                    batch_size=self.batch_size, progress=self.progress)
+                if path is not None:
+                    with atomic_path(path) as tmp:
+                        save_file({str(x): t.contiguous() for x, t in self._means[key].items()}, str(tmp))
         return self._means[key]
+
+    def _cache_path(self, condition: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        spec = {"model": self.lm.fingerprint.short, "template": self.lm.tokenizer.chat_template,
+                "prompts": [p if isinstance(p, str) else repr(p) for p in self.prompts], "layers": self.layers,
+                "positions": self.positions, "batch_size": self.batch_size, "condition": condition}
+        return self.cache_dir / f"{json_sha(spec)}.safetensors"
 
     @property
     def computed(self) -> list[str]:

@@ -155,7 +155,8 @@ def test_alignment_over_training_is_summarised_drawn_and_claimed(first, tiny_lla
     assert row["eas_trait"]["steps"] == [2, 4] and len(row["eas_control"]["per_seed_final"]) == 2
     assert (result.folder / "alignment_over_training.html").exists()
     claim = next(c for c in result.metrics["claims"] if "grows over training" in c["claim"])
-    assert "step 2 → 4" in claim["measurement"] and claim["reproduced"] == "no verdict"  # two seeds
+    # the raw v_teacher never decides an alignment claim (analyses/claims.py RAW_DIRECTION)
+    assert "step 2 → 4" in claim["measurement"] and claim["reproduced"].startswith("no verdict — raw v_teacher")
 
 
 def test_refresh_run_rederives_claims_and_keeps_analysis_claims(first, tmp_path):

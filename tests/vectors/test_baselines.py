@@ -80,6 +80,30 @@ def test_each_condition_is_measured_once_across_traits_and_baselines(tiny_llama,
     assert set(planted.calls) == set(means.computed)
 
 
+def test_cached_condition_means_come_back_bit_for_bit_without_a_forward(tiny_llama, one_thread, tmp_path):
+    first = ConditionMeans(tiny_llama, PROMPTS, layers=[1, 3], cache_dir=tmp_path)
+    owl = first.vector("owl", PANEL)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1 + 11  # the owl and its 11 panel members
+    second = ConditionMeans(tiny_llama, PROMPTS, layers=[1, 3], cache_dir=tmp_path)
+    cat = second.vector("cat", PANEL)  # the cat and its panel (the owl among them) were all measured for the owl
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1 + 11
+    again = second.vector("owl", PANEL)
+    assert all(torch.equal(owl[x], again[x]) for x in (1, 3))
+    fresh = ConditionMeans(tiny_llama, PROMPTS, layers=[1, 3]).vector("cat", PANEL)
+    assert all(torch.equal(cat[x], fresh[x]) for x in (1, 3))
+    other = ConditionMeans(tiny_llama, PROMPTS[:2], layers=[1, 3], cache_dir=tmp_path)
+    other(trait_prompt("owl"))  # other prompts: another key, never the first set's mean
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1 + 11 + 1
+
+
+def test_cached_means_skip_the_forward_passes(tiny_llama, tmp_path, planted):
+    ConditionMeans(tiny_llama, PROMPTS, layers=[2], cache_dir=tmp_path).vector("owl", PANEL)
+    measured = len(planted.calls)
+    ConditionMeans(tiny_llama, PROMPTS, layers=[2], cache_dir=tmp_path).vector("cat", PANEL)
+    ConditionMeans(tiny_llama, PROMPTS, layers=[2], cache_dir=tmp_path).vector("pirate", PANEL)
+    assert len(planted.calls) == measured + 1  # only the pirate's prompt: the cat and the panel are cached
+
+
 def test_bad_baselines_are_refused_with_the_fix(tiny_llama):
     with pytest.raises(ComparisonError, match=">= 10 distinct"):
         matched(["owl", "cat", "dog"])
