@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if "sweep" in args.parts:
         sweep_and_fits(lm, exp, Path(args.out) / exp.name, quick)
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
-    for kind in [p for p in ("steered", "projected") if p in args.parts]:
+    for kind in [p for p in args.parts if p in ("steered", "projected")]:  # in the order asked
         run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
                          out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm, claims=experiment_claims).table())
