@@ -178,7 +178,7 @@ def specific_alignment_claim(name: str, row: dict[str, Any], exp: Experiment, mo
                  + (f" (necessity: expected NOT to, within ±{NULL_MARGIN_COSINE})" if necessity else
                     " (sufficiency: expected to)"),
                  f"cos(shift − control shift, v_specific): {text}"
-                 + (f"; with v_teacher (no-system baseline) {fmt_ci(teacher)}" if teacher else ""),
+                 + (f"; with v_teacher (raw, baseline '{exp.baseline}') {fmt_ci(teacher)}" if teacher else ""),
                  model, verdict_word, exp.size)
 
 

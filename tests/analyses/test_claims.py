@@ -88,6 +88,10 @@ def test_specific_alignment_claim_reads_the_sign_and_the_direction():
     assert _verdict(experiment_claims({"LoRA r2": up}, _exp("projected"), "m"), "specific direction") == "no"
     down = _row([1.0, 1.1, 0.9], controlled_cosine_specific_seed_level=[-0.10, -0.12, -0.11])
     assert _verdict(experiment_claims({"LoRA r2": down}, _exp(), "m"), "specific direction") == "no"
+    claim = next(c for c in experiment_claims({"LoRA r2": {**up, "controlled_cosine_teacher": [0.2, 0.1, 0.3]}},
+                                              _exp("projected", baseline="template_default"), "m")
+                 if "specific direction" in c.claim)
+    assert "with v_teacher (raw, baseline 'template_default') +0.200" in claim.measurement  # names its baseline
     flat = _row([1.0, 1.1, 0.9], controlled_cosine_specific_seed_level=[0.01, -0.01, 0.0, 0.005, -0.004])
     assert _verdict(experiment_claims({"LoRA r2": flat}, _exp("projected", seeds=5), "m"),
                     "specific direction") == "yes"
