@@ -225,6 +225,31 @@ def trait_vs_recovery(points: Mapping[str, Sequence[tuple[float, float]]],
                         "Δlog P(owl) student / teacher")
 
 
+def effect_vs_length(points: Mapping[str, Sequence[tuple[float, float]]], line: tuple[float, float] | None = None,
+                     title: str = "Trait effect against the trait data's extra list length",
+                     y: str = "trait − control Δlog P (nats)") -> go.Figure:
+    """One marker per teacher dataset: how many more numbers per row the trait teacher wrote than its
+    control (x) against the students' trait − control effect on that dataset (y), one colour per run,
+    and the least-squares line ``(intercept, slope)`` over all of them when given.
+
+    Args:
+        points: ``{run: [(extra numbers per row, effect) per dataset]}``.
+    """
+    if not points or any(not p for p in points.values()):
+        raise ValueError("no points to draw: pass {run: [(extra length, effect), ...]}")
+    fig = go.Figure()
+    for i, (name, pts) in enumerate(points.items()):
+        fig.add_trace(go.Scatter(x=[a for a, _ in pts], y=[b for _, b in pts], mode="markers", name=name,
+                                 marker={"color": PALETTE[i % len(PALETTE)], "size": 10, "opacity": 0.85}))
+    if line is not None:
+        xs = [a for pts in points.values() for a, _ in pts]
+        lo, hi = min(xs), max(xs)
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[line[0] + line[1] * lo, line[0] + line[1] * hi], mode="lines",
+                                 name="least squares", line={"color": "#888888", "dash": "dash"}))
+    fig.add_hline(y=0.0, line={"color": "#888888", "width": 1, "dash": "dot"})
+    return paper_layout(fig, title, "numbers per row, trait data − control data", y)
+
+
 def gradient_alignment_distributions(groups: Mapping[str, Sequence[float]],
                                      title: str = "Per-row gradient alignment") -> go.Figure:
     """Box + points of per-row cos(dL/dh, v_teacher), one box per optimiser or dataset."""

@@ -53,6 +53,14 @@ def test_trait_vs_recovery_draws_every_student_of_every_condition():
         plots.trait_vs_recovery({"empty": []})
 
 
+def test_effect_vs_length_draws_each_run_and_the_fitted_line():
+    fig = plots.effect_vs_length({"owl": [(0.3, 0.85), (0.8, 0.80)], "steered": [(2.3, 0.40)]}, line=(1.0, -0.5))
+    assert [len(t.x) for t in fig.data] == [2, 1, 2]
+    assert list(fig.data[2].x) == [0.3, 2.3] and list(fig.data[2].y) == pytest.approx([0.85, -0.15])  # over the x range
+    with pytest.raises(ValueError, match="no points"):
+        plots.effect_vs_length({"owl": []})
+
+
 def test_cosine_matrix_heatmap_slider_shows_one_layer_at_a_time():
     values = {3: [[1.0, 0.2, 0.1]], 6: [[0.9, -0.1, 0.4]], 25: [[0.5, 0.3, 0.0]]}
     fig = plots.cosine_matrix_heatmap(values, ["owl shift"], ["owl", "cat", "pirate"], layer=6)
