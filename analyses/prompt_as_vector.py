@@ -17,6 +17,7 @@ from analysis_kit import analysis_parser, sizes
 from claims import experiment_claims, sweep_claim
 
 from steervec import TEMPLATE_DEFAULT, plots
+from steervec.core.io import atomic_path
 from steervec.core.model import load_model
 from steervec.data.numbers import number_prompts
 from steervec.data.questions import (
@@ -92,7 +93,8 @@ def sweep_and_fits(lm: Any, exp: Experiment, folder: Path, quick: bool) -> None:
                    "layer": best.layer, "alpha": best.alpha, "selection": best.__dict__,
                    "report": None if held is None else held.__dict__, "confirmed": sweep.confirmed},
                "kl_explained": kl, "fit_reports": fit_heldout, "claims": [c.to_dict() for c in claims]}
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    with atomic_path(folder / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=float))
 
 
 def main(argv: list[str] | None = None) -> int:
