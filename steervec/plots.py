@@ -206,6 +206,17 @@ def recovery_curve(curves: Mapping[str, Mapping[int, Sequence[float]]],
     return paper_layout(fig, title, "teacher rows N (log scale)", y)
 
 
+def _point_groups(points: Mapping[str, Sequence[tuple[float, float]]], shape: str, size: int) -> go.Figure:
+    """A figure with one marker trace per group of ``(x, y)`` points, one palette colour each."""
+    if not points or any(not p for p in points.values()):
+        raise ValueError(f"no points to draw: pass {shape}")
+    fig = go.Figure()
+    for i, (name, pts) in enumerate(points.items()):
+        fig.add_trace(go.Scatter(x=[a for a, _ in pts], y=[b for _, b in pts], mode="markers", name=name,
+                                 marker={"color": PALETTE[i % len(PALETTE)], "size": size, "opacity": 0.85}))
+    return fig
+
+
 def trait_vs_recovery(points: Mapping[str, Sequence[tuple[float, float]]],
                       title: str = "Trait carried against direction recovered") -> go.Figure:
     """One marker per student: ``cos(u, α·v)`` (x) against the student's Δlog P(trait) as a fraction of
@@ -214,12 +225,7 @@ def trait_vs_recovery(points: Mapping[str, Sequence[tuple[float, float]]],
     Args:
         points: ``{condition: [(cosine, fraction) per student]}``.
     """
-    if not points or any(not p for p in points.values()):
-        raise ValueError("no points to draw: pass {condition: [(cosine, fraction), ...]}")
-    fig = go.Figure()
-    for i, (name, pts) in enumerate(points.items()):
-        fig.add_trace(go.Scatter(x=[c for c, _ in pts], y=[f for _, f in pts], mode="markers", name=name,
-                                 marker={"color": PALETTE[i % len(PALETTE)], "size": 9, "opacity": 0.85}))
+    fig = _point_groups(points, "{condition: [(cosine, fraction), ...]}", size=9)
     fig.add_hline(y=1.0, line={"color": "#888888", "width": 1, "dash": "dot"})
     return paper_layout(fig, title, "cos(u, α·v) (LoRA, other layer: of its shift)",
                         "Δlog P(owl) student / teacher")
@@ -235,12 +241,7 @@ def effect_vs_length(points: Mapping[str, Sequence[tuple[float, float]]], line: 
     Args:
         points: ``{run: [(extra numbers per row, effect) per dataset]}``.
     """
-    if not points or any(not p for p in points.values()):
-        raise ValueError("no points to draw: pass {run: [(extra length, effect), ...]}")
-    fig = go.Figure()
-    for i, (name, pts) in enumerate(points.items()):
-        fig.add_trace(go.Scatter(x=[a for a, _ in pts], y=[b for _, b in pts], mode="markers", name=name,
-                                 marker={"color": PALETTE[i % len(PALETTE)], "size": 10, "opacity": 0.85}))
+    fig = _point_groups(points, "{run: [(extra length, effect), ...]}", size=10)
     if line is not None:
         xs = [a for pts in points.values() for a, _ in pts]
         lo, hi = min(xs), max(xs)
