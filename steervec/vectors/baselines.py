@@ -39,6 +39,7 @@ from steervec.core.errors import ComparisonError
 from steervec.core.io import atomic_path, json_sha, read_safetensors
 from steervec.core.model import LanguageModel, as_language_model
 from steervec.core.steering_vector import SteeringVector
+from steervec.core.version import __version__
 from steervec.data.prompts import ANIMAL_PANEL, trait_prompt
 from steervec.data.teachers import animal_lover_prompt
 
@@ -164,8 +165,8 @@ class ConditionMeans:
         layers: layers to record (all by default).
         positions: ``"last_prompt"`` or ``"prompt"`` (see :func:`mean_activations`).
         cache_dir: a folder where each condition's mean is kept (``<key>.safetensors``, the key
-            covering the weights, chat template, prompts, layers, positions, batch size and the
-            condition), so another run on the same prompts reuses the panel's forward passes; the
+            covering the weights, steervec's version, chat template, prompts, layers, positions,
+            batch size and the condition, like the other caches), so another run on the same prompts reuses the panel's forward passes; the
             same tensors come back bit for bit.
     """
 
@@ -206,7 +207,7 @@ class ConditionMeans:
     def _cache_path(self, condition: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        spec = {"model": self.lm.fingerprint.short, "template": self.lm.tokenizer.chat_template,
+        spec = {"model": self.lm.fingerprint.short, "version": __version__, "template": self.lm.tokenizer.chat_template,
                 "prompts": [p if isinstance(p, str) else repr(p) for p in self.prompts], "layers": self.layers,
                 "positions": self.positions, "batch_size": self.batch_size, "condition": condition}
         return self.cache_dir / f"{json_sha(spec)}.safetensors"
