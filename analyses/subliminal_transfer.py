@@ -6,6 +6,7 @@ T=1 per question) and the paired trait − control differences with 95 % CIs. Wr
 
     python analyses/subliminal_transfer.py --quick
     python analyses/subliminal_transfer.py --out runs/full --animals cat dolphin
+    python analyses/subliminal_transfer.py --out runs/full --length-matched   # + length-matched LoRA students
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = analysis_parser(__doc__.splitlines()[0])
     parser.add_argument("--animals", nargs="+", default=None, metavar="ANIMAL",
                         help="target words to run (default: owl at quick size; owl cat dolphin at full size)")
+    parser.add_argument("--length-matched", action="store_true",
+                        help="run subliminal_transfer-<animal>-lenmatch instead: LoRA students on each data seed's "
+                             "full pair (shared with the plain run) and on its length-matched pair")
     args = parser.parse_args(argv)
     animals = tuple(args.animals) if args.animals else ("owl",) if args.quick else ("owl", "cat", "dolphin")
     bad = [a for a in animals if not a.isalpha()]
@@ -41,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def transfer_experiment(animal: str, args: argparse.Namespace) -> Experiment:
-    """The run of one animal (analyses/student_trait_matrix.py builds the same runs, so they share them)."""
+    """The run of one animal (analyses/student_trait_matrix.py builds the same runs, so they share them).
+
+    With ``args.length_matched``: the run ``subliminal_transfer-<animal>-lenmatch``, whose LoRA students
+    train on the full pair (the plain run's students, reused from the cache) and on the length-matched
+    pair (``Experiment.length_matched``), so the two are reported side by side on the same seeds."""
+    if getattr(args, "length_matched", False):
+        return Experiment(name=f"subliminal_transfer-{animal}-lenmatch", model=args.model, animal=animal,
+                          students=(LORA,), length_matched=True, out_dir=args.out, sample_k=2 if args.quick else 10,
+                          **sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel))
     # the vector student on owl only: it showed no transfer in the demo, LoRA carries the other animals
     students = (VECTOR,) if args.quick else (VECTOR, LORA) if animal == "owl" else (LORA,)
     return Experiment(name=f"subliminal_transfer-{animal}", model=args.model, animal=animal,
