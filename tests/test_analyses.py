@@ -103,3 +103,25 @@ def test_subliminal_transfer_rejects_an_animal_that_is_not_one_word(capsys):
     with pytest.raises(SystemExit) as stop:
         _analysis("subliminal_transfer").main(["--quick", "--animals", "snowy owl"])
     assert stop.value.code == 2 and "single words" in capsys.readouterr().err
+
+
+def test_length_matched_transfer_run_is_its_own_run_of_lora_students():
+    """--length-matched writes subliminal_transfer-<animal>-lenmatch (LoRA on the full and matched pairs), while
+    the plain run keeps its name and students, so the two never overwrite each other."""
+    import argparse
+
+    module = _analysis("subliminal_transfer")
+    args = argparse.Namespace(model=None, out="runs", quick=False, seeds=1, data_seeds=3, trait_panel=True)
+    plain = module.transfer_experiment("owl", args)
+    matched = module.transfer_experiment("owl", argparse.Namespace(**vars(args), length_matched=True))
+    assert (plain.name, plain.length_matched) == ("subliminal_transfer-owl", False)
+    assert (matched.name, matched.length_matched) == ("subliminal_transfer-owl-lenmatch", True)
+    assert matched.students == (module.LORA,) and module.LORA in plain.students
+    assert matched.units == plain.units == [(1, 0), (2, 0), (3, 0)]
+
+
+@pytest.mark.parametrize("ranks", [["8", "1"], ["0", "8"], ["8", "8"]])
+def test_lora_rank_rejects_ranks_that_are_not_ascending_and_positive(ranks, capsys):
+    with pytest.raises(SystemExit) as stop:
+        _analysis("lora_rank").main(["--quick", "--ranks", *ranks])
+    assert stop.value.code == 2 and "ascending" in capsys.readouterr().err
