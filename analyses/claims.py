@@ -195,6 +195,20 @@ def growth_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) ->
                  f"{ec['cosine'][-1]:+.3f}", model, RAW_DIRECTION, exp.size)
 
 
+def specific_growth_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
+    """Blank et al.'s growth claim on the trait-specific measure: the control-subtracted shift's cosine
+    with the matched vector rises from the first checkpoint to the last (the seed-level values are
+    last − first, per unit); the curve's end points and the final value are reported beside it."""
+    g = row["eas_controlled_specific"]
+    verdict_word, text = decide(g["growth_seed_level"], "positive", _unit(row))
+    final = ", ".join(f"{x:+.3f}" for x in g["final_seed_level"])
+    return Claim(BLANK, f"the {name} student's control-subtracted alignment with the {exp.animal}-specific direction "
+                 f"(layer {exp.reporting_layer}) grows over training",
+                 f"cos at the last checkpoint − at the first: {text}; mean curve step {g['steps'][0]} → "
+                 f"{g['steps'][-1]}: {g['cosine'][0]:+.3f} → {g['cosine'][-1]:+.3f}; final per seed-level unit {final}",
+                 model, verdict_word, exp.size)
+
+
 def context_claim(name: str, row: dict[str, Any], exp: Experiment, model: str, system: str) -> Claim:
     """The effect learnt under one system condition is gone (within ±margin) under another."""
     values = row[f"trait_minus_control_eval_{system}_seed_level"]
@@ -223,6 +237,8 @@ def experiment_claims(summary: dict[str, Any], exp: Experiment, model: str) -> l
             claims.append(specific_alignment_claim(name, row, exp, model))
         if "eas_trait" in row and "eas_control" in row:
             claims.append(growth_claim(name, row, exp, model))
+        if "eas_controlled_specific" in row:
+            claims.append(specific_growth_claim(name, row, exp, model))
         for system in exp.eval_systems:
             if f"trait_minus_control_eval_{system}_seed_level" in row:
                 claims.append(context_claim(name, row, exp, model, system))

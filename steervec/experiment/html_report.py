@@ -214,12 +214,17 @@ def experiment_figures(metrics: dict[str, Any]) -> list[tuple[str, Any, str]]:
     eas = {f"{name} · {tag} data": (row[f"eas_{tag}"]["steps"], row[f"eas_{tag}"]["cosine"])
            for name, row in metrics.get("summary", {}).items() for tag in ("trait", "control")
            if f"eas_{tag}" in row}
+    eas.update({f"{name} · trait − control, {exp.get('animal', 'trait')}-specific direction":
+                (row["eas_controlled_specific"]["steps"], row["eas_controlled_specific"]["cosine"])
+                for name, row in metrics.get("summary", {}).items() if "eas_controlled_specific" in row})
     if eas:
         out.append(("alignment_over_training", plots.alignment_over_training(
-            eas, int(exp.get("layer", layer)), title=f"cos(v_student, v_teacher) at layer {exp.get('layer')} "
-            f"over training (mean of {len(exp.get('seeds', [0]))} seed(s))"),
-            "The same cosine at the steering layer at each checkpoint: does alignment grow with training, "
-            "and faster on trait data than on control data?"))
+            eas, int(exp.get("layer", layer)), title=f"Alignment at layer {exp.get('layer')} over training "
+            f"(mean of {len(exp.get('seeds', [0]))} seed(s))", y="cosine"),
+            "At each checkpoint: the cosine of each student's shift with v_teacher (raw: mostly the "
+            "generic system-prompt direction) and, when the matched vector was measured, the cosine of the "
+            "trait-data student's shift minus the control-data student's with the trait-specific direction: "
+            "the line a growth claim reads."))
     return out
 
 

@@ -138,7 +138,26 @@ def _controlled_summary(groups: dict[str, list[dict[str, Any]]], layer: int) -> 
         out[f"controlled_cosine_{direction}"] = list(seed_t_interval(seed_level))
         out[f"controlled_cosine_{direction}_per_seed"] = list(per_unit.values())
         out[f"controlled_cosine_{direction}_seed_level"] = seed_level
+    if groups["trait"] and all(c.get("eas_controlled_specific") for c in groups["trait"]):
+        out["eas_controlled_specific"] = _controlled_growth(groups["trait"], layer)
     return out
+
+
+def _controlled_growth(trait_rows: Sequence[dict[str, Any]], layer: int) -> dict[str, Any]:
+    """The control-subtracted alignment with the matched vector over training, at ``layer``, on the
+    checkpoint steps every unit shares: the mean curve (``steps``, ``cosine``), and per seed-level
+    unit the last checkpoint's value (``final_seed_level``) and its rise from the first checkpoint
+    (``growth_seed_level``: last − first), the values the growth claim reads."""
+    steps = sorted(set.intersection(*({h["step"] for h in c["eas_controlled_specific"]} for c in trait_rows)))
+    if not steps:
+        raise ValueError("the tracked students share no checkpoint step: rerun with the same track_every for all")
+    curves = {_unit(c): [_at(h["cosine"], layer) for h in sorted(c["eas_controlled_specific"], key=lambda h: h["step"])
+                         if h["step"] in steps] for c in trait_rows}
+    _, seed_level = _seed_level(curves)
+    return {"steps": steps, "cosine": [sum(v) / len(curves) for v in zip(*curves.values(), strict=True)],
+            "per_seed_final": [cur[-1] for cur in curves.values()],
+            "final_seed_level": [cur[-1] for cur in seed_level],
+            "growth_seed_level": [cur[-1] - cur[0] for cur in seed_level]}
 
 
 def _seed_level(per_unit: dict[tuple[int, int], Any]) -> tuple[str, list[Any]]:

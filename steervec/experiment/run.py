@@ -183,6 +183,8 @@ class _Context:
     progress: bool
     v_specific: SteeringVector | None = None
     shifts: dict[tuple[str, str, tuple[int, int]], SteeringVector] = field(default_factory=dict)
+    # per student, its shift at each checkpoint (tracked runs): (step, shift)
+    tracked: dict[tuple[str, str, tuple[int, int]], list[tuple[int, SteeringVector]]] = field(default_factory=dict)
     trained: dict[Path, TrainedStudent] = field(default_factory=dict)  # trained ahead on Ray, not yet measured
 
 
@@ -344,6 +346,8 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
         extra["cosine_specific_by_layer"] = shift.cosine(ctx.v_specific)
         ctx.shifts[spec.name, data_name, (data_seed, seed)] = shift
         _save_shift(ctx.folder, shift, stem, spec, data_name, data_seed, seed)
+        if eas is not None and all(h.shift is not None for h in eas):
+            ctx.tracked[spec.name, data_name, (data_seed, seed)] = [(int(h.step), h.shift) for h in eas]
     if spec.kind == "vector":
         extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
     if eas is not None:
@@ -411,7 +415,11 @@ def backfill_shifts(exp: Experiment, lm: LanguageModel | None = None, progress: 
 def controlled_cosines(ctx: _Context, conditions: list[dict[str, Any]], trait: str, control: str) -> None:
     """Add to each trait-data student's row the cosine of its control-subtracted shift (its shift
     minus the control-data student's of the same unit) with the matched trait vector
-    (``controlled_cosine_specific_by_layer``) and with v_teacher (``controlled_cosine_teacher_by_layer``)."""
+    (``controlled_cosine_specific_by_layer``) and with v_teacher (``controlled_cosine_teacher_by_layer``).
+
+    In a tracked run (``exp.track_every``) also the same cosine with the matched vector at every
+    checkpoint step the two students share (``eas_controlled_specific``: ``[{"step", "cosine":
+    {layer: cos}}]``): the control-subtracted alignment over training."""
     for row in conditions:
         unit = (row.get("data_seed"), row.get("seed"))
         key = (row.get("student"), trait, unit)
@@ -424,6 +432,11 @@ def controlled_cosines(ctx: _Context, conditions: list[dict[str, Any]], trait: s
         assert ctx.v_specific is not None
         row["controlled_cosine_specific_by_layer"] = delta.cosine(ctx.v_specific)
         row["controlled_cosine_teacher_by_layer"] = delta.cosine(ctx.v_teacher)
+        mine, theirs = ctx.tracked.get(key), ctx.tracked.get((row["student"], control, unit))  # type: ignore[arg-type]
+        if mine and theirs:
+            at = dict(theirs)
+            row["eas_controlled_specific"] = [{"step": step, "cosine": (shift - at[step]).cosine(ctx.v_specific)}
+                                              for step, shift in mine if step in at]
 
 
 def run_experiment(exp: Experiment, lm: LanguageModel | None = None, progress: bool = True,

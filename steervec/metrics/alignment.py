@@ -73,6 +73,9 @@ class LayerAlignment:
         norm_ratio: ``{layer: |v_student| / |v_teacher|}``.
         projection: ``{layer: v_student · v_teacher / |v_teacher|}``.
         step: training step (for alignment over training).
+        shift: the student's shift itself, kept by :class:`AlignmentTracker` so that a checkpoint can
+            later be compared with other directions or with another student's checkpoint (the
+            control-subtracted alignment over training); ``None`` from :func:`layer_alignment`.
     """
 
     label: str
@@ -80,6 +83,7 @@ class LayerAlignment:
     norm_ratio: dict[int, float]
     projection: dict[int, float]
     step: int | None = None
+    shift: SteeringVector | None = field(default=None, repr=False, compare=False)
 
     def to_dataframe(self) -> Any:
         import pandas as pd
@@ -135,7 +139,9 @@ class AlignmentTracker:
         with torch.no_grad():
             now = mean_activations(event.lm, self.prompts, self.system, self.layers, self.positions)
         shift = SteeringVector({x: now[x] - self._base[x] for x in now}, self.lm.fingerprint)
-        self.history.append(layer_alignment(shift, self.teacher, self.label, event.step))
+        checkpoint = layer_alignment(shift, self.teacher, self.label, event.step)
+        checkpoint.shift = shift
+        self.history.append(checkpoint)
 
     def to_dataframe(self) -> Any:
         import pandas as pd

@@ -97,6 +97,30 @@ def test_specific_alignment_claim_reads_the_sign_and_the_direction():
                     "specific direction") == "yes"
 
 
+def _growth(rise: list[float], unit: str = "data seed") -> dict:
+    final = [0.05 + r for r in rise]
+    return _row([1.0, 1.1, 0.9], seed_unit=unit, eas_controlled_specific={
+        "steps": [4, 8, 12], "cosine": [0.05, 0.07, sum(final) / len(final)], "per_seed_final": final,
+        "final_seed_level": final, "growth_seed_level": rise})
+
+
+@pytest.mark.parametrize(("rise", "expected"), [
+    ([0.10, 0.12, 0.11], "yes"),                   # every data seed's curve rises, tight
+    ([-0.10, -0.12, -0.11], "no"),                 # it falls
+    ([0.10, -0.08, 0.02], "inconclusive"),         # seeds of both signs
+    ([0.10, 0.12], "no verdict"),                  # two seeds never decide
+])
+def test_specific_growth_claim_reads_the_rise_of_the_control_subtracted_curve(rise, expected):
+    claims = experiment_claims({"LoRA r2": _growth(rise)}, _exp(), "m")
+    claim = next(c for c in claims if "grows over training" in c.claim)
+    assert "owl-specific direction" in claim.claim and claim.reproduced.startswith(expected)
+    assert "step 4 → 12: +0.050" in claim.measurement and claim.rule == RULE
+    # the same rise from the training seeds of one teacher dataset: reported, not decided
+    alone = next(c for c in experiment_claims({"LoRA r2": _growth([0.10, 0.12, 0.11], "training seed")}, _exp(), "m")
+                 if "grows over training" in c.claim)
+    assert alone.reproduced == "no verdict — one teacher dataset (its 3 training seeds alone: yes)"
+
+
 def test_the_raw_v_teacher_never_decides_an_alignment_claim():
     """v_teacher against a baseline without the trait's wording is mostly the system-prompt direction:
     however clear its cosine, the claim is a measurement, not a verdict."""

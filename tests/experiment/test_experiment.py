@@ -157,6 +157,23 @@ def test_alignment_over_training_is_summarised_drawn_and_claimed(first, tiny_lla
     claim = next(c for c in result.metrics["claims"] if "grows over training" in c["claim"])
     # the raw v_teacher never decides an alignment claim (analyses/claims.py RAW_DIRECTION)
     assert "step 2 → 4" in claim["measurement"] and claim["reproduced"].startswith("no verdict — raw v_teacher")
+    # the control-subtracted alignment with the matched vector over training, recomputed from the kept checkpoints
+    growth = row["eas_controlled_specific"]
+    assert growth["steps"] == [2, 4] and len(growth["growth_seed_level"]) == 2
+    trait_rows = sorted((c for c in result.metrics["conditions"] if c.get("data") == "owl-prompted"),
+                        key=lambda c: c["seed"])
+    layer = exp.reporting_layer
+    for c, final, rise in zip(trait_rows, growth["final_seed_level"], growth["growth_seed_level"], strict=True):
+        curve = [h["cosine"][layer] for h in c["eas_controlled_specific"]]
+        assert [h["step"] for h in c["eas_controlled_specific"]] == [2, 4]
+        assert final == pytest.approx(curve[-1]) and rise == pytest.approx(curve[-1] - curve[0])
+        # the last checkpoint is the trained student: its value is the run's control-subtracted cosine
+        assert curve[-1] == pytest.approx(c["controlled_cosine_specific_by_layer"][layer], abs=1e-5)
+    specific = next(c for c in result.metrics["claims"] if "grows over training" in c["claim"]
+                    and "specific direction" in c["claim"])
+    # one teacher dataset: its training seeds never decide (analyses/claims.py ONE_DATASET)
+    assert specific["reproduced"].startswith(("no verdict", "inconclusive"))
+    assert "last checkpoint − at the first" in specific["measurement"]
 
 
 def test_refresh_run_rederives_claims_and_keeps_analysis_claims(first, tmp_path):
