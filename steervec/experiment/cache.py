@@ -2,7 +2,8 @@
 
 Runs in one ``out_dir`` find a dataset at ``<out_dir>/_datasets/<teacher>-<key>.jsonl``, a
 teacher vector at ``<out_dir>/_vectors/<key>.safetensors`` and a student at
-``<out_dir>/_students/<key>.safetensors`` (length-matched subsets of the teacher data at
+``<out_dir>/_students/<key>.safetensors`` (beside it, what a run measured on that student:
+``<key>.measures-<key2>.json``; length-matched subsets of the teacher data at
 ``<out_dir>/_lenmatch/``). A key hashes everything that determines
 the file (model fingerprint, toolkit version, teacher, generation or training settings,
 seed), so the same key means the same content: datasets resume or are reused by
@@ -58,6 +59,22 @@ def student_path(out_dir: str | os.PathLike[str], lm: Any, data_path: Path, **se
     return Path(out_dir) / "_students" / f"{key}.safetensors"
 
 
+def measures_path(student_file: Path, **inputs: Any) -> Path:
+    """``<student>.measures-<key>.json`` beside a cached student: what :func:`measure_student
+    <steervec.experiment.run.measure_student>` measured on it (its trait scores and its shift, the
+    shift in the ``.safetensors`` of the same stem), so a later run reusing the student reads them
+    instead of evaluating it again.
+
+    ``inputs`` must hold everything the measurement depends on besides the student (questions,
+    system condition, samples and their seed, panel, prompts); the key also holds the student
+    file's size and modification time, so a student trained again is measured again.
+    """
+    stat = student_file.stat()
+    key = json_sha({"student": student_file.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                    "version": __version__, **inputs})[:16]
+    return student_file.with_name(f"{student_file.stem}.measures-{key}.json")
+
+
 def matched_data_path(out_dir: str | os.PathLike[str], name: str, **spec: Any) -> Path:
     """``<out_dir>/_lenmatch/<name>-<key>.jsonl``: a length-matched subset of cached teacher data.
 
@@ -78,4 +95,4 @@ def link(link_path: Path, target: Path) -> None:
         shutil.copyfile(target, link_path)
 
 
-__all__ = ["dataset_path", "link", "matched_data_path", "means_dir", "student_path", "vector_path"]
+__all__ = ["dataset_path", "link", "matched_data_path", "means_dir", "measures_path", "student_path", "vector_path"]

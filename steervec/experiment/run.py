@@ -47,6 +47,7 @@ from steervec.experiment.cache import (
     link,
     matched_data_path,
     means_dir,
+    measures_path,
     student_path,
     vector_path,
 )
@@ -330,12 +331,7 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
         student, reused = _train_or_load(ctx, spec, rows, data_path, seed, callbacks)
         eas = callbacks[0].history if callbacks else None
     t_trained = time.perf_counter()
-    with student.applied(lm):
-        ev = evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=ctx.system, base=ctx.base,
-                            k=exp.sample_k, seed=seed, panel=_panel(exp))
-        other_evals = {name: evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=_system(name))
-                       for name in exp.eval_systems}
-    shift = student_shift(lm, student, ctx.align_prompts, system=ctx.system, base_means=ctx.base_means)
+    measured, shift = _measure(ctx, student, label, seed, _student_file(exp, lm, spec, data_path, seed), reused)
     al = layer_alignment(shift, ctx.v_teacher, label)
     extra: dict[str, Any] = {"student": spec.name, "data": data_name, "seed": seed, "data_seed": data_seed,
                              "reused": reused, "cosine_at_layer": al.cosine[exp.reporting_layer], "cosine_by_layer": al.cosine,
@@ -352,11 +348,41 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
         extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
     if eas is not None:
         extra["eas"] = [{"step": h.step, "cosine": h.cosine} for h in eas]
-    for name, other in other_evals.items():
-        extra[f"mean_logp_eval_{name}"] = float(other.logp.mean())
-        extra[f"logp_eval_{name}"] = [float(x) for x in other.logp]
+    for name, other in measured["other"].items():
+        extra[f"mean_logp_eval_{name}"] = other["mean"]
+        extra[f"logp_eval_{name}"] = other["logp"]
     link(ctx.folder / f"student-{stem}.safetensors", _student_file(exp, lm, spec, data_path, seed))
-    return _eval_row(label, ev, **extra), al.cosine
+    row = {"label": label, **{k: v for k, v in measured["trait"].items() if k != "label"}}
+    row.update(extra)
+    return row, al.cosine
+
+
+def _measure(ctx: _Context, student: Student, label: str, seed: int, student_file: Path,
+             reused: bool) -> tuple[dict[str, Any], SteeringVector]:
+    """A student's trait scores (the run's condition, then each of ``exp.eval_systems``) and its shift on
+    the alignment prompts. A student reused from the run cache is read from its measures file
+    (:func:`~steervec.experiment.cache.measures_path`) when an earlier run measured it the same way;
+    whatever is measured here is written there for the next run."""
+    exp, lm = ctx.exp, ctx.lm
+    path = measures_path(student_file, animal=exp.animal, questions=ctx.questions, system=exp.student_system,
+                         k=exp.sample_k, seed=seed, panel=exp.trait_panel, eval_systems=list(exp.eval_systems),
+                         align_prompts=ctx.align_prompts, positions="prompt")
+    shift_file = path.with_suffix(".safetensors")
+    if reused and path.is_file() and shift_file.is_file():
+        return json.loads(path.read_text()), SteeringVector.load(shift_file, model=lm)
+    with student.applied(lm):
+        ev = evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=ctx.system, base=ctx.base,
+                            k=exp.sample_k, seed=seed, panel=_panel(exp))
+        other_evals = {name: evaluate_trait(lm, exp.animal, ctx.questions, label=label, system=_system(name))
+                       for name in exp.eval_systems}
+    shift = student_shift(lm, student, ctx.align_prompts, system=ctx.system, base_means=ctx.base_means)
+    measured = {"trait": _eval_row(label, ev),
+                "other": {name: {"mean": float(o.logp.mean()), "logp": [float(x) for x in o.logp]}
+                          for name, o in other_evals.items()}}
+    shift.save(shift_file)  # atomically, and first: the JSON's presence means both are complete
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(measured))
+    return measured, shift
 
 
 def _stem(exp: Experiment, spec: StudentSpec, data_name: str, data_seed: int, seed: int) -> str:

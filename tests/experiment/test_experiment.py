@@ -70,6 +70,37 @@ def test_second_run_reuses_data_and_students(first, tiny_llama):
     assert all(torch.equal(v1.layer_vectors[x], v2.layer_vectors[x]) for x in v1.layers)
 
 
+def _student_rows(metrics: dict) -> list[dict]:
+    """The students' condition rows without what differs between runs by design (timing, reuse)."""
+    return [{k: v for k, v in c.items() if k not in ("train_seconds", "reused")}
+            for c in metrics["conditions"] if "student" in c]
+
+
+def test_a_reused_student_is_read_from_its_measures_not_evaluated_again(first, tiny_llama, monkeypatch):
+    """A second run reusing the first run's students reads what the first measured (trait scores and shift),
+    and its rows equal the first run's field for field; with the measures files gone the students are
+    evaluated again and give the same rows, so reading them back changes no number. A changed measurement
+    setting (another sampling size) is a different measures file: evaluated, never read from the old one."""
+    from steervec.experiment import run as run_module
+
+    calls = []
+    real = run_module.evaluate_trait
+    monkeypatch.setattr(run_module, "evaluate_trait", lambda *a, **kw: calls.append(kw.get("label")) or real(*a, **kw))
+    again = run_experiment(replace(first.experiment, name="tiny-measures"), lm=tiny_llama, progress=False)
+    assert [c for c in calls if " on " in str(c)] == []  # base and teacher only: no student evaluated
+    assert _student_rows(again.metrics) == _student_rows(first.metrics)
+    measures = sorted((first.folder.parent / "_students").glob("*.measures-*.json"))
+    assert len(measures) == 4 and all(m.with_suffix(".safetensors").is_file() for m in measures)
+    for m in measures:
+        m.unlink()
+    calls.clear()
+    fresh = run_experiment(replace(first.experiment, name="tiny-measures-fresh"), lm=tiny_llama, progress=False)
+    assert len([c for c in calls if " on " in str(c)]) == 4 and _student_rows(fresh.metrics) == _student_rows(first.metrics)
+    calls.clear()
+    other = run_experiment(replace(first.experiment, name="tiny-measures-k", sample_k=3), lm=tiny_llama, progress=False)
+    assert len([c for c in calls if " on " in str(c)]) == 4 and len(other.metrics["students_reused"]) == 4
+
+
 def test_teacher_vector_cache_keys_on_its_settings(first, tiny_llama):
     from steervec.experiment.run import build_teacher_vector
 
