@@ -337,10 +337,13 @@ def gradient_claim(per_data_seed: Sequence[float], layer: int, detail: str, mode
                  model, verdict_word, size, RULE)
 
 
-def cross_model_claim(per_seed: Sequence[float], detail: str, model: str, size: str) -> Claim:
+def cross_model_claim(per_seed: Sequence[float], detail: str, model: str, size: str,
+                      unit: str = "training seed") -> Claim:
     """Cloud et al.: a student of another model family does not pick up the trait (equivalence
-    within ±NULL_MARGIN_NATS; a CI below zero is not enough)."""
-    verdict_word, seeds = decide(per_seed, "none", ONE_DATASET, NULL_MARGIN_NATS)
+    within ±NULL_MARGIN_NATS; a CI below zero is not enough). ``per_seed``: one value per ``unit``
+    (``"data seed"`` when the teacher data varied; training seeds of one dataset never decide)."""
+    verdict_word, seeds = decide(per_seed, "none", "data seeds" if unit == "data seed" else ONE_DATASET,
+                                 NULL_MARGIN_NATS)
     return Claim(CLOUD, f"a student of another model family does not pick up the trait (within ±{NULL_MARGIN_NATS} "
                  "nats)", f"log P(owl-data student) − log P(control-data student): {seeds}; {detail}",
                  model, verdict_word, size, RULE)

@@ -97,12 +97,12 @@ def summarise_conditions(conditions: Sequence[dict[str, Any]], trait: str, contr
                 raise ValueError(f"student {spec.name!r}: trait and control students cover different (data seed, "
                                  "seed) units; rerun the experiment so that both finish")
             row["units"] = [list(_unit(c)) for c in groups["trait"]]
-            row["seed_unit"] = _seed_level({_unit(c): 0.0 for c in groups["trait"]})[0]
+            row["seed_unit"] = seed_level({_unit(c): 0.0 for c in groups["trait"]})[0]
             row.update(_paired_summary(groups, "logp", "trait_minus_control"))
             pairs = list(zip(groups["trait"], groups["control"], strict=True))
             cos = {_unit(t): t["cosine_at_layer"] - c["cosine_at_layer"] for t, c in pairs}
             row["cosine_minus_control_per_seed"] = list(cos.values())
-            row["cosine_minus_control_seed_level"] = _seed_level(cos)[1]
+            row["cosine_minus_control_seed_level"] = seed_level(cos)[1]
             row.update(_controlled_summary(groups, exp.reporting_layer))
             for key in ("log_odds", "log_odds_prefilled"):  # the specific trait measure, when measured
                 if key in groups["trait"][0] and key in groups["control"][0]:
@@ -134,10 +134,10 @@ def _controlled_summary(groups: dict[str, list[dict[str, Any]]], layer: int) -> 
         if not all(key in c for c in groups["trait"]):
             continue
         per_unit = {_unit(c): _at(c[key], layer) for c in groups["trait"]}
-        seed_level = _seed_level(per_unit)[1]
-        out[f"controlled_cosine_{direction}"] = list(seed_t_interval(seed_level))
+        values = seed_level(per_unit)[1]
+        out[f"controlled_cosine_{direction}"] = list(seed_t_interval(values))
         out[f"controlled_cosine_{direction}_per_seed"] = list(per_unit.values())
-        out[f"controlled_cosine_{direction}_seed_level"] = seed_level
+        out[f"controlled_cosine_{direction}_seed_level"] = values
     if groups["trait"] and all(c.get("eas_controlled_specific") for c in groups["trait"]):
         out["eas_controlled_specific"] = _controlled_growth(groups["trait"], layer)
     return out
@@ -153,16 +153,23 @@ def _controlled_growth(trait_rows: Sequence[dict[str, Any]], layer: int) -> dict
         raise ValueError("the tracked students share no checkpoint step: rerun with the same track_every for all")
     curves = {_unit(c): [_at(h["cosine"], layer) for h in sorted(c["eas_controlled_specific"], key=lambda h: h["step"])
                          if h["step"] in steps] for c in trait_rows}
-    _, seed_level = _seed_level(curves)
+    _, levels = seed_level(curves)
     return {"steps": steps, "cosine": [sum(v) / len(curves) for v in zip(*curves.values(), strict=True)],
             "per_seed_final": [cur[-1] for cur in curves.values()],
-            "final_seed_level": [cur[-1] for cur in seed_level],
-            "growth_seed_level": [cur[-1] - cur[0] for cur in seed_level]}
+            "final_seed_level": [cur[-1] for cur in levels],
+            "growth_seed_level": [cur[-1] - cur[0] for cur in levels]}
 
 
-def _seed_level(per_unit: dict[tuple[int, int], Any]) -> tuple[str, list[Any]]:
-    """The values a verdict reads: one per data seed (the mean over its training seeds) when the
-    units span several data seeds, else one per training seed."""
+def seed_level(per_unit: dict[tuple[int, int], Any]) -> tuple[str, list[Any]]:
+    """The values a verdict reads from per-unit values (``{(data seed, training seed): value}``, a value
+    a number or a list of per-question numbers): one per data seed (the mean over its training seeds)
+    when the units span several data seeds, else one per training seed; with the unit's name
+    (``"data seed"`` or ``"training seed"``).
+
+    Example:
+        >>> seed_level({(1, 0): 1.0, (1, 1): 3.0, (2, 0): 5.0, (2, 1): 7.0})
+        ('data seed', [2.0, 6.0])
+    """
     data_seeds = sorted({d for d, _ in per_unit})
     if len(data_seeds) == 1:
         return "training seed", [per_unit[u] for u in sorted(per_unit)]
@@ -182,7 +189,7 @@ def _paired_summary(groups: dict[str, list[dict[str, Any]]], key: str, name: str
     pairs = list(zip(groups["trait"], groups["control"], strict=True))
     n = len(pairs[0][0][key])
     per_unit = {_unit(t): [t[key][i] - c[key][i] for i in range(n)] for t, c in pairs}
-    _, by_question = _seed_level(per_unit)
+    _, by_question = seed_level(per_unit)
     return {
         name: mean_ci([sum(d[i] for d in per_unit.values()) / len(per_unit) for i in range(n)]),
         f"{name}_per_seed": [sum(d) / n for d in per_unit.values()],
@@ -279,5 +286,5 @@ def _own_claims(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in metrics.get("claims", []) if c not in extra]
 
 
-__all__ = ["LENMATCH", "LENMATCH_LABEL", "ClaimsFn", "draw_figures", "refresh_run", "summarise_conditions",
+__all__ = ["LENMATCH", "LENMATCH_LABEL", "ClaimsFn", "draw_figures", "refresh_run", "seed_level", "summarise_conditions",
            "summarise_run"]

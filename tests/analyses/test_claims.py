@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from claims import (
     ADAPTIVE_OPTIMIZERS,
+    NULL_MARGIN_NATS,
     PLAIN_OPTIMIZERS,
     RAW_DIRECTION,
     RULE,
+    cross_model_claim,
     experiment_claims,
     optimizer_claim,
     pct,
@@ -254,3 +256,15 @@ def test_optimizer_claim_states_how_each_rate_was_chosen():
     claim = optimizer_claim({"adamw": [0.2, 0.3, 0.25], "sgd": [0.0, 0.1, 0.05]}, ADAPTIVE_OPTIMIZERS,
                             PLAIN_OPTIMIZERS, "m", "full", text)
     assert claim.measurement.endswith(text) and claim.reproduced == "yes"
+
+
+@pytest.mark.parametrize(("per_seed", "expected"), [
+    ([0.01, -0.02, 0.0, 0.02, -0.01], "yes"),        # equivalent to 0 within the margin
+    ([0.36, 0.78, -2.90], "inconclusive"),           # the recorded per-seed values: a wide interval is no 'yes'
+    ([1.1, 0.9, 1.0], "no"),                         # the other family picks the trait up
+])
+def test_cross_family_claim_needs_equivalence_over_data_seeds(per_seed, expected):
+    claim = cross_model_claim(per_seed, "detail", "m", "full", unit="data seed")
+    assert claim.reproduced.startswith(expected) and f"±{NULL_MARGIN_NATS}" in claim.claim
+    one_dataset = cross_model_claim(per_seed, "detail", "m", "full")  # training seeds of one dataset
+    assert one_dataset.reproduced.startswith("no verdict" if expected != "inconclusive" else "inconclusive")
