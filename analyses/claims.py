@@ -262,14 +262,16 @@ def _both(first: Verdict, second: Verdict) -> str:
 
 
 def rank_claims(ranks: Sequence[int], per_rank: Sequence[Sequence[float]], full: Sequence[float] | None,
-                model: str, size: str) -> list[Claim]:
+                model: str, size: str, unit: str = "training seed") -> list[Claim]:
     """Nief et al.: transfer vs LoRA rank is an inverted U; full fine-tuning transmits nothing.
 
     ``per_rank``: per rank, the seed-level trait − control values (the same seeds, so ranks are
-    compared seed by seed). Inverted U: the best inner rank beats both end ranks, each paired
-    difference decided by the rule; vanishing: full fine-tuning's values equivalent to 0 within
-    ±:data:`NULL_MARGIN_NATS`.
+    compared seed by seed), one per ``unit`` (``"data seed"`` when the teacher data varied; the
+    training seeds of one dataset never decide). Inverted U: the best inner rank beats both end
+    ranks, each paired difference decided by the rule; vanishing: full fine-tuning's values
+    equivalent to 0 within ±:data:`NULL_MARGIN_NATS`.
     """
+    one_data = unit != "data seed"
     means = [sum(v) / len(v) for v in per_rank]
     text = "; ".join(f"r{r} {', '.join(f'{x:+.2f}' for x in v)}" for r, v in zip(ranks, per_rank, strict=True))
     claims = []
@@ -280,10 +282,11 @@ def rank_claims(ranks: Sequence[int], per_rank: Sequence[Sequence[float]], full:
         claims.append(Claim(NIEF, "trait transfer vs LoRA rank is an inverted U (an inner rank transfers most)",
                             f"r{ranks[inner]} − r{ranks[0]}: {seed_text(_paired(per_rank, inner, 0), low, 'paired')}; "
                             f"r{ranks[inner]} − r{ranks[-1]}: {seed_text(_paired(per_rank, inner, -1), high, 'paired')}; "
-                            f"trait − control per seed: {text}", model,
-                            one_dataset(_both(low, high), len(per_rank[0])), size, RULE))
+                            f"trait − control per {'seed' if one_data else 'data seed'}: {text}", model,
+                            one_dataset(_both(low, high), len(per_rank[0])) if one_data else _both(low, high),
+                            size, RULE))
     if full:
-        verdict_word, seeds = decide(full, "none", ONE_DATASET, NULL_MARGIN_NATS)
+        verdict_word, seeds = decide(full, "none", ONE_DATASET if one_data else "data seeds", NULL_MARGIN_NATS)
         claims.append(Claim(NIEF, f"trait transfer vanishes under full fine-tuning (within ±{NULL_MARGIN_NATS} nats)",
                             f"full FT trait − control: {seeds}", model, verdict_word, size, RULE))
     return claims

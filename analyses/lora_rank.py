@@ -63,7 +63,9 @@ def rank_run(args: Any, ranks: list[int], students: tuple[StudentSpec, ...], com
     plots.save_html_and_png(fig, result.folder / "rank_curve", png=exp.png)
     metrics = result.metrics
     metrics["rank_curve"] = {"ranks": ranks, "per_seed": per_rank, "full_ft_per_seed": full}
-    metrics["analysis_claims"] = [c.to_dict() for c in rank_claims(ranks, per_rank, full, metrics["model"], exp.size)]
+    unit = next(iter(row["seed_unit"] for row in metrics["summary"].values() if "seed_unit" in row), "training seed")
+    metrics["analysis_claims"] = [c.to_dict() for c in rank_claims(ranks, per_rank, full, metrics["model"], exp.size,
+                                                                   unit=unit)]
     metrics["claims"] += metrics["analysis_claims"]
     with atomic_path(result.folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))

@@ -182,6 +182,10 @@ def test_rank_claims_compare_ranks_seed_by_seed(per_rank, full, expected):
             for c, e in zip(claims, expected, strict=True)] == \
         [e if e == "inconclusive" else one.format(e) for e in expected]
     assert "r8 − r1" in claims[0].measurement and "3 seeds" in claims[0].measurement
+    # the same values as one per data seed (the teacher data varied): the rule decides
+    decided = rank_claims([1, 8, 64], per_rank, full, "model", "full", unit="data seed")
+    assert [c.reproduced.split(" — ")[0] for c in decided] == expected
+    assert "trait − control per data seed" in decided[0].measurement
 
 
 @pytest.mark.parametrize(("per_optimizer", "expected"), [

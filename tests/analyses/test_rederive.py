@@ -40,3 +40,17 @@ def test_a_record_without_claims_is_left_alone(tmp_path, capsys):
     before = empty.joinpath("metrics.json").read_text()
     assert main([str(empty)]) == 0
     assert empty.joinpath("metrics.json").read_text() == before and "no claims" in capsys.readouterr().out
+
+
+def test_a_rank_curve_over_data_seeds_is_decided_and_over_one_dataset_is_not(tmp_path):
+    """lora_rank's own claims re-derived from its stored curve read the run's seed unit: values per data seed
+    are decided by the rule, the training seeds of one teacher dataset only say what they agree on."""
+    from rederive import _analysis_claims
+
+    curve = {"ranks": [1, 8, 64], "per_seed": [[0.1, 0.2, 0.15], [1.0, 1.2, 1.1], [0.3, 0.2, 0.25]],
+             "full_ft_per_seed": [0.0, -0.1, 0.1]}
+    for unit, expected in (("data seed", ["yes", "yes"]), ("training seed", ["no verdict", "no verdict"])):
+        metrics = {"experiment": {"size": "full"}, "model": "m", "rank_curve": curve,
+                   "summary": {"LoRA r1": {"seed_unit": unit}, "full FT": {"seed_unit": unit}}}
+        claims = _analysis_claims(tmp_path, metrics)
+        assert [c["reproduced"].split(" — ")[0] for c in claims] == expected
