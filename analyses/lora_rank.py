@@ -58,12 +58,12 @@ def rank_run(args: Any, ranks: list[int], students: tuple[StudentSpec, ...], com
     print(result.table())
     per_rank = [result.seed_level(f"LoRA r{r}") for r in ranks]
     full = None if args.quick else result.seed_level("full FT")
-    fig = plots.lora_rank_curve(ranks, per_rank, full_ft=full, y="log P(trait) − log P(control) (nats)",
-                                title=f"Trait transfer vs LoRA rank ({len(exp.seeds)} seed(s), 95 % CI)")
-    plots.save_html_and_png(fig, result.folder / "rank_curve", png=exp.png)
     metrics = result.metrics
-    metrics["rank_curve"] = {"ranks": ranks, "per_seed": per_rank, "full_ft_per_seed": full}
     unit = next(iter(row["seed_unit"] for row in metrics["summary"].values() if "seed_unit" in row), "training seed")
+    fig = plots.lora_rank_curve(ranks, per_rank, full_ft=full, y="log P(trait) − log P(control) (nats)",
+                                title=f"Trait transfer vs LoRA rank ({len(per_rank[0])} {unit}(s), 95 % t interval)")
+    plots.save_html_and_png(fig, result.folder / "rank_curve", png=exp.png)
+    metrics["rank_curve"] = {"ranks": ranks, "per_seed": per_rank, "full_ft_per_seed": full}
     metrics["analysis_claims"] = [c.to_dict() for c in rank_claims(ranks, per_rank, full, metrics["model"], exp.size,
                                                                    unit=unit)]
     metrics["claims"] += metrics["analysis_claims"]
