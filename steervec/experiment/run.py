@@ -342,8 +342,9 @@ def measure_student(ctx: _Context, spec: StudentSpec, data_name: str, rows: list
         extra["cosine_specific_by_layer"] = shift.cosine(ctx.v_specific)
         ctx.shifts[spec.name, data_name, (data_seed, seed)] = shift
         _save_shift(ctx.folder, shift, stem, spec, data_name, data_seed, seed)
-        if eas is not None and all(h.shift is not None for h in eas):
-            ctx.tracked[spec.name, data_name, (data_seed, seed)] = [(int(h.step), h.shift) for h in eas]
+        checkpoints = [(h.step, h.shift) for h in eas or [] if h.step is not None and h.shift is not None]
+        if eas and len(checkpoints) == len(eas):
+            ctx.tracked[spec.name, data_name, (data_seed, seed)] = checkpoints
     if spec.kind == "vector":
         extra["learned_vector_cosine"] = student.steering_vector().cosine(ctx.v_teacher)
     if eas is not None:
