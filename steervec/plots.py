@@ -168,8 +168,8 @@ def lora_rank_curve(ranks: Sequence[int], values: Sequence[Sequence[float]], ful
     if full_ft:
         mean, low, high = mean_ci(full_ft)
         fig.add_hrect(y0=low, y1=high, fillcolor=PALETTE[3], opacity=0.12, line_width=0)
-        fig.add_hline(y=mean, line={"dash": "dash", "color": PALETTE[3]}, annotation_position="top left",
-                      annotation_text=f"full fine-tuning {mean:+.2f} ({len(full_ft)} seeds)")
+        fig.add_hline(y=mean, line={"dash": "dash", "color": PALETTE[3]}, annotation_position="top right",
+                      annotation_text=f"full fine-tuning {mean:+.2f} [{low:+.2f}, {high:+.2f}] ({len(full_ft)} seeds)")
     fig.update_xaxes(type="log", tickvals=list(ranks), ticktext=[str(r) for r in ranks])
     return paper_layout(fig, title, "LoRA rank r (log scale)", y)
 
