@@ -186,8 +186,10 @@ def growth_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) ->
     """Alignment with the raw v_teacher over training, trait data vs control data: a measurement, never
     a verdict (:data:`RAW_DIRECTION`)."""
     et, ec = row["eas_trait"], row["eas_control"]
-    values = [a - b for a, b in zip(et["per_seed_final"], ec["per_seed_final"], strict=True)]
-    _, text = decide(values, "positive", ONE_DATASET)
+    values = [a - b for a, b in zip(et["per_seed_final"], ec["per_seed_final"], strict=True)]  # one per unit
+    n_data = row.get("n_data_seeds", 1)
+    unit = ONE_DATASET if n_data <= 1 else "data seeds" if len(values) == n_data else "(data seed, training seed) units"
+    _, text = decide(values, "positive", unit)
     return Claim(BLANK, f"the {name} student's alignment with v_teacher (raw: layer {exp.reporting_layer}) "
                  "grows over training on trait data, above the control-data student",
                  f"final cos trait − control: {text}; cos at step {et['steps'][0]} → {et['steps'][-1]}: trait "

@@ -220,7 +220,7 @@ def experiment_figures(metrics: dict[str, Any]) -> list[tuple[str, Any, str]]:
     if eas:
         out.append(("alignment_over_training", plots.alignment_over_training(
             eas, int(exp.get("layer", layer)), title=f"Alignment at layer {exp.get('layer')} over training "
-            f"(mean of {len(exp.get('seeds', [0]))} seed(s))", y="cosine"),
+            f"(mean of {len(exp.get('seeds', [0])) * len(exp.get('data_seeds', [0]))} student pair(s) per line)", y="cosine"),
             "At each checkpoint: the cosine of each student's shift with v_teacher (raw: mostly the "
             "generic system-prompt direction) and, when the matched vector was measured, the cosine of the "
             "trait-data student's shift minus the control-data student's with the trait-specific direction: "
