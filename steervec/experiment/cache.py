@@ -62,8 +62,8 @@ def student_path(out_dir: str | os.PathLike[str], lm: Any, data_path: Path, **se
 def measures_path(student_file: Path, **inputs: Any) -> Path:
     """``<student>.measures-<key>.json`` beside a cached student: what :func:`measure_student
     <steervec.experiment.run.measure_student>` measured on it (its trait scores and its shift, the
-    shift in the ``.safetensors`` of the same stem), so a later run reusing the student reads them
-    instead of evaluating it again.
+    shift in the ``.safetensors`` of the same stem), or what the planted study measured on it, so a
+    later run reusing the student reads them instead of evaluating it again.
 
     ``inputs`` must hold everything the measurement depends on besides the student (questions,
     system condition, samples and their seed, panel, prompts); the key also holds the student

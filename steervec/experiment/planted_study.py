@@ -41,7 +41,7 @@ from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.rows import TeacherRow
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import Teacher, planted_teacher, random_direction
-from steervec.experiment.cache import dataset_path, student_path
+from steervec.experiment.cache import dataset_path, measures_path, student_path
 from steervec.experiment.config import Experiment
 from steervec.experiment.run import build_specific_vector, build_teacher_vector
 from steervec.metrics.alignment import student_shift
@@ -294,13 +294,13 @@ def _measure_key(grid: PlantedGrid) -> dict[str, Any]:
 
 def _measured(lm: LanguageModel, planted: Planted, student: Student, at: int | None, ctx: _Context,
               grid: PlantedGrid, student_file: Path) -> dict[str, Any]:
-    """:func:`_measure`, cached beside the student file (a resumed run measures nothing twice)."""
-    cache = student_file.with_suffix(".measures.json")
-    key = {**_measure_key(grid), "planted_layer": planted.layer, "planted": planted.name}
+    """:func:`_measure`, cached beside the student file under the run cache's one key rule
+    (:func:`~steervec.experiment.cache.measures_path`: a resumed run measures nothing twice, a
+    student trained again is measured again)."""
+    key = {**_measure_key(grid), "planted_layer": planted.layer, "planted": planted.name, "measured_at": at}
+    cache = measures_path(student_file, study="planted", **key)
     if cache.is_file():
-        stored = json.loads(cache.read_text())
-        if stored.get("key") == key:
-            return dict(stored["measures"])
+        return dict(json.loads(cache.read_text())["measures"])
     measures = _measure(lm, planted, student, at, ctx, grid)
     with atomic_path(cache) as tmp:
         tmp.write_text(json.dumps({"key": key, "measures": measures}, default=float))

@@ -4,6 +4,7 @@ reuses every cached student and measures the same numbers."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -52,7 +53,12 @@ def test_run_planted_measures_every_student_and_resumes_from_the_cache(tiny_llam
     owl = [s for s in first.students if s["planted"] == "owl"]
     assert all(s["teacher_trait_delta"] != 0 and len(s["trait_delta_by_question"]) == GRID.trait_questions for s in owl)
     assert not any("trait_delta" in s for s in first.students if s["planted"] != "owl")
-    assert len(list((tmp_path / "_students").glob("*.measures.json"))) == n
+    assert len(list((tmp_path / "_students").glob("*.measures-*.json"))) == n
+    retrained = sorted((tmp_path / "_students").glob("*.safetensors"))[0]
+    os.utime(retrained, ns=(retrained.stat().st_atime_ns, retrained.stat().st_mtime_ns + 10**9))
+    third = run_planted(tiny_llama, GRID, tmp_path, progress=False)  # a student trained again is measured again
+    assert len(list((tmp_path / "_students").glob("*.measures-*.json"))) == n + 1
+    assert [s["cosine"] for s in third.students] == [s["cosine"] for s in first.students]
 
 
 def test_grid_checks_and_student_methods():
