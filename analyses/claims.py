@@ -81,13 +81,19 @@ def _unit(summary_row: dict[str, Any]) -> str:
 
 def _teacher_words(exp: Experiment) -> str:
     return {"prompted": "prompted", "steered": "steered (no prompt, + α·v_teacher)",
-            "projected": "prompted with v_teacher projected out"}[exp.teacher]
+            "projected": "prompted with v_teacher projected out",
+            "projected_specific": "prompted with the matched (trait-specific) vector projected out"}[exp.teacher]
+
+
+def _necessity(exp: Experiment) -> bool:
+    """A projected-out teacher: its claims predict *no* transfer (an equivalence test)."""
+    return exp.teacher in ("projected", "projected_specific")
 
 
 def transfer_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
     """A student of the trait teacher prefers the trait more than one trained on control data
     (necessity, the projected-out teacher: it does not, within ±NULL_MARGIN_NATS)."""
-    necessity = exp.teacher == "projected"
+    necessity = _necessity(exp)
     values = row.get("trait_minus_control_seed_level", row["trait_minus_control_per_seed"])
     verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
                                 NULL_MARGIN_NATS if necessity else None)
@@ -102,7 +108,7 @@ def transfer_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) 
 def specific_claim(name: str, row: dict[str, Any], exp: Experiment, model: str, key: str = "log_odds") -> Claim:
     """The transfer claim on the specific trait measure: the target's log-odds against the other
     animals of the panel (it does not move when fine-tuning shifts every animal word alike)."""
-    necessity = exp.teacher == "projected"
+    necessity = _necessity(exp)
     values = row[f"{key}_trait_minus_control_seed_level"]
     verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
                                 NULL_MARGIN_NATS if necessity else None)
@@ -128,7 +134,7 @@ def pct(stats: Sequence[float] | None, sign: bool = False) -> str:
 
 def rate_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
     """Sampled answers name the trait more often (whole words) than the control-data student's."""
-    necessity = exp.teacher == "projected"
+    necessity = _necessity(exp)
     values = row.get("rate_trait_minus_control_seed_level", [])
     verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row), 0.02 if necessity else None)
     return Claim(CLOUD, f"a {name} student of a {_teacher_words(exp)} {exp.animal} teacher names '{exp.animal}' more "
@@ -151,7 +157,7 @@ raw cosine stays in the table as a measurement."""
 def alignment_claim(name: str, row: dict[str, Any], exp: Experiment, model: str) -> Claim:
     """The student's shift vs the raw v_teacher, trait data minus control data (paired by seed): a
     measurement, never a verdict (:data:`RAW_DIRECTION`)."""
-    necessity = exp.teacher == "projected"
+    necessity = _necessity(exp)
     values = row.get("cosine_minus_control_seed_level", row.get("cosine_minus_control_per_seed", []))
     _, text = decide(values, "none" if necessity else "positive", _unit(row),
                      NULL_MARGIN_COSINE if necessity else None)
@@ -167,7 +173,7 @@ def specific_alignment_claim(name: str, row: dict[str, Any], exp: Experiment, mo
     minus control-data student of the same unit) points along the trait's *matched* vector (its prompt
     minus the mean over other animals in the same wording). Sufficiency predicts aligned (cos > 0);
     the projected-out teacher (necessity) predicts not aligned (within ±NULL_MARGIN_COSINE)."""
-    necessity = exp.teacher == "projected"
+    necessity = _necessity(exp)
     values = row["controlled_cosine_specific_seed_level"]
     verdict_word, text = decide(values, "none" if necessity else "positive", _unit(row),
                                 NULL_MARGIN_COSINE if necessity else None)

@@ -1,6 +1,8 @@
 """Claims (Blank et al. 2026): a trait system prompt acts as one steering vector — approximable by
 a vector (layer × α sweep with gates; fitted vectors' KL explained), sufficient (a steered teacher
-with no prompt transmits the trait) and necessary (projecting it out of the prompted teacher stops it).
+with no prompt transmits the trait) and necessary (projecting it out of the prompted teacher stops it). ``--parts projected_specific``
+asks the necessity question of the trait-specific direction: the matched owl vector (owl prompt minus
+the mean over other animals in the same wording) projected out instead of v_teacher.
 
     python analyses/prompt_as_vector.py --quick
     python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts projected
@@ -30,7 +32,7 @@ from steervec.experiment.config import Experiment, StudentSpec
 from steervec.experiment.run import build_teacher_vector, run_experiment
 from steervec.vectors.sweep import sweep_fit_layers, sweep_layers_alpha
 
-PARTS = ("sweep", "steered", "projected")
+PARTS = ("sweep", "steered", "projected", "projected_specific")
 """The analysis' parts: whether a vector approximates the prompt, whether it suffices, whether it is needed."""
 
 GATE_RATIO = 3.0
@@ -99,8 +101,9 @@ def sweep_and_fits(lm: Any, exp: Experiment, folder: Path, quick: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = analysis_parser(__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), metavar="PART",
-                        help=f"which parts to run: {', '.join(PARTS)} (default: all); each writes its own run folder")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS[:3]), metavar="PART",
+                        help=f"which parts to run: {', '.join(PARTS)} (default: the first three; projected_specific "
+                             "projects the matched owl vector out instead of v_teacher); each writes its own run folder")
     args = parser.parse_args(argv)
     quick = args.quick
     common = sizes(quick, args.seeds, args.data_seeds, args.trait_panel)
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if "sweep" in args.parts:
         sweep_and_fits(lm, exp, Path(args.out) / exp.name, quick)
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
-    for kind in [p for p in args.parts if p in ("steered", "projected")]:  # in the order asked
+    for kind in [p for p in args.parts if p != "sweep"]:  # in the order asked
         run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
                          out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm, claims=experiment_claims).table())

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from steervec.core.optim import OPTIMIZERS
 from steervec.students.methods import Method, MethodKind, make_method
 
-TeacherKind = Literal["prompted", "steered", "projected"]
+TeacherKind = Literal["prompted", "steered", "projected", "projected_specific"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,10 @@ class Experiment:
         teacher: ``"prompted"`` (the animal-lover system prompt), ``"steered"`` (no
             system turn + ``alpha`` · v_teacher at ``layer``: the sufficiency test) or
             ``"projected"`` (the prompt kept, v_teacher's direction at ``layer`` projected
-            out at every layer: the necessity test).
+            out at every layer: the necessity test) or ``"projected_specific"`` (the same with
+            the trait's *matched* direction at ``layer`` projected out, v_specific: the
+            necessity test for the trait-specific part alone, since v_teacher is mostly the
+            generic "a system prompt is present" direction).
         layer: the steering layer: where the steered teacher adds ``alpha`` · v_teacher, whose
             direction the projected teacher removes, and the default layer of vector students
             (25 of 30 on the embedded model, where the owl vector steers; see the layer sweep).

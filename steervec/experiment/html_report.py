@@ -65,7 +65,9 @@ def _what_was_run(metrics: dict[str, Any], folder: Path) -> str:
 
     how = {"prompted": f"the model given the system prompt <q>{_esc(animal_lover_prompt(animal))}</q>",
            "steered": f"the model with {exp.get('alpha')} × v_teacher added at layer {exp.get('layer')}",
-           "projected": f"the prompted model with v_teacher projected out at layer {exp.get('layer')}"}.get(
+           "projected": f"the prompted model with v_teacher projected out at layer {exp.get('layer')}",
+           "projected_specific": f"the prompted model with the {_esc(animal)}-specific (matched) vector "
+                                 f"projected out at layer {exp.get('layer')}"}.get(
                teacher, _esc(teacher))
     intro = (
         f"<p><b>The question.</b> A <i>teacher</i> — {how} — wrote lists of numbers that say nothing about "

@@ -134,8 +134,10 @@ def build_specific_vector(lm: LanguageModel, exp: Experiment) -> SteeringVector:
     return vector
 
 
-def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher, Teacher]:
-    """(trait teacher, control teacher) for the experiment."""
+def build_teachers(exp: Experiment, v_teacher: SteeringVector,
+                   v_specific: SteeringVector | None = None) -> tuple[Teacher, Teacher]:
+    """(trait teacher, control teacher) for the experiment; ``v_specific`` (the trait's matched
+    vector, :func:`build_specific_vector`) is needed by the ``"projected_specific"`` teacher only."""
     baseline = _system(exp.baseline)
     control = control_teacher(system=baseline) if exp.baseline == "none" else \
         control_teacher(system=baseline, name="control-template-default")
@@ -145,6 +147,12 @@ def build_teachers(exp: Experiment, v_teacher: SteeringVector) -> tuple[Teacher,
         one = v_teacher.select([exp.layer])
         trait = projected_teacher(animal_lover_prompt(exp.animal), one, list(range(len(v_teacher.layers))),
                                   name=f"{exp.animal}-projected")
+    elif exp.teacher == "projected_specific":
+        if v_specific is None:
+            raise InputError("the projected_specific teacher projects out the trait's matched vector: pass "
+                             "v_specific=build_specific_vector(lm, exp)")
+        trait = projected_teacher(animal_lover_prompt(exp.animal), v_specific.select([exp.layer]),
+                                  list(range(len(v_teacher.layers))), name=f"{exp.animal}-projected-specific")
     else:
         trait = Teacher(f"{exp.animal}-prompted", system=animal_lover_prompt(exp.animal))
     return trait, control
@@ -193,7 +201,8 @@ def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, 
                  progress: bool = True) -> _Teachers:
     """Step 2: the trait and control teachers' datasets (format-constrained number lists), one
     pair per data seed, generated or resumed in the run cache and linked into ``folder``."""
-    trait, control = build_teachers(exp, v_teacher)
+    v_specific = build_specific_vector(lm, exp) if exp.teacher == "projected_specific" else None
+    trait, control = build_teachers(exp, v_teacher, v_specific)
     out = _Teachers(trait, control)
     params = SamplingParams(temperature=1.0, max_new_tokens=exp.max_new_tokens, batch_size=32)
     for data_seed, teacher in ((d, t) for d in exp.data_seeds for t in (trait, control)):
@@ -415,7 +424,8 @@ def backfill_shifts(exp: Experiment, lm: LanguageModel | None = None, progress: 
         raise InputError(f"{folder} is not a finished run of this experiment (no v_teacher.safetensors): "
                          "run it with run_experiment instead")
     lm = lm or load_model(exp.model)
-    trait, control = build_teachers(exp, SteeringVector.load(folder / "v_teacher.safetensors", model=lm))
+    v_specific = build_specific_vector(lm, exp) if exp.teacher == "projected_specific" else None
+    trait, control = build_teachers(exp, SteeringVector.load(folder / "v_teacher.safetensors", model=lm), v_specific)
     system = _system(exp.student_system)
     prompts = [p.text for p in number_prompts(exp.n_align_prompts, seed=exp.align_prompt_seed)]
     base_means = None

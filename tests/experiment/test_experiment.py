@@ -243,6 +243,26 @@ def test_baseline_sets_the_control_and_steered_teachers_system(tiny_llama):
     assert control.name != "control"  # its datasets never mix with the no-system control's
 
 
+def test_projected_specific_teacher_removes_the_matched_vector_and_reads_as_necessity(tiny_llama, tmp_path):
+    from steervec.core.errors import InputError
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.experiment.run import build_teachers
+
+    exp = replace(TINY, name="tiny-projected-specific", teacher="projected_specific", out_dir=str(tmp_path),
+                  students=TINY.students[:1])
+    v = SteeringVector({i: torch.ones(tiny_llama.d_model) for i in range(tiny_llama.n_layers)}, tiny_llama.fingerprint)
+    with pytest.raises(InputError, match="v_specific=build_specific_vector"):
+        build_teachers(exp, v)
+    result = run_experiment(exp, lm=tiny_llama, progress=False, claims=experiment_claims)
+    v_specific = SteeringVector.load(result.folder / "v_specific.safetensors", model=tiny_llama)
+    trait, _ = build_teachers(exp, v, v_specific)
+    assert trait.name == "owl-projected-specific" and list(trait.project_layers) == list(range(tiny_llama.n_layers))
+    assert torch.equal(trait.project_out[1], v_specific[1]) and trait.project_out.layers == [1]
+    assert (result.folder / "data-owl-projected-specific.jsonl").is_file()
+    transfer = result.metrics["claims"][0]
+    assert "matched (trait-specific) vector projected out" in transfer["claim"] and "necessity" in transfer["claim"]
+
+
 def test_student_spec_rejects_bad_optimizers_before_any_work():
     with pytest.raises(ValueError, match="optimizer='sgd', momentum=0.9"):
         StudentSpec("v", "vector", (1,), optimizer="sgd_momentum")
