@@ -4,7 +4,7 @@ fine-tuning; an effect learnt with the template's default system prompt disappea
 Writes runs/lora_rank/ (students, metrics, rank_curve figure) and runs/lora_rank-context/.
 
     python analyses/lora_rank.py --quick
-    python analyses/lora_rank.py --out runs/full --data-seeds 3 --seeds 1 --parts rank   # the rank curve only
+    python analyses/lora_rank.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts rank   # the rank curve only
 """
 
 from __future__ import annotations
