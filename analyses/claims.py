@@ -79,6 +79,13 @@ def _unit(summary_row: dict[str, Any]) -> str:
     return "data seeds" if summary_row.get("seed_unit") == "data seed" else ONE_DATASET
 
 
+def run_seed_unit(summary: dict[str, Any]) -> str:
+    """A run summary's one seed unit (``"data seed"`` when the teacher data varied); ``"training
+    seed"`` when its rows disagree or name none, so a mixed run never decides as if over data seeds."""
+    units = {row["seed_unit"] for row in summary.values() if isinstance(row, dict) and "seed_unit" in row}
+    return units.pop() if len(units) == 1 else "training seed"
+
+
 def _teacher_words(exp: Experiment) -> str:
     return {"prompted": "prompted", "steered": "steered (no prompt, + α·v_teacher)",
             "projected": "prompted with v_teacher projected out",

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from analysis_kit import analysis_parser, sizes
-from claims import experiment_claims, rank_claims
+from claims import experiment_claims, rank_claims, run_seed_unit
 
 from steervec import plots
 from steervec.core.io import atomic_path
@@ -59,7 +59,7 @@ def rank_run(args: Any, ranks: list[int], students: tuple[StudentSpec, ...], com
     per_rank = [result.seed_level(f"LoRA r{r}") for r in ranks]
     full = None if args.quick else result.seed_level("full FT")
     metrics = result.metrics
-    unit = next(iter(row["seed_unit"] for row in metrics["summary"].values() if "seed_unit" in row), "training seed")
+    unit = run_seed_unit(metrics["summary"])
     fig = plots.lora_rank_curve(ranks, per_rank, full_ft=full, y="log P(trait) − log P(control) (nats)",
                                 title=f"Trait transfer vs LoRA rank ({len(per_rank[0])} {unit}(s), 95 % t interval)")
     plots.save_html_and_png(fig, result.folder / "rank_curve", png=exp.png)

@@ -26,6 +26,7 @@ from claims import (
     lr_selection_text,
     optimizer_claim,
     rank_claims,
+    run_seed_unit,
     unrecorded,
 )
 
@@ -39,9 +40,8 @@ def _analysis_claims(folder: Path, metrics: dict) -> list[dict] | None:
     summary = metrics["summary"]
     if "rank_curve" in metrics:
         curve = metrics["rank_curve"]
-        units = {row.get("seed_unit", "training seed") for row in summary.values() if "seed_unit" in row}
         return [c.to_dict() for c in rank_claims(curve["ranks"], curve["per_seed"], curve.get("full_ft_per_seed"),
-                                                 model, size, unit=units.pop() if len(units) == 1 else "training seed")]
+                                                 model, size, unit=run_seed_unit(summary))]
     if "gradient_alignment" in metrics:
         grad = metrics["gradient_alignment"]
         layer = 25

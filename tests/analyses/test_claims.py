@@ -272,3 +272,12 @@ def test_cross_family_claim_needs_equivalence_over_data_seeds(per_seed, expected
     assert claim.reproduced.startswith(expected) and f"±{NULL_MARGIN_NATS}" in claim.claim
     one_dataset = cross_model_claim(per_seed, "detail", "m", "full")  # training seeds of one dataset
     assert one_dataset.reproduced.startswith("no verdict" if expected != "inconclusive" else "inconclusive")
+
+
+def test_run_seed_unit_is_data_seed_only_when_every_row_says_so():
+    from claims import run_seed_unit
+
+    assert run_seed_unit({"LoRA r1": {"seed_unit": "data seed"}, "full FT": {"seed_unit": "data seed"}}) == "data seed"
+    assert run_seed_unit({"LoRA r1": {"seed_unit": "data seed"}, "full FT": {"seed_unit": "training seed"}}) \
+        == "training seed"
+    assert run_seed_unit({"LoRA r1": {}, "note": "text"}) == "training seed"
