@@ -368,24 +368,43 @@ def cross_model_claim(per_seed: Sequence[float], detail: str, model: str, size: 
 
 
 def divergence_claims(share_per_dataset: dict[str, Sequence[float]], per_seed: dict[str, Sequence[float]],
-                      model: str, size: str) -> list[Claim]:
+                      model: str, size: str, unit: str = ONE_DATASET, measure: str = "logp") -> list[Claim]:
     """Schrodi et al.: divergence tokens are a minority of teacher tokens; a student trained on them
-    alone learns the trait, one trained on every other token mostly does not, all tokens do."""
+    alone learns the trait, one trained on every other token mostly does not, all tokens do.
+
+    ``share_per_dataset``: per temperature (``"T=0"``, ``"T=1"``), the divergence share of each teacher
+    dataset (the minority claim reads ``"T=1"``; several datasets make it a seed-level verdict).
+    ``per_seed``: per student label, one trait − control value per seed unit (``unit``: ``"data
+    seeds"`` when the teacher data was generated with several seeds, else :data:`ONE_DATASET`).
+    ``measure``: the trait measure of ``per_seed`` (a key of :data:`DIVERGENCE_MEASURES`); the
+    minority claim is made once, with the ``"logp"`` claims. Empty ``share_per_dataset``: no
+    minority claim."""
     claims = []
     t1 = share_per_dataset.get("T=1", [])
-    verdict_word, seeds = decide([0.5 - x for x in t1], "positive", "teacher datasets")
-    shares = ", ".join(f"{k} {', '.join(f'{x:.1%}' for x in v)}" for k, v in share_per_dataset.items())
-    claims.append(Claim(SCHRODI, "divergence tokens are a minority (< 50 %) of teacher tokens (Qwen2.5-7B: 7.5 % "
-                        "greedy, 4.7 % T=1)", f"share of completion tokens: {shares}; 50 % − share at T=1: {seeds}",
-                        model, verdict_word, size, RULE))
+    if t1 and measure == "logp":
+        share_unit = "teacher datasets" if len(t1) > 1 else "one teacher dataset"
+        verdict_word, seeds = decide([0.5 - x for x in t1], "positive", share_unit)
+        shares = ", ".join(f"{k} {', '.join(f'{x:.1%}' for x in v)}" for k, v in share_per_dataset.items())
+        claims.append(Claim(SCHRODI, "divergence tokens are a minority (< 50 %) of teacher tokens (Qwen2.5-7B: 7.5 % "
+                            "greedy, 4.7 % T=1)", f"share of completion tokens: {shares}; 50 % − share at T=1: "
+                            f"{seeds}", model, verdict_word, size, RULE))
+    what, where = DIVERGENCE_MEASURES[measure]
     for label, values in per_seed.items():
         expected = label != "all but divergence"
-        verdict_word, seeds = decide(values, "positive" if expected else "none", ONE_DATASET,
+        verdict_word, seeds = decide(values, "positive" if expected else "none", unit,
                                      None if expected else NULL_MARGIN_NATS)
-        claims.append(Claim(SCHRODI, f"a student trained on {label} learns the trait (vs control-data student)"
+        claims.append(Claim(SCHRODI, f"a student trained on {label} learns the trait{where} (vs control-data student)"
                             + ("" if expected else f" — expected NOT to, within ±{NULL_MARGIN_NATS} nats"),
-                            f"log P difference: {seeds}", model, verdict_word, size, RULE))
+                            f"{what} difference: {seeds}", model, verdict_word, size, RULE))
     return claims
+
+
+DIVERGENCE_MEASURES = {"logp": ("log P", ""),
+                       "log_odds": ("log-odds against the animal panel (answer position)",
+                                    " (owl over the other animals, at the answer position)"),
+                       "log_odds_prefilled": ("log-odds against the animal panel (after the prefill)",
+                                              " (owl over the other animals, after the prefill)")}
+"""The divergence study's trait measures: (what the measurement names, how the claim names it)."""
 
 
 SWEEP_RULE = "sweep gates: chosen on one half of the questions, confirmed on the other (vectors.sweep)"
@@ -418,15 +437,17 @@ def sweep_claim(sweep: Any, animal: str, model: str, size: str, lift: float = 2.
                  measurement, model, verdict_word, size, SWEEP_RULE)
 
 
-def random_mask_claim(per_seed: Sequence[float], detail: str, model: str, size: str) -> Claim:
+def random_mask_claim(per_seed: Sequence[float], detail: str, model: str, size: str, unit: str = ONE_DATASET,
+                      measure: str = "logp") -> Claim:
     """Schrodi et al.'s divergence tokens against the random-mask control: a student trained on the divergence
     tokens alone learns the trait more than one trained on the same number of tokens per row chosen at random
     (``per_seed``: per training seed, the mean over questions of log P(divergence-only student) − log P(random-mask
-    student); paired by seed)."""
-    verdict_word, seeds = decide(per_seed, "positive", ONE_DATASET)
-    return Claim(SCHRODI, "a student trained on the divergence tokens learns the trait more than one trained on as "
-                 "many tokens per row chosen at random (same share)",
-                 f"log P(divergence-only student) − log P(random-mask student): {seeds}; {detail}",
+    student); paired by seed). ``unit`` / ``measure``: as in :func:`divergence_claims`."""
+    verdict_word, seeds = decide(per_seed, "positive", unit)
+    what, where = DIVERGENCE_MEASURES[measure]
+    return Claim(SCHRODI, f"a student trained on the divergence tokens learns the trait{where} more than one trained "
+                 "on as many tokens per row chosen at random (same share)",
+                 f"{what}: divergence-only student − random-mask student: {seeds}; {detail}",
                  model, verdict_word, size, RULE)
 
 

@@ -1,11 +1,16 @@
 """Claims (Schrodi et al. 2026): a few "divergence tokens" carry the transfer — loss on them alone
 keeps it, loss on all other tokens removes most of it.
 
-Owl-teacher number data (greedy and T=1, format-constrained); divergence tokens against the
-no-system-prompt teacher; LoRA students trained on all tokens, divergence tokens only, all but
-them, and a random mask with as many tokens per row as the divergence mask (seeded: the control
-that tells "these tokens" from "this few tokens"), compared with a control-data student (Δlog P,
-95 % CI across questions) and, for the random mask, with the divergence-only student.
+Owl-teacher number data (T=1, format-constrained, the same teacher datasets the owl run trains on:
+the run cache shares them) and, for the share at greedy decoding, T=0 data of the first data seed;
+divergence tokens against the no-system-prompt teacher; LoRA students trained on all tokens,
+divergence tokens only, all but them, and a random mask with as many tokens per row as the
+divergence mask (seeded: the control that tells "these tokens" from "this few tokens"), compared
+with a control-data student of the same data and training seed and, for the random mask, with the
+divergence-only student. ``--data-seeds K`` repeats all of it on K teacher datasets (each with its own
+divergence masks); each data seed's value is the mean over its training seeds, and the verdicts
+read one value per data seed. ``--trait-panel`` adds the specific trait measure (owl's log-odds
+against the animal panel at the answer position and after the prefill) beside Δlog P.
 
     python analyses/divergence_tokens.py --quick
 """
@@ -18,114 +23,167 @@ from pathlib import Path
 
 import torch
 from analysis_kit import analysis_parser, sizes
-from claims import divergence_claims, random_mask_claim
+from claims import DIVERGENCE_MEASURES, ONE_DATASET, divergence_claims, random_mask_claim
 
+from steervec import plots
 from steervec.core.model import load_model
 from steervec.data.datasets import generate_dataset, load_dataset
 from steervec.data.divergence import divergence_masks
 from steervec.data.mask_controls import mask_share, random_masks_like
+from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
-from steervec.data.teachers import Teacher, animal_lover_prompt, animal_teacher, control_teacher
-from steervec.experiment.cache import student_path
+from steervec.data.teachers import Teacher, animal_lover_prompt, control_teacher
+from steervec.experiment.cache import dataset_path, student_path
+from steervec.experiment.config import Experiment
 from steervec.metrics.evaluate import evaluate_trait, mean_ci
 from steervec.students.methods import LoRA
 from steervec.students.student import Student
 from steervec.students.train import train_student
 
 MASK_SEED = 0
-"""Seed of the random-mask control's positions for training seed 0 (seed ``s`` draws with ``MASK_SEED + s``, so the
-seed-level verdict also sees how much the placement varies); the count per row is the divergence mask's."""
+"""Seed of the random-mask control's positions: data seed ``d``, training seed ``s`` draws with
+``MASK_SEED + 100 * (d - 1) + s`` (the first data seed keeps the earlier runs' ``MASK_SEED + s``), so the
+seed-level verdict also sees how much the placement varies; the count per row is the divergence mask's."""
 RANDOM = "random mask (same share)"
+CONTROL = "control data"
+LABELS = ("all tokens", "divergence only", "all but divergence", RANDOM, CONTROL)
+MEASURES = ("logp", "log_odds", "log_odds_prefilled")
+
+
+def mask_seed(data_seed: int, seed: int) -> int:
+    """The random mask's seed for one data seed and training seed (see :data:`MASK_SEED`)."""
+    return MASK_SEED + 100 * (data_seed - 1) + seed
 
 
 def main(argv: list[str] | None = None) -> int:
     args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
-    size = sizes(args.quick, args.seeds)
+    size = sizes(args.quick, args.seeds, args.data_seeds, args.trait_panel)
     folder = Path(args.out) / "divergence_tokens"
     folder.mkdir(parents=True, exist_ok=True)
     lm = load_model(args.model)
-    owl, control = animal_teacher("owl"), control_teacher(system=None)
-    metrics: dict = {"shares": {}, "students": {}}
-    data = {}
-    for temp in (0.0, 1.0):
-        params = SamplingParams(temperature=temp, max_new_tokens=size["max_new_tokens"], batch_size=32)
-        for teacher in (owl, control):
-            rep = generate_dataset(lm, teacher, path=folder / f"{teacher.name}-T{temp:g}.jsonl", n=size["n_rows"],
-                                   mode="constrained", params=params, seed=3, prompt_seed=4)
-            data[(teacher.name, temp)] = load_dataset(rep.path, model=lm)
-        div = divergence_masks(lm, data[("owl", temp)], Teacher("owl", system=animal_lover_prompt("owl")),
-                               [Teacher("none", system=None)])
-        metrics["shares"][f"T={temp:g}"] = {"share": div.share, "teacher_agreement": div.agreement,
-                                            "tokens": div.n_tokens}
-        if temp == 1.0:
-            masks = div
+    data_seeds: tuple[int, ...] = size.get("data_seeds", (1,))
     seeds = size["seeds"]
-    random_masks = {seed: random_masks_like(masks.masks, seed=MASK_SEED + seed) for seed in seeds}
-    metrics["random_mask"] = {"seeds": [MASK_SEED + s for s in seeds], "divergence_share": masks.share,
-                              "share": [mask_share(m) for m in random_masks.values()],
-                              "overlap_with_divergence": [sum(int((r & d).sum()) for r, d in zip(m, masks.masks,
-                                                                                                strict=True))
-                                                          for m in random_masks.values()]}
+    panel = ANIMAL_PANEL if args.trait_panel else None
+    # the owl run's own teachers (experiment.run.build_teachers, baseline 'none'): the run cache shares their data
+    owl = Teacher("owl-prompted", system=animal_lover_prompt("owl"))
+    control = control_teacher(system=None)
+    metrics: dict = {"data_seeds": list(data_seeds), "seeds": list(seeds), "shares": {"T=0": [], "T=1": []},
+                     "per_data_seed": {}, "students": {}, "trait_panel": bool(panel)}
+    data, paths, masks = {}, {}, {}
+    for d in data_seeds:
+        for temp in (0.0, 1.0) if d == data_seeds[0] else (1.0,):  # the greedy share: first data seed only
+            params = SamplingParams(temperature=temp, max_new_tokens=size["max_new_tokens"], batch_size=32)
+            for teacher in (owl, control) if temp == 1.0 else (owl,):
+                path = dataset_path(args.out, lm, teacher, n=size["n_rows"], params=params, seed=d,
+                                    prompt_seed=Experiment.prompt_seed(d))
+                rep = generate_dataset(lm, teacher, path=path, n=size["n_rows"], mode="constrained", params=params,
+                                       seed=d, prompt_seed=Experiment.prompt_seed(d))
+                data[teacher.name, temp, d] = load_dataset(rep.path, model=lm)
+                paths[teacher.name, temp, d] = rep.path
+            div = divergence_masks(lm, data[owl.name, temp, d], owl, [Teacher("none", system=None)])
+            metrics["shares"][f"T={temp:g}"].append(div.share)
+            metrics["per_data_seed"].setdefault(str(d), {})[f"T={temp:g}"] = {
+                "share": div.share, "teacher_agreement": div.agreement, "tokens": div.n_tokens,
+                "path": str(paths[owl.name, temp, d])}
+            if temp == 1.0:
+                masks[d] = div
+    random_masks = {(d, s): random_masks_like(masks[d].masks, seed=mask_seed(d, s)) for d in data_seeds for s in seeds}
+    metrics["random_mask"] = {
+        f"data {d}, seed {s}": {"seed": mask_seed(d, s), "divergence_share": masks[d].share,
+                                "share": mask_share(random_masks[d, s]),
+                                "overlap_with_divergence": sum(int((r & m).sum()) for r, m in
+                                                               zip(random_masks[d, s], masks[d].masks, strict=True))}
+        for d in data_seeds for s in seeds}
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
-    base = evaluate_trait(lm, "owl", questions, label="base", system=None)
+    base = evaluate_trait(lm, "owl", questions, label="base", system=None, panel=panel)
     method = LoRA(rank=8, alpha=8.0)
     epochs = 1  # full size too: keeps all seven analyses within a few hours on 2 cores
-    paths = {"owl": folder / "owl-T1.jsonl", "control": folder / "control-T1.jsonl"}
-    logps, logps_by_seed = {}, {}
-    for label, teacher, loss_masks in (("all tokens", "owl", None), ("divergence only", "owl", masks.masks),
-                                       ("all but divergence", "owl", masks.complement()),
-                                       (RANDOM, "owl", masks.masks), ("control data", "control", None)):
-        if loss_masks is not None and not any(bool(m.any()) for m in loss_masks):
-            metrics["students"][label] = "no divergence tokens: nothing to train on"
-            continue
-        per_seed = []
-        for seed in seeds:  # students cached by content key: a rerun with more seeds trains only the new ones
-            extra = {"mask_seed": MASK_SEED + seed} if label == RANDOM else {}  # the other students keep their keys
-            seed_masks = random_masks[seed] if label == RANDOM else loss_masks
-            cached = student_path(folder, lm, paths[teacher], seed=seed, label=label, method="lora r8 a8",
-                                  lr=1e-3, epochs=epochs, system="none", **extra)
-            if cached.is_file():
-                student = Student.load(cached, lm)
-            else:
-                student = train_student(lm, data[(teacher, 1.0)], method=method, lr=1e-3, epochs=epochs, seed=seed,
-                                        system=None, loss_masks=seed_masks)
-                student.save(cached)
-            with student.applied(lm):
-                ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base)
-            per_seed.append({"seed": seed, "logp": [float(x) for x in ev.logp], "delta_logp": list(ev.delta_logp),
-                             "final_loss": student.history[-1]["loss"] if student.history else None})
-        logps_by_seed[label] = torch.tensor([r["logp"] for r in per_seed])  # seeds × questions
-        logps[label] = logps_by_seed[label].mean(0)  # per question, averaged over seeds
-        metrics["students"][label] = {"per_seed": per_seed,
-                                      "delta_logp_over_seeds": mean_ci([r["delta_logp"][0] for r in per_seed])}
-    per_seed: dict[str, list[float]] = {}
-    if "control data" in logps:
+    # per (label, data seed, training seed): the questions' values of each measure
+    values: dict[tuple[str, int, int], dict[str, list[float]]] = {}
+    for d in data_seeds:
+        for label in LABELS:
+            teacher = control.name if label == CONTROL else owl.name
+            loss_masks = {"divergence only": masks[d].masks, "all but divergence": masks[d].complement(),
+                          RANDOM: masks[d].masks}.get(label)
+            if loss_masks is not None and not any(bool(m.any()) for m in loss_masks):
+                metrics["students"][f"{label} (data {d})"] = "no divergence tokens: nothing to train on"
+                continue
+            for seed in seeds:  # students cached by content key: a rerun with more seeds trains only the new ones
+                extra = {"mask_seed": mask_seed(d, seed)} if label == RANDOM else {}  # the others keep their keys
+                seed_masks = random_masks[d, seed] if label == RANDOM else loss_masks
+                cached = student_path(folder, lm, paths[teacher, 1.0, d], seed=seed, label=label, method="lora r8 a8",
+                                      lr=1e-3, epochs=epochs, system="none", **extra)
+                if cached.is_file():
+                    student = Student.load(cached, lm)
+                else:
+                    student = train_student(lm, data[teacher, 1.0, d], method=method, lr=1e-3, epochs=epochs,
+                                            seed=seed, system=None, loss_masks=seed_masks)
+                    student.save(cached)
+                with student.applied(lm):
+                    ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base, panel=panel)
+                row = {"logp": [float(x) for x in ev.logp]}
+                if panel is not None:
+                    row["log_odds"] = [float(x) for x in ev.log_odds]
+                    row["log_odds_prefilled"] = [float(x) for x in ev.log_odds_prefilled]
+                values[label, d, seed] = row
+                metrics["students"].setdefault(label, {"per_seed": []})["per_seed"].append(
+                    {"data_seed": d, "seed": seed, **row, "delta_logp": list(ev.delta_logp),
+                     "final_loss": student.history[-1]["loss"] if student.history else None})
+    several = len(data_seeds) > 1
+    unit = "data seeds" if several else ONE_DATASET
+    metrics["seed_unit"] = "data seed" if several else "training seed"
+
+    def seed_level(a: str, b: str, measure: str) -> tuple[list[float], list[float]]:
+        """(per unit, per (data seed, seed)) mean over questions of ``a`` − ``b``, paired by data and training seed."""
+        pairs = {(d, s): float(torch.tensor(values[a, d, s][measure]).sub(torch.tensor(values[b, d, s][measure]))
+                               .mean()) for d in data_seeds for s in seeds if (a, d, s) in values and (b, d, s) in values}
+        if not several:
+            return [pairs[d, s] for d, s in pairs], list(pairs.values())
+        units = [sum(pairs[d, s] for s in seeds) / len(seeds) for d in data_seeds if all((d, s) in pairs for s in seeds)]
+        return units, list(pairs.values())
+
+    measures = MEASURES if panel is not None else MEASURES[:1]
+    claims = []
+    shares = {k: v for k, v in metrics["shares"].items() if v}
+    for measure in measures:
+        per_unit: dict[str, list[float]] = {}
         for label in ("divergence only", "all but divergence", "all tokens", RANDOM):
-            if label in logps:
-                values = [float((logps_by_seed[label][i] - logps_by_seed["control data"][i]).mean())
-                          for i in range(len(seeds))]
+            if any((label, d, s) in values for d in data_seeds for s in seeds) and \
+                    any((CONTROL, d, s) in values for d in data_seeds for s in seeds):
+                units, pairs = seed_level(label, CONTROL, measure)
                 if label != RANDOM:  # the random mask has its own claim, against the divergence-only student
-                    per_seed[label] = values
-                metrics["students"][label]["minus_control_per_seed"] = values
-                metrics["students"][label]["minus_control_across_questions"] = mean_ci(
-                    logps[label] - logps["control data"])
-    shares = {k: [v["share"] for v in (metrics["shares"][k],)] for k in metrics["shares"]}  # one teacher dataset each
-    claims = divergence_claims(shares, per_seed, lm.fingerprint.short, "quick" if args.quick else "full")
-    if "divergence only" in logps and RANDOM in logps:
-        div_minus_random = [float((logps_by_seed["divergence only"][i] - logps_by_seed[RANDOM][i]).mean())
-                            for i in range(len(seeds))]
-        across = mean_ci(logps["divergence only"] - logps[RANDOM])
-        metrics["divergence_minus_random"] = {"per_seed": div_minus_random, "across_questions": across}
-        detail = (f"across questions {across[0]:+.3f} [{across[1]:+.3f}, {across[2]:+.3f}] nats; both masks keep "
-                  f"{masks.share:.1%} of the T=1 owl rows' response tokens ({masks.n_tokens}), the random one at "
-                  f"positions drawn anew for each training seed ({', '.join(map(str, metrics['random_mask']['overlap_with_divergence']))} "
-                  f"tokens in common with the divergence mask)")
-        claims.append(random_mask_claim(div_minus_random, detail, lm.fingerprint.short,
-                                        "quick" if args.quick else "full"))
+                    per_unit[label] = units
+                metrics["students"][label].setdefault("minus_control", {})[measure] = {
+                    "seed_level": units, "per_data_and_training_seed": pairs, "over_seed_level": mean_ci(units)}
+        claims += divergence_claims(shares, per_unit, lm.fingerprint.short, size["size"], unit, measure)
+        if any(k[0] == RANDOM for k in values) and any(k[0] == "divergence only" for k in values):
+            units, pairs = seed_level("divergence only", RANDOM, measure)
+            metrics.setdefault("divergence_minus_random", {})[measure] = {"seed_level": units,
+                                                                         "per_data_and_training_seed": pairs}
+            overlap = ", ".join(str(v["overlap_with_divergence"]) for v in metrics["random_mask"].values())
+            detail = (f"both masks keep the divergence share of each data seed's T=1 owl rows' response tokens "
+                      f"({', '.join(f'{masks[d].share:.1%}' for d in data_seeds)}), the random one at positions drawn "
+                      f"anew for each data and training seed ({overlap} tokens in common with the divergence mask)")
+            claims.append(random_mask_claim(units, detail, lm.fingerprint.short, size["size"], unit, measure))
+    for measure in measures:  # one figure per measure: each student minus the control-data student, over seed units
+        rows, n_units = [], 0
+        for label in ("all tokens", "divergence only", "all but divergence", RANDOM):
+            row = metrics["students"].get(label, {}).get("minus_control", {}).get(measure)
+            if row and row["seed_level"]:
+                m, lo, hi = row["over_seed_level"]
+                rows.append({"label": label, "value": m, "value_low": lo, "value_high": hi})
+                n_units = max(n_units, len(row["seed_level"]))
+        if rows:
+            what = DIVERGENCE_MEASURES[measure][0]
+            fig = plots.trait_bars(rows, metric="value", title=f"Divergence-token students − control-data student "
+                                   f"({what}; 95 % t-CI over {n_units} {'data seeds' if several else 'training seeds'})")
+            fig.update_yaxes(title_text=f"{what}: student − control (nats)")
+            plots.save_html_and_png(fig, folder / f"students_minus_control-{measure}", png=not args.quick)
     metrics["claims"] = [c.to_dict() for c in claims]
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
-    print(json.dumps(metrics, indent=1, default=float))
+    print(json.dumps({"shares": metrics["shares"], "claims": [(c.claim, c.reproduced) for c in claims]},
+                     indent=1, default=float))
     return 0
 
 

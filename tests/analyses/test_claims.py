@@ -248,6 +248,38 @@ def test_random_mask_claim_compares_divergence_only_with_random_tokens(per_seed,
     assert "random-mask student" in claim.measurement and "4.4 %" in claim.measurement
 
 
+@pytest.mark.parametrize(("units", "expected"), [
+    ([0.9, 1.1, 1.0], "yes"), ([-0.9, -1.1, -1.0], "no"), ([0.9, -1.1, 0.2], "inconclusive")])
+def test_random_mask_claim_over_data_seeds_decides(units, expected):
+    from claims import random_mask_claim
+
+    claim = random_mask_claim(units, "both masks keep 4.4 %", "m", "full", unit="data seeds", measure="log_odds_prefilled")
+    assert claim.reproduced.startswith(expected) and "after the prefill" in claim.claim
+    assert "log-odds against the animal panel" in claim.measurement
+
+
+def test_divergence_claims_over_data_seeds():
+    """Three teacher datasets decide: the share of each, and each student's value per data seed; the
+    all-but-divergence student is an equivalence claim (within the margin), the minority claim is made once."""
+    from claims import divergence_claims
+
+    shares = {"T=0": [0.04], "T=1": [0.03, 0.05, 0.04]}
+    per_unit = {"divergence only": [0.9, 1.1, 1.0], "all but divergence": [0.02, -0.03, 0.01],
+                "all tokens": [0.5, -0.4, 0.1]}
+    claims = divergence_claims(shares, per_unit, "m", "full", "data seeds")
+    words = {c.claim.split(" (")[0]: c.reproduced for c in claims}
+    assert words["divergence tokens are a minority"] == "yes"
+    assert words["a student trained on divergence only learns the trait"] == "yes"
+    assert words["a student trained on all tokens learns the trait"].startswith("inconclusive")
+    assert next(c for c in claims if "all but" in c.claim).reproduced == "yes"  # within ±0.25 by TOST
+    wider = divergence_claims(shares, {"all but divergence": [0.6, -0.5, 0.2]}, "m", "full", "data seeds")
+    assert next(c for c in wider if "all but" in c.claim).reproduced.startswith("inconclusive")
+    panel = divergence_claims(shares, per_unit, "m", "full", "data seeds", measure="log_odds")
+    assert len(panel) == 3 and all("answer position" in c.claim for c in panel)  # no second minority claim
+    one = divergence_claims({"T=1": [0.04]}, {"divergence only": [0.9, 1.1, 1.0]}, "m", "full")
+    assert all(c.reproduced.startswith("no verdict") for c in one)  # one teacher dataset never decides
+
+
 def test_optimizer_claim_states_how_each_rate_was_chosen():
     from claims import lr_selection_text
 
