@@ -34,7 +34,7 @@ from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import Teacher, animal_lover_prompt, control_teacher
-from steervec.experiment.cache import dataset_path, student_path
+from steervec.experiment.cache import dataset_path, link, student_path
 from steervec.experiment.config import Experiment
 from steervec.metrics.evaluate import evaluate_trait, mean_ci
 from steervec.students.methods import LoRA
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                                        seed=d, prompt_seed=Experiment.prompt_seed(d))
                 data[teacher.name, temp, d] = load_dataset(rep.path, model=lm)
                 paths[teacher.name, temp, d] = rep.path
+                link(folder / f"data-{teacher.name}-T{temp:g}-d{d}.jsonl", rep.path)  # archived with the record
             div = divergence_masks(lm, data[owl.name, temp, d], owl, [Teacher("none", system=None)])
             metrics["shares"][f"T={temp:g}"].append(div.share)
             metrics["per_data_seed"].setdefault(str(d), {})[f"T={temp:g}"] = {
@@ -96,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
                                                                zip(random_masks[d, s], masks[d].masks, strict=True))}
         for d in data_seeds for s in seeds}
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
+    config = {"name": "divergence_tokens", "model": args.model, "size": size["size"], "n_rows": size["n_rows"],
+              "max_new_tokens": size["max_new_tokens"], "n_questions": len(questions), "data_seeds": list(data_seeds),
+              "prompt_seeds": [Experiment.prompt_seed(d) for d in data_seeds], "seeds": list(seeds),
+              "teacher": owl.to_dict(), "control": control.to_dict(), "counterfactual": "no system turn",
+              "student": {"method": "lora", "rank": 8, "lora_alpha": 8.0, "lr": 1e-3, "epochs": 1, "system": "none"},
+              "mask_seed": {f"data {d}, seed {s}": mask_seed(d, s) for d in data_seeds for s in seeds},
+              "trait_panel": sorted(panel) if panel else None}
+    (folder / "config.json").write_text(json.dumps(config, indent=1, default=str))
     base = evaluate_trait(lm, "owl", questions, label="base", system=None, panel=panel)
     method = LoRA(rank=8, alpha=8.0)
     epochs = 1  # full size too: keeps all seven analyses within a few hours on 2 cores
