@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from analysis_kit import analysis_parser, sizes
 from claims import DIVERGENCE_MEASURES, ONE_DATASET, divergence_claims, random_mask_claim
 
 from steervec import plots
+from steervec.core.io import atomic_path
 from steervec.core.model import load_model
 from steervec.data.datasets import generate_dataset, load_dataset
 from steervec.data.divergence import divergence_masks
@@ -34,7 +36,7 @@ from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import Teacher, animal_lover_prompt, control_teacher
-from steervec.experiment.cache import dataset_path, link, student_path
+from steervec.experiment.cache import dataset_path, link, measures_path, student_path
 from steervec.experiment.config import Experiment
 from steervec.metrics.evaluate import evaluate_trait, mean_ci
 from steervec.students.methods import LoRA
@@ -54,6 +56,27 @@ MEASURES = ("logp", "log_odds", "log_odds_prefilled")
 def mask_seed(data_seed: int, seed: int) -> int:
     """The random mask's seed for one data seed and training seed (see :data:`MASK_SEED`)."""
     return MASK_SEED + 100 * (data_seed - 1) + seed
+
+
+def measure_student(lm: Any, student: Student, student_file: Path, label: str, questions: list[str], base: Any,
+            panel: dict | None) -> dict[str, Any]:
+    """The student's trait scores on ``questions`` (log P(owl), and the panel log-odds when ``panel``), read
+    from its measures file (:func:`~steervec.experiment.cache.measures_path`, keyed on the student file and
+    every input) when an earlier run measured it the same way, else measured and written there."""
+    path = measures_path(student_file, study="divergence_tokens", animal="owl", questions=questions, system="none",
+                         panel=sorted(panel) if panel else None, base=[float(x) for x in base.logp])
+    if path.is_file():
+        return json.loads(path.read_text())
+    with student.applied(lm):
+        ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base, panel=panel)
+    row: dict[str, Any] = {"logp": [float(x) for x in ev.logp], "delta_logp": list(ev.delta_logp),
+                           "final_loss": student.history[-1]["loss"] if student.history else None}
+    if panel is not None:
+        row["log_odds"] = [float(x) for x in ev.log_odds]
+        row["log_odds_prefilled"] = [float(x) for x in ev.log_odds_prefilled]
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(row, default=float))
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,16 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                     student = train_student(lm, data[teacher, 1.0, d], method=method, lr=1e-3, epochs=epochs,
                                             seed=seed, system=None, loss_masks=seed_masks)
                     student.save(cached)
-                with student.applied(lm):
-                    ev = evaluate_trait(lm, "owl", questions, label=label, system=None, base=base, panel=panel)
-                row = {"logp": [float(x) for x in ev.logp]}
-                if panel is not None:
-                    row["log_odds"] = [float(x) for x in ev.log_odds]
-                    row["log_odds_prefilled"] = [float(x) for x in ev.log_odds_prefilled]
-                values[label, d, seed] = row
+                row = measure_student(lm, student, cached, label, questions, base, panel)
+                values[label, d, seed] = {m: row[m] for m in MEASURES if m in row}
                 metrics["students"].setdefault(label, {"per_seed": []})["per_seed"].append(
-                    {"data_seed": d, "seed": seed, **row, "delta_logp": list(ev.delta_logp),
-                     "final_loss": student.history[-1]["loss"] if student.history else None})
+                    {"data_seed": d, "seed": seed, **row})
     several = len(data_seeds) > 1
     unit = "data seeds" if several else ONE_DATASET
     metrics["seed_unit"] = "data seed" if several else "training seed"
