@@ -401,10 +401,41 @@ def divergence_claims(share_per_dataset: dict[str, Sequence[float]], per_seed: d
 
 DIVERGENCE_MEASURES = {"logp": ("log P", ""),
                        "log_odds": ("log-odds against the animal panel (answer position)",
-                                    " (owl over the other animals, at the answer position)"),
+                                    " on owl's log-odds over the other animals at the answer position"),
                        "log_odds_prefilled": ("log-odds against the animal panel (after the prefill)",
-                                              " (owl over the other animals, after the prefill)")}
-"""The divergence study's trait measures: (what the measurement names, how the claim names it)."""
+                                              " on owl's log-odds over the other animals after the prefill")}
+"""The divergence study's trait measures: (what the measurement names, how the claim names it). The claim's
+words stay outside parentheses: RESULTS.md's before/after table matches claims with their qualifiers in
+parentheses removed, and each measure is a claim of its own."""
+
+DIVERGENCE_STUDENTS = ("divergence only", "all but divergence", "all tokens")
+RANDOM_MASK = "random mask (same share)"
+
+
+def divergence_study_claims(metrics: dict[str, Any], model: str, size: str) -> list[Claim]:
+    """Every claim of a ``divergence_tokens`` run from its ``metrics.json`` numbers alone (the analysis
+    and ``rederive.py`` both call it): per measure, each student minus the control-data student and
+    the divergence-only minus the random-mask student, one value per seed unit."""
+    unit = "data seeds" if metrics.get("seed_unit") == "data seed" else ONE_DATASET
+    shares = {k: v for k, v in metrics["shares"].items() if v}
+    students = metrics["students"]
+    claims: list[Claim] = []
+    for measure in DIVERGENCE_MEASURES:
+        per_unit = {label: students[label]["minus_control"][measure]["seed_level"] for label in DIVERGENCE_STUDENTS
+                    if isinstance(students.get(label), dict)
+                    and measure in students[label].get("minus_control", {})}
+        if not per_unit:
+            continue
+        claims += divergence_claims(shares, per_unit, model, size, unit, measure)
+        random = metrics.get("divergence_minus_random", {}).get(measure)
+        if random:
+            kept = ", ".join(f"{v['T=1']['share']:.1%}" for v in metrics.get("per_data_seed", {}).values())
+            overlap = ", ".join(str(v["overlap_with_divergence"]) for v in metrics["random_mask"].values())
+            detail = (f"both masks keep the divergence share of each data seed's T=1 owl rows' response tokens "
+                      f"({kept}), the random one at positions drawn anew for each data and training seed "
+                      f"({overlap} tokens in common with the divergence mask)")
+            claims.append(random_mask_claim(random["seed_level"], detail, model, size, unit, measure))
+    return claims
 
 
 SWEEP_RULE = "sweep gates: chosen on one half of the questions, confirmed on the other (vectors.sweep)"

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 from analysis_kit import analysis_parser, sizes
-from claims import DIVERGENCE_MEASURES, ONE_DATASET, divergence_claims, random_mask_claim
+from claims import DIVERGENCE_MEASURES, RANDOM_MASK, divergence_study_claims
 
 from steervec import plots
 from steervec.core.io import atomic_path
@@ -47,7 +47,7 @@ MASK_SEED = 0
 """Seed of the random-mask control's positions: data seed ``d``, training seed ``s`` draws with
 ``MASK_SEED + 100 * (d - 1) + s`` (the first data seed keeps the earlier runs' ``MASK_SEED + s``), so the
 seed-level verdict also sees how much the placement varies; the count per row is the divergence mask's."""
-RANDOM = "random mask (same share)"
+RANDOM = RANDOM_MASK
 CONTROL = "control data"
 LABELS = ("all tokens", "divergence only", "all but divergence", RANDOM, CONTROL)
 MEASURES = ("logp", "log_odds", "log_odds_prefilled")
@@ -59,7 +59,7 @@ def mask_seed(data_seed: int, seed: int) -> int:
 
 
 def measure_student(lm: Any, student: Student, student_file: Path, label: str, questions: list[str], base: Any,
-            panel: dict | None) -> dict[str, Any]:
+                    panel: dict | None) -> dict[str, Any]:
     """The student's trait scores on ``questions`` (log P(owl), and the panel log-odds when ``panel``), read
     from its measures file (:func:`~steervec.experiment.cache.measures_path`, keyed on the student file and
     every input) when an earlier run measured it the same way, else measured and written there."""
@@ -157,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
                 metrics["students"].setdefault(label, {"per_seed": []})["per_seed"].append(
                     {"data_seed": d, "seed": seed, **row})
     several = len(data_seeds) > 1
-    unit = "data seeds" if several else ONE_DATASET
     metrics["seed_unit"] = "data seed" if several else "training seed"
 
     def seed_level(a: str, b: str, measure: str) -> tuple[list[float], list[float]]:
@@ -170,28 +169,18 @@ def main(argv: list[str] | None = None) -> int:
         return units, list(pairs.values())
 
     measures = MEASURES if panel is not None else MEASURES[:1]
-    claims = []
-    shares = {k: v for k, v in metrics["shares"].items() if v}
-    for measure in measures:
-        per_unit: dict[str, list[float]] = {}
+    for measure in measures:  # the numbers the claims are decided on, stored so rederive.py can decide them again
         for label in ("divergence only", "all but divergence", "all tokens", RANDOM):
             if any((label, d, s) in values for d in data_seeds for s in seeds) and \
                     any((CONTROL, d, s) in values for d in data_seeds for s in seeds):
                 units, pairs = seed_level(label, CONTROL, measure)
-                if label != RANDOM:  # the random mask has its own claim, against the divergence-only student
-                    per_unit[label] = units
                 metrics["students"][label].setdefault("minus_control", {})[measure] = {
                     "seed_level": units, "per_data_and_training_seed": pairs, "over_seed_level": mean_ci(units)}
-        claims += divergence_claims(shares, per_unit, lm.fingerprint.short, size["size"], unit, measure)
         if any(k[0] == RANDOM for k in values) and any(k[0] == "divergence only" for k in values):
             units, pairs = seed_level("divergence only", RANDOM, measure)
             metrics.setdefault("divergence_minus_random", {})[measure] = {"seed_level": units,
                                                                          "per_data_and_training_seed": pairs}
-            overlap = ", ".join(str(v["overlap_with_divergence"]) for v in metrics["random_mask"].values())
-            detail = (f"both masks keep the divergence share of each data seed's T=1 owl rows' response tokens "
-                      f"({', '.join(f'{masks[d].share:.1%}' for d in data_seeds)}), the random one at positions drawn "
-                      f"anew for each data and training seed ({overlap} tokens in common with the divergence mask)")
-            claims.append(random_mask_claim(units, detail, lm.fingerprint.short, size["size"], unit, measure))
+    claims = divergence_study_claims(metrics, lm.fingerprint.short, size["size"])
     for measure in measures:  # one figure per measure: each student minus the control-data student, over seed units
         rows, n_units = [], 0
         for label in ("all tokens", "divergence only", "all but divergence", RANDOM):

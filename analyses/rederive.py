@@ -21,6 +21,7 @@ from claims import (
     PLAIN_OPTIMIZERS,
     RULE,
     cross_model_claim,
+    divergence_study_claims,
     experiment_claims,
     gradient_claim,
     lr_selection_text,
@@ -88,6 +89,17 @@ def rederive_cross_model(folder: Path) -> None:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
 
 
+def rederive_divergence(folder: Path) -> None:
+    """A ``divergence_tokens`` run: its claims decided again from the per-seed-unit numbers it stored."""
+    path = folder / "metrics.json"
+    metrics = json.loads(path.read_text())
+    old = metrics["claims"][0]
+    metrics.setdefault("claims_superseded", metrics["claims"])
+    metrics["claims"] = [c.to_dict() for c in divergence_study_claims(metrics, old["model"], old["size"])]
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=float))
+
+
 def rederive_unrecorded(path: Path) -> None:
     """A record without per-seed numbers: its claims keep their text and lose their verdict."""
     data = json.loads(path.read_text())
@@ -117,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             rederive_experiment(folder)
         elif "difference_per_seed" in metrics:
             rederive_cross_model(folder)
+        elif "divergence_minus_random" in metrics or "per_data_seed" in metrics:
+            rederive_divergence(folder)
         elif all(c.get("rule") == RULE for c in metrics["claims"]):
             print(f"{folder}: decided by the seed-level rule already")
             continue

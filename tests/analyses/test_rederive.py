@@ -54,3 +54,31 @@ def test_a_rank_curve_over_data_seeds_is_decided_and_over_one_dataset_is_not(tmp
                    "summary": {"LoRA r1": {"seed_unit": unit}, "full FT": {"seed_unit": unit}}}
         claims = _analysis_claims(tmp_path, metrics)
         assert [c["reproduced"].split(" — ")[0] for c in claims] == expected
+
+
+def _divergence_metrics(div_only: list[float], random_diff: list[float]) -> dict:
+    minus = {"logp": {"seed_level": div_only}}
+    return {"seed_unit": "data seed", "shares": {"T=0": [0.04], "T=1": [0.03, 0.031, 0.029]},
+            "per_data_seed": {str(d): {"T=1": {"share": 0.03}} for d in (1, 2, 3)},
+            "random_mask": {f"data {d}, seed 0": {"overlap_with_divergence": 16} for d in (1, 2, 3)},
+            "students": {"divergence only": {"minus_control": minus},
+                         "all but divergence": {"minus_control": {"logp": {"seed_level": [0.01, -0.02, 0.0]}}},
+                         "all tokens": {"minus_control": {"logp": {"seed_level": [0.5, -0.4, 0.2]}}}},
+            "divergence_minus_random": {"logp": {"seed_level": random_diff}}}
+
+
+def test_a_divergence_run_is_decided_again_from_its_stored_seed_units(tmp_path):
+    """The divergence study's claims come back from the numbers its metrics.json stores (one per data seed):
+    a tight divergence-only effect is 'yes', a random-mask difference of both signs is inconclusive."""
+    run = _record(tmp_path / "divergence_tokens", [_claim("yes")], **_divergence_metrics([0.9, 1.1, 1.0],
+                                                                                        [0.9, -0.8, 0.1]))
+    assert main([str(run)]) == 0
+    data = json.loads(run.joinpath("metrics.json").read_text())
+    got = {c["claim"]: c["reproduced"] for c in data["claims"]}
+    assert got["a student trained on divergence only learns the trait (vs control-data student)"] == "yes"
+    assert next(v for k, v in got.items() if "chosen at random" in k).startswith("inconclusive")
+    assert next(v for k, v in got.items() if "all but divergence" in k) == "yes"  # within ±0.25 by TOST
+    assert got["divergence tokens are a minority (< 50 %) of teacher tokens (Qwen2.5-7B: 7.5 % greedy, 4.7 % T=1)"] \
+        == "yes"
+    assert data["claims_superseded"][0]["reproduced"] == "yes" and all(c["rule"] == RULE for c in data["claims"])
+    assert "16, 16, 16 tokens in common" in next(c["measurement"] for c in data["claims"] if "random" in c["claim"])
