@@ -53,6 +53,12 @@ LABELS = ("all tokens", "divergence only", "all but divergence", RANDOM, CONTROL
 MEASURES = ("logp", "log_odds", "log_odds_prefilled")
 
 
+def teachers() -> tuple[Teacher, Teacher]:
+    """(owl teacher, control teacher): the owl run's own (``experiment.run.build_teachers`` of a prompted owl
+    experiment with baseline 'none', tested), so the run cache shares their datasets with it."""
+    return Teacher("owl-prompted", system=animal_lover_prompt("owl")), control_teacher(system=None)
+
+
 def mask_seed(data_seed: int, seed: int) -> int:
     """The random mask's seed for one data seed and training seed (see :data:`MASK_SEED`)."""
     return MASK_SEED + 100 * (data_seed - 1) + seed
@@ -88,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     data_seeds: tuple[int, ...] = size.get("data_seeds", (1,))
     seeds = size["seeds"]
     panel = ANIMAL_PANEL if args.trait_panel else None
-    # the owl run's own teachers (experiment.run.build_teachers, baseline 'none'): the run cache shares their data
-    owl = Teacher("owl-prompted", system=animal_lover_prompt("owl"))
-    control = control_teacher(system=None)
+    owl, control = teachers()
     metrics: dict = {"data_seeds": list(data_seeds), "seeds": list(seeds), "shares": {"T=0": [], "T=1": []},
                      "per_data_seed": {}, "students": {}, "trait_panel": bool(panel)}
     data, paths, masks = {}, {}, {}

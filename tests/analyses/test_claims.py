@@ -313,3 +313,15 @@ def test_run_seed_unit_is_data_seed_only_when_every_row_says_so():
     assert run_seed_unit({"LoRA r1": {"seed_unit": "data seed"}, "full FT": {"seed_unit": "training seed"}}) \
         == "training seed"
     assert run_seed_unit({"LoRA r1": {}, "note": "text"}) == "training seed"
+
+
+def test_the_divergence_study_trains_on_the_owl_runs_teacher_data():
+    """divergence_tokens' teachers are the prompted owl experiment's (baseline 'none'), so the run cache
+    keys their datasets alike and the study reuses the owl run's data instead of generating its own."""
+    from divergence_tokens import teachers
+
+    from steervec.experiment.run import build_teachers
+
+    ours = teachers()
+    theirs = build_teachers(Experiment(animal="owl", teacher="prompted", baseline="none"), None)  # type: ignore[arg-type]
+    assert [t.to_dict() for t in ours] == [t.to_dict() for t in theirs]
