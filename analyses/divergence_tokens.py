@@ -27,10 +27,11 @@ from analysis_kit import analysis_parser, sizes
 from claims import DIVERGENCE_MEASURES, RANDOM_MASK, divergence_study_claims
 
 from steervec import plots
-from steervec.core.io import atomic_path
+from steervec.core.io import atomic_path, json_sha
 from steervec.core.model import load_model
+from steervec.core.version import __version__
 from steervec.data.datasets import generate_dataset, load_dataset
-from steervec.data.divergence import divergence_masks
+from steervec.data.divergence import DivergenceResult, divergence_masks
 from steervec.data.mask_controls import mask_share, random_masks_like
 from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
@@ -57,6 +58,26 @@ def teachers() -> tuple[Teacher, Teacher]:
     """(owl teacher, control teacher): the owl run's own (``experiment.run.build_teachers`` of a prompted owl
     experiment with baseline 'none', tested), so the run cache shares their datasets with it."""
     return Teacher("owl-prompted", system=animal_lover_prompt("owl")), control_teacher(system=None)
+
+
+def cached_masks(lm: Any, out: str, rows: list, data_path: Path, teacher: Teacher) -> DivergenceResult:
+    """:func:`~steervec.data.divergence.divergence_masks` of ``rows`` against the no-system-turn teacher, kept in
+    ``<out>/_divergence/<key>.pt`` (the key: model, version, the dataset file's name, which holds its content key,
+    and both teachers), so a re-run with more training seeds does not repeat the teacher passes (~2.5 min a
+    dataset at full size)."""
+    none = Teacher("none", system=None)
+    key = json_sha({"model": lm.fingerprint.short, "version": __version__, "data": data_path.name,
+                    "teacher": teacher.to_dict(), "counterfactuals": [none.to_dict()], "mode": "any"})[:16]
+    path = Path(out) / "_divergence" / f"{key}.pt"
+    if path.is_file():
+        saved = torch.load(path)
+        return DivergenceResult(saved["masks"], saved["teacher_agrees"], saved["teacher"], saved["counterfactuals"])
+    div = divergence_masks(lm, rows, teacher, [none])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({"masks": div.masks, "teacher_agrees": div.teacher_agrees, "teacher": div.teacher,
+                    "counterfactuals": div.counterfactuals}, tmp)
+    return div
 
 
 def mask_seed(data_seed: int, seed: int) -> int:
@@ -109,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 data[teacher.name, temp, d] = load_dataset(rep.path, model=lm)
                 paths[teacher.name, temp, d] = rep.path
                 link(folder / f"data-{teacher.name}-T{temp:g}-d{d}.jsonl", rep.path)  # archived with the record
-            div = divergence_masks(lm, data[owl.name, temp, d], owl, [Teacher("none", system=None)])
+            div = cached_masks(lm, args.out, data[owl.name, temp, d], paths[owl.name, temp, d], owl)
             metrics["shares"][f"T={temp:g}"].append(div.share)
             metrics["per_data_seed"].setdefault(str(d), {})[f"T={temp:g}"] = {
                 "share": div.share, "teacher_agreement": div.agreement, "tokens": div.n_tokens,
