@@ -46,7 +46,7 @@ from steervec.students.train import train_student
 
 MASK_SEED = 0
 """Seed of the random-mask control's positions: data seed ``d``, training seed ``s`` draws with
-``MASK_SEED + 100 * (d - 1) + s`` (the first data seed keeps the earlier runs' ``MASK_SEED + s``), so the
+``MASK_SEED + 100 * (d - 1) + s`` (data seed 1: ``MASK_SEED + s``, the quick runs' seeds before data seeds), so the
 seed-level verdict also sees how much the placement varies; the count per row is the divergence mask's."""
 RANDOM = RANDOM_MASK
 CONTROL = "control data"
