@@ -356,15 +356,34 @@ def gradient_claim(per_data_seed: Sequence[float], layer: int, detail: str, mode
 
 
 def cross_model_claim(per_seed: Sequence[float], detail: str, model: str, size: str,
-                      unit: str = "training seed") -> Claim:
+                      unit: str = "training seed", measure: str = "logp") -> Claim:
     """Cloud et al.: a student of another model family does not pick up the trait (equivalence
     within ±NULL_MARGIN_NATS; a CI below zero is not enough). ``per_seed``: one value per ``unit``
-    (``"data seed"`` when the teacher data varied; training seeds of one dataset never decide)."""
+    (``"data seed"`` when the teacher data varied; training seeds of one dataset never decide).
+    ``measure``: a key of :data:`DIVERGENCE_MEASURES` (Δlog P, or owl's log-odds over the animal
+    panel at the answer or after the prefill); each measure is a claim of its own."""
     verdict_word, seeds = decide(per_seed, "none", "data seeds" if unit == "data seed" else ONE_DATASET,
                                  NULL_MARGIN_NATS)
-    return Claim(CLOUD, f"a student of another model family does not pick up the trait (within ±{NULL_MARGIN_NATS} "
-                 "nats)", f"log P(owl-data student) − log P(control-data student): {seeds}; {detail}",
+    what, where = DIVERGENCE_MEASURES[measure]
+    what = ("log P(owl-data student) − log P(control-data student)" if measure == "logp"
+            else f"{what}: owl-data student − control-data student")
+    return Claim(CLOUD, f"a student of another model family does not pick up the trait{where} (within "
+                 f"±{NULL_MARGIN_NATS} nats)", f"{what}: {seeds}; {detail}",
                  model, verdict_word, size, RULE)
+
+
+def cross_model_study_claims(metrics: dict[str, Any], model: str, size: str) -> list[Claim]:
+    """Every claim of a ``cross_model`` run from its ``metrics.json`` alone (the analysis and
+    ``rederive.py`` both call it): Δlog P, and the panel log-odds where the run measured them, each
+    owl-data minus control-data student, one value per seed unit. Records written before the seed
+    unit was stored read as training seeds of one teacher dataset."""
+    unit = metrics.get("seed_unit", "training seed")
+    values = metrics.get("difference_seed_level", metrics["difference_per_seed"])
+    detail = metrics.get("detail") or f"across questions {metrics['difference'][0]:+.3f} nats"
+    claims = [cross_model_claim(values, detail, model, size, unit)]
+    for measure, row in metrics.get("panel", {}).items():
+        claims.append(cross_model_claim(row["seed_level"], row["detail"], model, size, unit, measure))
+    return claims
 
 
 def divergence_claims(share_per_dataset: dict[str, Sequence[float]], per_seed: dict[str, Sequence[float]],

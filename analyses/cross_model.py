@@ -30,11 +30,12 @@ from typing import Any
 
 import torch
 from analysis_kit import analysis_parser, sizes
-from claims import cross_model_claim, experiment_claims
+from claims import DIVERGENCE_MEASURES, cross_model_study_claims, experiment_claims
 
 from steervec.core.io import atomic_path
 from steervec.core.model import load_model, wrap_model
 from steervec.data.datasets import load_dataset
+from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.experiment.cache import student_path
 from steervec.experiment.config import Experiment, StudentSpec
@@ -125,11 +126,13 @@ def cross_family(args: Any, size: dict[str, Any], other: Any) -> None:
         StudentSpec("LoRA r8 (same model)", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),), **size)
     teacher_run = run_experiment(exp, claims=experiment_claims)
     questions = list(FAVOURITE_ANIMAL_QUESTIONS[: size["n_questions"]])
-    base = evaluate_trait(other, "owl", questions, label="base", system=None)
+    panel = ANIMAL_PANEL if size.get("trait_panel") else None
+    base = evaluate_trait(other, "owl", questions, label="base", system=None, panel=panel)
     folder = Path(args.out) / "cross_model"
     folder.mkdir(parents=True, exist_ok=True)
     students: dict[str, list[dict]] = {}
     logps: dict[tuple[str, int, int], torch.Tensor] = {}
+    odds: dict[str, dict[tuple[str, int, int], torch.Tensor]] = {"log_odds": {}, "log_odds_prefilled": {}}
     for name in ("owl-prompted", "control"):
         for data_seed in exp.data_seeds:
             label = name if data_seed == exp.data_seeds[0] else f"{name}-d{data_seed}"
@@ -146,8 +149,10 @@ def cross_family(args: Any, size: dict[str, Any], other: Any) -> None:
                                             seed=seed, allow_other_model=True)
                     student.save(cached)
                 with student.applied(other):
-                    ev = evaluate_trait(other, "owl", questions, label=name, system=None, base=base)
+                    ev = evaluate_trait(other, "owl", questions, label=name, system=None, base=base, panel=panel)
                 logps[name, data_seed, seed] = ev.logp
+                for key in odds if panel is not None else ():
+                    odds[key][name, data_seed, seed] = getattr(ev, key)
                 students.setdefault(name, []).append({
                     "seed": seed, "data_seed": data_seed, "rows": len(rows), "mean_logp": float(ev.logp.mean()),
                     "delta_logp": list(ev.delta_logp),
@@ -164,15 +169,36 @@ def cross_family(args: Any, size: dict[str, Any], other: Any) -> None:
     detail = (f"{other.fingerprint.architecture} LoRA r8 students of {teacher_run.metrics['model'].split()[0]} "
               f"teacher data, {len(exp.data_seeds)} data seed(s) × {len(exp.seeds)} training seed(s); base "
               f"log P(owl) {float(base.logp.mean()):.1f}; across questions {fmt_ci(diff)}{same_text}")
-    claim = cross_model_claim(values, detail, other.fingerprint.short,
-                              "quick (stand-in student)" if args.quick else "full", unit=unit)
     metrics = {"student_model": other.name, "base_mean_logp": float(base.logp.mean()), "students": students,
                "difference": diff, "difference_per_seed": list(per_unit.values()),
                "units": [list(u) for u in units], "seed_unit": unit, "difference_seed_level": values,
-               "same_model_difference": same, "claims": [claim.to_dict()]}
+               "same_model_difference": same, "detail": detail}
+    if panel is not None:
+        students_text = detail.split(";")[0]
+        metrics["panel"] = {key: _panel_row(key, measured, units, getattr(base, key), students_text)
+                            for key, measured in odds.items()}
+    claims = cross_model_study_claims(metrics, other.fingerprint.short,
+                                      "quick (stand-in student)" if args.quick else "full")
+    metrics["claims"] = [c.to_dict() for c in claims]
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
-    print(claim)
+    for claim in claims:
+        print(claim)
+
+
+def _panel_row(key: str, measured: dict[tuple[str, int, int], torch.Tensor], units: list[tuple[int, int]],
+               base: torch.Tensor, students_text: str) -> dict[str, Any]:
+    """One panel measure of the cross-family students: owl-data minus control-data student per unit,
+    its seed-level values, the CI across questions and the base model's level (is it off its floor?)."""
+    per_unit = {(d, s): float((measured["owl-prompted", d, s] - measured["control", d, s]).mean()) for d, s in units}
+    _, values = seed_level(per_unit)
+    per_question = torch.stack([measured["owl-prompted", d, s] - measured["control", d, s] for d, s in units]).mean(0)
+    diff = mean_ci(per_question)
+    what = DIVERGENCE_MEASURES[key][0]
+    return {"per_unit": list(per_unit.values()), "seed_level": values, "difference": diff,
+            "base_mean": float(base.mean()),
+            "detail": f"{students_text}; the base model's {what} {float(base.mean()):+.2f}; across questions "
+                      f"{fmt_ci(diff)}"}
 
 
 def positive_control(args: Any, size: dict[str, Any], other: Any) -> None:

@@ -20,7 +20,7 @@ from claims import (
     ADAPTIVE_OPTIMIZERS,
     PLAIN_OPTIMIZERS,
     RULE,
-    cross_model_claim,
+    cross_model_study_claims,
     divergence_study_claims,
     experiment_claims,
     gradient_claim,
@@ -76,15 +76,17 @@ def rederive_experiment(folder: Path) -> None:
 
 
 def rederive_cross_model(folder: Path) -> None:
-    """The other-family students: their per-seed differences under the equivalence rule."""
+    """The other-family students: their per-seed-unit differences under the equivalence rule."""
     path = folder / "metrics.json"
     metrics = json.loads(path.read_text())
     old = metrics["claims"][0]
-    students = old["measurement"].split(": ")[0]  # "<family> LoRA r8 students of <teacher> teacher data"
-    detail = f"{students}; across questions {metrics['difference'][0]:+.3f} nats"
-    new = cross_model_claim(metrics["difference_per_seed"], detail, old["model"], old["size"]).to_dict()
+    if "detail" not in metrics:  # older records: their first claim opened "<family> LoRA r8 students of <teacher> teacher data: "
+        first = metrics.get("claims_superseded", metrics["claims"])[0]["measurement"]
+        students = first.split(": ")[0] if "students of" in first.split(": ")[0] else "other-family LoRA r8 students"
+        metrics["detail"] = f"{students}; across questions {metrics['difference'][0]:+.3f} nats"
+    claims = cross_model_study_claims(metrics, old["model"], old["size"])
     metrics.setdefault("claims_superseded", metrics["claims"])
-    metrics["claims"] = [new]
+    metrics["claims"] = [c.to_dict() for c in claims]
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
 

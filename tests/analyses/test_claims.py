@@ -325,3 +325,22 @@ def test_the_divergence_study_trains_on_the_owl_runs_teacher_data():
     ours = teachers()
     theirs = build_teachers(Experiment(animal="owl", teacher="prompted", baseline="none"), None)  # type: ignore[arg-type]
     assert [t.to_dict() for t in ours] == [t.to_dict() for t in theirs]
+
+
+def test_cross_model_study_claims_read_the_seed_unit_and_each_panel_measure():
+    """One claim per measure from metrics.json alone; the panel measures are decided by the same rule and
+    named outside parentheses, so each is a claim of its own."""
+    from claims import cross_model_study_claims
+
+    metrics = {"difference": [0.0, -0.1, 0.1], "difference_per_seed": [0.3, -0.3, 0.1, -0.1, 0.0, 0.0],
+               "difference_seed_level": [0.01, -0.02, 0.01], "seed_unit": "data seed", "detail": "Gemma students",
+               "panel": {"log_odds": {"seed_level": [1.1, 0.9, 1.0], "detail": "panel at the answer"},
+                         "log_odds_prefilled": {"seed_level": [0.5, -0.6, 0.2], "detail": "panel after the prefill"}}}
+    claims = cross_model_study_claims(metrics, "m", "full")
+    assert [c.reproduced.split(" — ")[0] for c in claims] == ["yes", "no", "inconclusive"]
+    assert "answer position" in claims[1].claim and "after the prefill" in claims[2].claim
+    assert "(" not in claims[1].claim.split("(within")[0]
+    assert "panel after the prefill" in claims[2].measurement and "Gemma students" in claims[0].measurement
+    old = {"difference": [-0.59, -0.73, -0.45], "difference_per_seed": [0.36, 0.78, -2.90]}
+    (only,) = cross_model_study_claims(old, "m", "full")  # no seed unit stored: training seeds of one dataset
+    assert only.reproduced.startswith("inconclusive") and "one teacher dataset" in only.measurement

@@ -82,3 +82,24 @@ def test_a_divergence_run_is_decided_again_from_its_stored_seed_units(tmp_path):
         == "yes"
     assert data["claims_superseded"][0]["reproduced"] == "yes" and all(c["rule"] == RULE for c in data["claims"])
     assert "16, 16, 16 tokens in common" in next(c["measurement"] for c in data["claims"] if "random" in c["claim"])
+
+
+def test_a_cross_model_record_is_decided_again_with_its_panel_measures(tmp_path):
+    """Old records (no seed unit, no detail) keep their students' description from the first claim; new
+    ones are re-decided per measure from their stored seed-level values."""
+    first = _claim("yes", measurement="Gemma3ForCausalLM LoRA r8 students of Llama teacher data: log P ... = -0.59")
+    old = _record(tmp_path / "old", [first], difference=[-0.59, -0.73, -0.45], difference_per_seed=[0.36, 0.78, -2.9])
+    assert main([str(old)]) == 0
+    data = json.loads(old.joinpath("metrics.json").read_text())
+    assert data["claims_superseded"][0]["reproduced"] == "yes"
+    assert data["claims"][0]["reproduced"].startswith("inconclusive")
+    assert "Gemma3ForCausalLM LoRA r8 students" in data["claims"][0]["measurement"]
+    assert main([str(old)]) == 0  # twice: the description still comes from the original claim
+    again = json.loads(old.joinpath("metrics.json").read_text())
+    assert again["claims"] == data["claims"] and again["claims_superseded"] == data["claims_superseded"]
+    new = _record(tmp_path / "new", [first], difference=[0.0, -0.1, 0.1], difference_per_seed=[0.0] * 6,
+                  difference_seed_level=[0.01, -0.02, 0.01], seed_unit="data seed", detail="Gemma students",
+                  panel={"log_odds_prefilled": {"seed_level": [1.1, 0.9, 1.0], "detail": "after the prefill"}})
+    assert main([str(new)]) == 0
+    claims = json.loads(new.joinpath("metrics.json").read_text())["claims"]
+    assert [c["reproduced"] for c in claims] == ["yes", "no"]
