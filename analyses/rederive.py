@@ -75,6 +75,14 @@ def rederive_experiment(folder: Path) -> None:
             tmp.write_text(json.dumps(metrics, indent=1, default=float))
 
 
+def _redecide(path: Path, metrics: dict, claims: list) -> None:
+    """Write ``claims`` as the record's claims, keeping its first published ones as ``claims_superseded``."""
+    metrics.setdefault("claims_superseded", metrics["claims"])
+    metrics["claims"] = [c.to_dict() for c in claims]
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=float))
+
+
 def rederive_cross_model(folder: Path) -> None:
     """The other-family students: their per-seed-unit differences under the equivalence rule."""
     path = folder / "metrics.json"
@@ -84,11 +92,7 @@ def rederive_cross_model(folder: Path) -> None:
         first = metrics.get("claims_superseded", metrics["claims"])[0]["measurement"]
         students = first.split(": ")[0] if "students of" in first.split(": ")[0] else "other-family LoRA r8 students"
         metrics["detail"] = f"{students}; across questions {metrics['difference'][0]:+.3f} nats"
-    claims = cross_model_study_claims(metrics, old["model"], old["size"])
-    metrics.setdefault("claims_superseded", metrics["claims"])
-    metrics["claims"] = [c.to_dict() for c in claims]
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=1, default=float))
+    _redecide(path, metrics, cross_model_study_claims(metrics, old["model"], old["size"]))
 
 
 def rederive_divergence(folder: Path) -> None:
@@ -96,10 +100,7 @@ def rederive_divergence(folder: Path) -> None:
     path = folder / "metrics.json"
     metrics = json.loads(path.read_text())
     old = metrics["claims"][0]
-    metrics.setdefault("claims_superseded", metrics["claims"])
-    metrics["claims"] = [c.to_dict() for c in divergence_study_claims(metrics, old["model"], old["size"])]
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=1, default=float))
+    _redecide(path, metrics, divergence_study_claims(metrics, old["model"], old["size"]))
 
 
 def rederive_unrecorded(path: Path) -> None:
