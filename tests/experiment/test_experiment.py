@@ -497,3 +497,31 @@ def test_report_command_errors_in_one_line_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not an experiment run's metrics.json" in err
     assert not (tmp_path / "report.html").exists() and not (tmp_path / "plotly.min.js").exists()
+
+
+def test_a_fresh_cache_adopts_the_archived_teacher_data(first, tiny_llama, tmp_path, monkeypatch):
+    """On a fresh machine (an empty runs folder) with the record's teacher data named in
+    ``$STEERVEC_REUSE_DATA``, the teacher-data step takes the archived rows instead of sampling them:
+    the same rows, each dataset's ``adopted_from`` set, no row generated."""
+    import shutil
+
+    from steervec.core.steering_vector import SteeringVector
+    from steervec.data import datasets
+    from steervec.experiment.cache import REUSE_ENV
+    from steervec.experiment.run import teacher_data
+
+    record = tmp_path / "records" / "tiny"
+    record.mkdir(parents=True)
+    for data in first.folder.glob("data-*.jsonl"):
+        shutil.copyfile(data, record / data.name)  # follows the link, as archive_runs does
+    monkeypatch.setenv(REUSE_ENV, str(tmp_path / "records"))
+    monkeypatch.setattr(datasets, "sample", lambda *a, **kw: pytest.fail("sampled instead of adopting"))
+    exp = replace(first.experiment, out_dir=str(tmp_path / "runs"))
+    folder = tmp_path / "runs" / "tiny"
+    folder.mkdir(parents=True)
+    v_teacher = SteeringVector.load(first.folder / "v_teacher.safetensors")
+    teachers = teacher_data(tiny_llama, exp, v_teacher, folder, progress=False)
+    assert set(teachers.stats) == set(first.metrics["data"])
+    for label, stats in teachers.stats.items():
+        assert stats["generated_rows_now"] == 0 and stats["adopted_from"] == str(record / f"data-{label}.jsonl")
+        assert (folder / f"data-{label}.jsonl").read_bytes() == (first.folder / f"data-{label}.jsonl").read_bytes()
