@@ -9,6 +9,9 @@ the file (model fingerprint, toolkit version, teacher, generation or training se
 seed), so the same key means the same content: datasets resume or are reused by
 :func:`steervec.data.datasets.generate_dataset` (which still refuses a manifest mismatch), and
 students are bit-reproducible on CPU. Each run links the shared files into its own folder.
+On a fresh machine (an empty ``out_dir``) the teacher datasets archived in the records can be
+adopted instead of sampled again: :func:`archived_copies` lists them for ``adopt=`` of
+:func:`~steervec.data.datasets.generate_dataset` (``$STEERVEC_REUSE_DATA``, ``--reuse-data``).
 
 Example:
     >>> path = dataset_path("runs", lm, animal_teacher("owl"), n=300, params=params)  # doctest: +SKIP
