@@ -32,9 +32,14 @@ class _ReuseData(argparse.Action):
     """``--reuse-data DIR`` sets ``$STEERVEC_REUSE_DATA``, which every teacher-data step of the script reads."""
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
-        if not os.path.isdir(str(values)):
-            parser.error(f"--reuse-data {values}: no such folder (pass a folder of archived runs, e.g. records/full)")
-        os.environ["STEERVEC_REUSE_DATA"] = str(values)
+        from steervec.core.errors import InputError
+        from steervec.experiment.cache import REUSE_ENV, archived_copies
+
+        try:
+            archived_copies(str(values))  # the library's own check of the folder
+        except InputError as exc:
+            parser.error(f"--reuse-data: {exc}")
+        os.environ[REUSE_ENV] = str(values)
         setattr(namespace, self.dest, values)
 
 
