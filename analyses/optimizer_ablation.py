@@ -3,15 +3,18 @@ along v_teacher; plain SGD lets outlier gradients dominate.
 
 Vector students at layer 25 under AdamW, Adam, RMSprop, SGD, SGD+momentum and SignSGD on owl vs
 control data (trait transfer and alignment), plus per-row gradient alignment at the last prompt
-token and the pooled trait − control gradient difference vs v_teacher.
+token and the pooled trait − control gradient difference vs v_teacher (raw) and vs the matched owl
+vector, once per teacher dataset (data seed). The optimiser claim compares the adaptive family's mean
+with the plain family's, per seed unit.
 
 Each optimiser gets two learning rates (the one earlier runs used and 3x it). Its rate is chosen
 on a held-out split: students of both rates are trained on 75 % of the owl and of the control rows
 (split by prompt, seeded) and the rate with the lower mean held-out loss (owl and control rows
 alike, so trait and control students share it) is the one the comparison trains on all rows, with
-the run's training seeds (3 at full size).
+the run's training seeds (3 at full size) and data seeds.
 
     python analyses/optimizer_ablation.py --quick
+    python analyses/optimizer_ablation.py --out runs/full --data-seeds 3 --seeds 1 --trait-panel
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from claims import (
     ADAPTIVE_OPTIMIZERS,
     PLAIN_OPTIMIZERS,
     experiment_claims,
-    gradient_claim,
+    gradient_claims,
     lr_selection_text,
     optimizer_claim,
 )
 
 from steervec import plots
 from steervec.core.chat import system_from_label
+from steervec.core.io import atomic_path
 from steervec.core.model import LanguageModel, load_model
 from steervec.core.steering_vector import SteeringVector
 from steervec.data.datasets import heldout_split, load_dataset
@@ -119,37 +123,56 @@ def main(argv: list[str] | None = None) -> int:
     print(result.table())
     folder = result.folder
     v = SteeringVector.load(folder / "v_teacher.safetensors", model=lm)
+    specific = folder / "v_specific.safetensors"
+    v_specific = SteeringVector.load(specific, model=lm) if specific.is_file() else None
     layers = [25] if args.quick else [6, 12, 18, 25]
-    trait = load_dataset(folder / "data-owl-prompted.jsonl", model=lm)
-    control = load_dataset(folder / "data-control.jsonl", model=lm)
-    g_trait = gradient_alignment(lm, trait, v, layers, label="owl data")
-    g_control = gradient_alignment(lm, control, v, layers, label="control data")
-    pooled = pooled_difference(g_trait, g_control, v)
-    grad = {"pooled_difference": pooled, "fraction_along_trait": g_trait.fraction_along(),
-            "fraction_along_control": g_control.fraction_along(), "top5_share_trait": g_trait.top_share(0.05),
-            "mean_cos_trait": {x: float(c.mean()) for x, c in g_trait.cos_last_prompt.items()},
-            "mean_cos_control": {x: float(c.mean()) for x, c in g_control.cos_last_prompt.items()}}
-    fig = plots.gradient_alignment_distributions({
-        f"{lab} L{x}": g.cos_last_prompt[x].tolist() for lab, g in (("owl", g_trait), ("control", g_control))
-        for x in layers})
-    plots.save_html_and_png(fig, folder / "gradient_alignment", png=not args.quick)
+    # one pooled-gradient cosine per teacher dataset (the data seed is the unit), with v_teacher (raw) and the
+    # matched owl vector; the first data seed's numbers also stay at the top level, as records before kept them
+    units, figure = [], {}
+    for data_seed in exp.data_seeds:
+        trait, control = (load_dataset(dataset_file(folder, result.metrics, prefix, data_seed), model=lm)
+                          for prefix in (f"{exp.animal}-prompted", "control"))
+        g_trait = gradient_alignment(lm, trait, v, layers, label="owl data")
+        g_control = gradient_alignment(lm, control, v, layers, label="control data")
+        unit = {"data_seed": data_seed, "rows": [len(trait), len(control)],
+                "pooled_difference": pooled_difference(g_trait, g_control, v),
+                "fraction_along_trait": g_trait.fraction_along(), "fraction_along_control": g_control.fraction_along(),
+                "top5_share_trait": g_trait.top_share(0.05),
+                "mean_cos_trait": {x: float(c.mean()) for x, c in g_trait.cos_last_prompt.items()},
+                "mean_cos_control": {x: float(c.mean()) for x, c in g_control.cos_last_prompt.items()}}
+        if v_specific is not None:
+            unit["pooled_difference_specific"] = pooled_difference(g_trait, g_control, v_specific)
+        units.append(unit)
+        if not figure:
+            figure = {f"{lab} L{x}": g.cos_last_prompt[x].tolist() for lab, g in (("owl", g_trait), ("control", g_control))
+                      for x in layers}
+    plots.save_html_and_png(plots.gradient_alignment_distributions(figure), folder / "gradient_alignment",
+                            png=not args.quick)
+    grad = {**{k: val for k, val in units[0].items() if k not in ("data_seed", "rows")}, "per_data_seed": units}
     metrics = json.loads((folder / "metrics.json").read_text())
     metrics["gradient_alignment"] = grad
     metrics["lr_selection"] = {"heldout_fraction": HOLDOUT, "split_seed": SPLIT_SEED,
                                "selection_seeds": list(exp.seeds[:SELECT_SEEDS]), "per_optimizer": lr_selection}
-    x = 25
     size = "quick" if args.quick else "full"
-    detail = (f"per-row |cos| owl {g_trait.fraction_along()[x]:.3f} vs control {g_control.fraction_along()[x]:.3f}; "
-              f"top 5 % of rows carry {g_trait.top_share(0.05)[x]:.0%} of the gradient norm ({len(trait)} rows)")
     per_optimizer = {label: result.seed_level(f"vector@25 {label}") for label, *_ in OPTIMIZERS
                      if f"vector@25 {label}" in metrics["summary"]}
-    metrics["analysis_claims"] = [
-        gradient_claim([pooled[x]], x, detail, lm.fingerprint.short, size).to_dict(),
+    metrics["analysis_claims"] = [c.to_dict() for c in gradient_claims(grad, lm.fingerprint.short, size)]
+    metrics["analysis_claims"].append(
         optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, lm.fingerprint.short, size,
-                        lr_selection_text(metrics["lr_selection"])).to_dict()]
+                        lr_selection_text(metrics["lr_selection"])).to_dict())
     metrics["claims"] += metrics["analysis_claims"]
-    (Path(folder) / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    with atomic_path(Path(folder) / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, default=float))
     return 0
+
+
+def dataset_file(folder: Path, metrics: dict, prefix: str, data_seed: int) -> Path:
+    """The run folder's dataset of teacher ``prefix`` (e.g. ``owl-prompted``, ``control``) at ``data_seed``:
+    ``data-<label>.jsonl``, the label (``<teacher>`` or ``<teacher>-d<seed>``) read from ``metrics["data"]``."""
+    for label, stats in metrics["data"].items():
+        if stats.get("data_seed") == data_seed and label in (prefix, f"{prefix}-d{data_seed}"):
+            return Path(folder) / f"data-{label}.jsonl"
+    raise KeyError(f"no {prefix} dataset for data seed {data_seed} in the run's metrics")
 
 
 if __name__ == "__main__":

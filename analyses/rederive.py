@@ -23,7 +23,7 @@ from claims import (
     cross_model_study_claims,
     divergence_study_claims,
     experiment_claims,
-    gradient_claim,
+    gradient_claims,
     lr_selection_text,
     optimizer_claim,
     rank_claims,
@@ -44,18 +44,12 @@ def _analysis_claims(folder: Path, metrics: dict) -> list[dict] | None:
         return [c.to_dict() for c in rank_claims(curve["ranks"], curve["per_seed"], curve.get("full_ft_per_seed"),
                                                  model, size, unit=run_seed_unit(summary))]
     if "gradient_alignment" in metrics:
-        grad = metrics["gradient_alignment"]
-        layer = 25
-        pooled = {int(k): v for k, v in grad["pooled_difference"].items()}
-        detail = (f"per-row |cos| owl {grad['fraction_along_trait'][str(layer)]:.3f} vs control "
-                  f"{grad['fraction_along_control'][str(layer)]:.3f}; top 5 % of rows carry "
-                  f"{grad['top5_share_trait'][str(layer)]:.0%} of the gradient norm")
         per_optimizer = {name.removeprefix("vector@25 "): row["trait_minus_control_seed_level"]
                          for name, row in summary.items() if "trait_minus_control_seed_level" in row}
-        return [gradient_claim([pooled[layer]], layer, detail, model, size).to_dict(),
-                optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, model, size,
-                                lr_selection_text(metrics["lr_selection"]) if "lr_selection" in metrics
-                                else "").to_dict()]
+        return [c.to_dict() for c in gradient_claims(metrics["gradient_alignment"], model, size)] + [
+            optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, model, size,
+                            lr_selection_text(metrics["lr_selection"]) if "lr_selection" in metrics
+                            else "").to_dict()]
     return None
 
 

@@ -192,12 +192,48 @@ def test_rank_claims_compare_ranks_seed_by_seed(per_rank, full, expected):
     ({"adamw": [0.5, 0.45, 0.6], "sgd": [0.1, 0.0, 0.2]}, "yes"),
     ({"adamw": [0.01, 0.0, 0.02], "sgd": [0.1, 0.09, 0.12], "sgd_momentum": [0.2, 0.18, 0.22]}, "no"),
     ({"adamw": [0.1, 0.3, 0.0], "sgd": [0.15, 0.05, 0.2]}, "inconclusive"),
+    # the best adaptive optimiser beats SGD on every seed, but the family's mean does not: the contrast is the mean
+    ({"adamw": [0.5, 0.45, 0.6], "signsgd": [-0.4, -0.5, -0.45], "sgd": [0.05, 0.0, 0.1]}, "inconclusive"),
     ({"adamw": [0.1, 0.2, 0.1], "adam": [0.1, 0.2, 0.1]}, "no verdict"),  # --quick: no SGD student
     ({"adamw": [0.5], "sgd": [0.1]}, "no verdict"),                       # one seed
 ])
-def test_optimizer_claim_pairs_the_best_of_each_family_by_seed(per_optimizer, expected):
+def test_optimizer_claim_compares_the_family_means_by_seed(per_optimizer, expected):
     claim = optimizer_claim(per_optimizer, ADAPTIVE_OPTIMIZERS, PLAIN_OPTIMIZERS, "model", "full")
     assert claim.reproduced.split(" — ")[0] == expected and "adamw" in claim.measurement
+    if "sgd" in per_optimizer:
+        assert "mean of adamw" in claim.measurement and "not decided" in claim.measurement
+
+
+def _grad_unit(pooled: float, specific: float | None = None) -> dict:
+    unit = {"pooled_difference": {"25": pooled}, "fraction_along_trait": {"25": 0.04},
+            "fraction_along_control": {"25": 0.03}, "top5_share_trait": {"25": 0.15}}
+    if specific is not None:
+        unit["pooled_difference_specific"] = {"25": specific}
+    return unit
+
+
+@pytest.mark.parametrize(("specific", "expected"), [
+    ([0.2, 0.25, 0.3], "yes"), ([-0.2, -0.25, -0.3], "no"), ([0.2, -0.1, 0.05], "inconclusive")])
+def test_gradient_claims_decide_the_matched_direction_per_data_seed(specific, expected):
+    from claims import RAW_DIRECTION, gradient_claims
+
+    grad = {**_grad_unit(0.5, specific[0]),
+            "per_data_seed": [_grad_unit(0.5 + i, s) for i, s in enumerate(specific)]}
+    raw, matched = gradient_claims(grad, "m", "full")
+    assert raw.reproduced == RAW_DIRECTION  # v_teacher: a measurement, even with every seed positive
+    assert "3 seeds" in raw.measurement and "+0.50, +1.50, +2.50" in raw.measurement
+    assert matched.reproduced.startswith(expected) and "trait-specific direction" in matched.claim
+    assert "v_specific" in matched.measurement and "0.040, 0.040, 0.040" in matched.measurement
+
+
+def test_gradient_claims_of_a_record_with_one_dataset():
+    """Records written before the data seed varied hold one dataset's numbers at the top level: one value, no
+    seed-level interval, and no matched claim (it was not measured)."""
+    from claims import RAW_DIRECTION, gradient_claims
+
+    claims = gradient_claims(_grad_unit(0.01), "m", "full")
+    assert len(claims) == 1 and claims[0].reproduced == RAW_DIRECTION
+    assert "one seed" in claims[0].measurement and "+0.01" in claims[0].measurement
 
 
 def test_the_specific_measure_gets_its_own_claim_when_measured():

@@ -40,3 +40,16 @@ def test_each_optimiser_gets_the_rate_with_the_lower_heldout_loss(tiny_llama, tm
 
     trained = Student.load(students[0], tiny_llama)
     assert trained.info["args"]["n_rows"] == 6  # trained on the 75 % split, not on every row
+
+
+def test_each_data_seed_finds_its_own_datasets(tmp_path):
+    """The gradient comparison is made once per teacher dataset: the first data seed's files carry the
+    teacher's name, later ones ``-d<seed>``; a data seed the run did not generate is an error, not a fallback."""
+    ablation = _module()
+    data = {"owl-prompted": {"data_seed": 1}, "control": {"data_seed": 1},
+            "owl-prompted-d2": {"data_seed": 2}, "control-d2": {"data_seed": 2}}
+    metrics = {"data": data}
+    assert ablation.dataset_file(tmp_path, metrics, "owl-prompted", 1) == tmp_path / "data-owl-prompted.jsonl"
+    assert ablation.dataset_file(tmp_path, metrics, "control", 2) == tmp_path / "data-control-d2.jsonl"
+    with pytest.raises(KeyError, match="data seed 3"):
+        ablation.dataset_file(tmp_path, metrics, "owl-prompted", 3)

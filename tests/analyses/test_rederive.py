@@ -103,3 +103,24 @@ def test_a_cross_model_record_is_decided_again_with_its_panel_measures(tmp_path)
     assert main([str(new)]) == 0
     claims = json.loads(new.joinpath("metrics.json").read_text())["claims"]
     assert [c["reproduced"] for c in claims] == ["yes", "no"]
+
+
+def test_an_optimizer_record_is_decided_per_data_seed(tmp_path):
+    """optimizer_ablation's own claims re-derived from a record with one pooled-gradient cosine per data seed:
+    the raw v_teacher one stays a measurement, the matched one and the family contrast are decided."""
+    from rederive import _analysis_claims
+
+    def unit(raw: float, specific: float) -> dict:
+        return {"pooled_difference": {"25": raw}, "pooled_difference_specific": {"25": specific},
+                "fraction_along_trait": {"25": 0.04}, "fraction_along_control": {"25": 0.03},
+                "top5_share_trait": {"25": 0.15}}
+
+    units = [unit(0.1, 0.2), unit(0.12, 0.22), unit(0.09, 0.18)]
+    summary = {"vector@25 adamw": {"trait_minus_control_seed_level": [0.5, 0.45, 0.6], "seed_unit": "data seed"},
+               "vector@25 sgd": {"trait_minus_control_seed_level": [0.1, 0.0, 0.2], "seed_unit": "data seed"}}
+    metrics = {"experiment": {"size": "full"}, "model": "m", "summary": summary,
+               "gradient_alignment": {**units[0], "per_data_seed": units}}
+    raw, matched, optimizer = _analysis_claims(tmp_path, metrics)
+    assert raw["reproduced"].startswith("no verdict — raw v_teacher")
+    assert matched["reproduced"] == "yes" and "trait-specific" in matched["claim"]
+    assert optimizer["reproduced"] == "yes" and "mean of adamw − mean of sgd" in optimizer["measurement"]
