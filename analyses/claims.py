@@ -385,7 +385,7 @@ def gradient_claims(grad: dict[str, Any], model: str, size: str, layer: int = 25
     detail = ("per-row |cos| owl " + ", ".join(f"{at(u, 'fraction_along_trait'):.3f}" for u in units)
               + " vs control " + ", ".join(f"{at(u, 'fraction_along_control'):.3f}" for u in units)
               + "; top 5 % of rows carry " + ", ".join(f"{at(u, 'top5_share_trait'):.0%}" for u in units)
-              + f" of the gradient norm (per teacher dataset, {len(units)})")
+              + f" of the gradient norm ({len(units)} teacher dataset{'s' if len(units) > 1 else ''})")
     claims = [gradient_claim([at(u, "pooled_difference") for u in units], layer, detail, model, size)]
     if all("pooled_difference_specific" in u for u in units):
         claims.append(gradient_claim([at(u, "pooled_difference_specific") for u in units], layer, detail, model,
