@@ -253,6 +253,14 @@ def _claim_key(text: str) -> str:
     return re.sub(r"\s*\([^)]*\)", "", text).split(" — ")[0].strip()
 
 
+def _earlier(old: dict[str, str], key: str) -> str | None:
+    """The earlier verdict of the claim ``key``: the same sentence, or one the claim spells out after a
+    colon ("X" re-worded as "X: how it is now tested")."""
+    if key in old:
+        return old[key]
+    return next((verdict for k, verdict in old.items() if key.startswith(k + ":")), None)
+
+
 def _changed_verdicts(runs: Roots) -> list[str]:
     """A table of the verdicts a re-derivation changed (``claims_superseded`` beside ``claims``)."""
     lines: list[str] = []
@@ -264,7 +272,7 @@ def _changed_verdicts(runs: Roots) -> list[str]:
         old = {_claim_key(c["claim"]): c["reproduced"] for c in metrics.get("claims_superseded", [])}
         how = metrics.get("superseded_how", "re-derived: the same stored measurements, nothing retrained")
         for c in metrics.get("claims", []) if old else []:
-            before = old.get(_claim_key(c["claim"]))
+            before = _earlier(old, _claim_key(c["claim"]))
             if before is not None:
                 lines.append(f"| {c['claim'].replace('|', '/')} | {name} | was {before} | {c['reproduced']} | "
                              f"{how.replace('|', '/')} |")

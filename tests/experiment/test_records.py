@@ -147,3 +147,20 @@ def test_a_rerun_keeps_the_old_records_claims_and_results_show_both(runs, tmp_pa
     assert ("| owl moves | full/student_alignment | was yes (earlier rule) | inconclusive — needs 6 seeds | "
             "re-run: 3 data seeds |") in text
     assert supersede_main([str(tmp_path / "nowhere"), str(new), "--how", "x"]) == 2  # one line, no traceback
+
+
+def test_a_claim_spelled_out_after_a_colon_is_matched_with_its_earlier_form(tmp_path):
+    """The sweep claim was re-worded as "<the old sentence>: <how it is now tested>"; the before/after table
+    still pairs it with its earlier verdict, and a different claim sharing only a prefix is not paired."""
+    new = _run(tmp_path / "new", "full/prompt_as_vector",
+               _claim("full", "no", "the owl prompt is approximated by one vector: a setting chosen on half the questions"),
+               _claim("full", "no", "the owl prompt is approximated by one vectorial thing"))
+    metrics = json.loads((new / "metrics.json").read_text())
+    metrics["claims_superseded"] = [_claim("full", "yes (earlier rule)",
+                                           "the owl prompt is approximated by one vector (a setting passes)").to_dict()]
+    metrics["superseded_how"] = "re-run: gates"
+    (new / "metrics.json").write_text(json.dumps(metrics))
+    text = write_results(tmp_path / "new", tmp_path / "R.md").read_text()
+    assert ("| the owl prompt is approximated by one vector: a setting chosen on half the questions | "
+            "full/prompt_as_vector | was yes (earlier rule) | no | re-run: gates |") in text
+    assert "vectorial thing | full/prompt_as_vector | was" not in text
