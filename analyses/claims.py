@@ -339,7 +339,7 @@ def optimizer_claim(per_optimizer: dict[str, Sequence[float]], adaptive: Sequenc
         seeds = (f"mean of {', '.join(family['adaptive'])} − mean of {', '.join(family['plain'])}: {seeds}; "
                  f"best of each ({best['adaptive']} − {best['plain']}, chosen on these numbers, not decided): "
                  + ", ".join(f"{x:+.3f}" for x in best_diff))
-    return Claim(BLANK, "adaptive optimisers (Adam, RMSprop, SignSGD) transfer the trait more than plain SGD",
+    return Claim(BLANK, "adaptive optimisers (AdamW, Adam, RMSprop, SignSGD) transfer the trait more than plain SGD",
                  f"{seeds}; trait − control per optimiser and seed: {text}" + (f"; {detail}" if detail else ""),
                  model, verdict_word, size, RULE)
 
