@@ -649,3 +649,15 @@ def student_matrix_claim(by_data_seed: Sequence[float], student: str, layer: int
                  f"{student} students' control-subtracted shifts at layer {layer} align more with their own trait's "
                  "matched vector than with the other traits' (diagonal − mean off-diagonal cosine > 0)",
                  f"diagonal − mean off-diagonal: {text}; {detail}", model, verdict_word, size, RULE)
+
+
+def student_row_claim(by_data_seed: Sequence[float], student: str, trait: str, layer: int, detail: str, model: str,
+                      size: str) -> Claim:
+    """One row of the student-level matrix: students trained on ``trait``'s number lists move
+    (control-subtracted) along ``trait``'s matched vector more than along the other vectors'.
+    ``by_data_seed``: per data seed, that row's diagonal − mean off-diagonal over its training seeds."""
+    verdict_word, text = decide(by_data_seed, "positive", "data seeds")
+    return Claim("steervec trait-specific alignment",
+                 f"{student} students of {trait} data: their control-subtracted shift at layer {layer} aligns more "
+                 f"with {trait}'s matched vector than with the other traits' (own − mean other cosine > 0)",
+                 f"own − mean other: {text}; {detail}", model, verdict_word, size, RULE)

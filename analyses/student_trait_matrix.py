@@ -13,6 +13,12 @@ over traits and training seeds) is read by the one verdict rule.
 
     python analyses/student_trait_matrix.py --quick
     python analyses/student_trait_matrix.py --out runs/full --data-seeds 3 --seeds 1 --trait-panel
+    python analyses/student_trait_matrix.py --out runs/full --from-records records/full   # nothing trained
+
+Each trait's own row is decided too (its students' diagonal − mean off-diagonal, one value per data
+seed of that trait). With ``--from-records`` the archived runs are read as they are, so the traits may
+have different data seeds: the all-traits verdict then reads only the data seeds every trait has (each
+value averages the same traits), and each trait's row reads all of its own.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from analysis_kit import analysis_parser
-from claims import experiment_claims, student_matrix_claim
+from claims import experiment_claims, student_matrix_claim, student_row_claim
 from subliminal_transfer import LORA, VECTOR, transfer_experiment
 
 from steervec import plots
@@ -56,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--animals", nargs="+", default=None, metavar="ANIMAL",
                         help=f"students' traits (default: {' '.join(FULL_ANIMALS)}; quick: {' '.join(QUICK_ANIMALS)})")
     parser.add_argument("--layer", type=int, default=25, help="the layer the verdict reads (default 25)")
+    parser.add_argument("--from-records", metavar="DIR", default=None,
+                        help="read each animal's finished subliminal_transfer run archived under DIR (e.g. "
+                             "records/full: its config, shifts and matched vector) instead of running it; nothing "
+                             "is trained, and --seeds/--data-seeds are the records' own")
     args = parser.parse_args(argv)
     animals = tuple(args.animals) if args.animals else QUICK_ANIMALS if args.quick else FULL_ANIMALS
     bad = [a for a in animals if not a.isalpha()]
@@ -67,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     for animal in animals:
         exp = transfer_experiment(animal, args)
         folder = Path(exp.out_dir) / exp.name
-        if finished(exp):  # a finished run of the same experiment: only the shifts it may predate are measured
+        if args.from_records:
+            folder = Path(args.from_records) / exp.name
+            exp = archived_run(folder, student.name, parser)
+        elif finished(exp):  # a finished run of the same experiment: only the shifts it may predate are measured
             backfill_shifts(exp, lm)
         else:
             folder = run_experiment(exp, lm=lm, claims=experiment_claims).folder
@@ -79,11 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     personas = () if args.quick else PERSONAS  # a forward per panel animal: left out of the CI size
     if personas:  # matched like the animals: the persona's prompt minus the panel's mean, on the same prompts
         prompts = [p.text for p in number_prompts(exp.n_vector_prompts, seed=exp.vector_prompt_seed)]
-        vectors |= trait_vectors(ConditionMeans(lm, prompts, cache_dir=means_dir(exp.out_dir)), personas, matched())
+        vectors |= trait_vectors(ConditionMeans(lm, prompts, cache_dir=means_dir(args.out)), personas, matched())
     alignment = alignment_by_unit(controlled, vectors)
     layer = lm.check_layer(args.layer)
     mean = alignment.mean()
-    by_seed = alignment.by_data_seed(layer)
+    common = alignment.common_data_seeds()
+    if not common:
+        parser.error(f"the animals' runs share no data seed ({', '.join(runs.values())}): an all-traits verdict "
+                     "needs the same data seeds (their control students) in every run")
+    by_seed = alignment.by_data_seed(layer, data_seeds=common)
+    rows = {t: alignment.by_data_seed(layer, traits=[t]) for t in alignment.traits}
     table = alignment.to_dataframe()
     margins = mean.diagonal_margin()
     strongest = margins.groupby("layer").margin.mean().idxmax()
@@ -100,17 +119,46 @@ def main(argv: list[str] | None = None) -> int:
               f"training-seed replicates); columns: matched vectors of {', '.join(mean.cols)}; diagonal at layer "
               f"{layer}: " + ", ".join(f"{t} {at.loc[t, t]:+.3f}" for t in mean.rows)
               + f"; the diagonal wins by most (mean margin over traits) at layer {int(strongest)}")
-    claim = student_matrix_claim(list(by_seed.values()), student.name, layer, detail, lm.fingerprint.short,
-                                 "quick" if args.quick else "full")
+    if len(common) < max(len(v) for v in rows.values()):
+        detail += f"; the all-traits value reads data seeds {', '.join(map(str, common))} (those every trait has)"
+    size = "quick" if args.quick else "full"
+    claim = student_matrix_claim(list(by_seed.values()), student.name, layer, detail, lm.fingerprint.short, size)
+    row_claims = [student_row_claim(list(rows[t].values()), student.name, t, layer,
+                                    f"{len(table[(table.layer == layer) & (table.trait == t)])} data × training-seed "
+                                    f"replicates; at layer {layer} own {at.loc[t, t]:+.3f}, "
+                                    + ", ".join(f"{c} {at.loc[t, c]:+.3f}" for c in mean.cols if c != t)
+                                    + f"; its own column wins by most at layer {mean.strongest_layer(t)}",
+                                    lm.fingerprint.short, size) for t in mean.rows]
     metrics = {"animals": list(animals), "personas": list(personas), "student": student.name, "layer": layer,
                "runs": runs, "matrix": mean.to_dict(), "by_data_seed": {str(k): v for k, v in by_seed.items()},
+               "common_data_seeds": common,
+               "by_trait_data_seed": {t: {str(k): v for k, v in r.items()} for t, r in rows.items()},
                "replicates": table.to_dict("records"), "diagonal_margin": margins.to_dict("records"),
-               "strongest_layer": int(strongest), "figures": [str(f) for f in figures], "claims": [claim.to_dict()]}
+               "strongest_layer": int(strongest), "figures": [str(f) for f in figures],
+               "claims": [claim.to_dict(), *(c.to_dict() for c in row_claims)]}
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
     print(at.round(3).to_string())
-    print(json.dumps(claim.to_dict(), indent=1))
+    for c in (claim, *row_claims):
+        print(f"{c.reproduced}: {c.claim}")
     return 0
+
+
+def archived_run(folder: Path, student: str, parser: Any) -> Experiment:
+    """The experiment of a finished run archived at ``folder`` (its ``config.json``), checked to hold
+    the shifts and the matched vector the matrix reads and a ``student`` student; else a one-line error."""
+    needed = [folder / "config.json", folder / "metrics.json", folder / "v_specific.safetensors",
+              folder / "v_teacher.safetensors"]
+    missing = [p.name for p in needed if not p.is_file()]
+    if missing or not any((folder / "shifts").glob("*.safetensors")):
+        parser.error(f"--from-records: {folder} is not a finished subliminal_transfer run with shifts (missing "
+                     f"{', '.join(missing) or 'shifts/*.safetensors'}); run analyses/subliminal_transfer.py for it "
+                     "and archive the run, or leave --from-records out to run it here")
+    exp = Experiment.from_dict(json.loads((folder / "config.json").read_text()))
+    if student not in [s.name for s in exp.students]:
+        parser.error(f"--from-records: {folder} trained no {student!r} students (it has "
+                     f"{', '.join(s.name for s in exp.students)})")
+    return exp
 
 
 if __name__ == "__main__":

@@ -174,6 +174,18 @@ class Experiment:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Experiment:
+        """The inverse of :meth:`to_dict`, also for its JSON form (a run's ``config.json`` or the
+        ``experiment`` of its ``metrics.json``: lists where the experiment holds tuples)."""
+        cfg = dict(data)
+        cfg["students"] = tuple(StudentSpec(**{**s, "layers": None if s.get("layers") is None else tuple(s["layers"])})
+                                for s in cfg.get("students", ()))
+        for key in ("seeds", "data_seeds", "eval_systems"):
+            if key in cfg:
+                cfg[key] = tuple(cfg[key])
+        return cls(**cfg)
+
     @property
     def reporting_layer(self) -> int:
         """The layer quoted in summaries and claims (``report_layer``, else the steering layer)."""

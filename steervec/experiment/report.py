@@ -233,7 +233,7 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None,
     also kept as ``metrics.previous.json``. ``figures=False`` leaves the figures as they are (a run
     record's PNGs). ``size`` labels runs written before the size was recorded.
     """
-    from steervec.experiment.config import Experiment, StudentSpec
+    from steervec.experiment.config import Experiment
     from steervec.experiment.result import ExperimentResult
 
     folder = Path(folder)
@@ -242,14 +242,9 @@ def refresh_run(folder: str | os.PathLike[str], size: str | None = None,
         raise FileNotFoundError(f"no metrics.json in {folder}: run the experiment first")
     metrics = json.loads(path.read_text())
     cfg = dict(metrics["experiment"])
-    cfg["students"] = tuple(StudentSpec(**{**s, "layers": None if s.get("layers") is None else tuple(s["layers"])})
-                            for s in cfg["students"])
-    for key in ("seeds", "data_seeds", "eval_systems"):
-        if key in cfg:
-            cfg[key] = tuple(cfg[key])
     if size is not None:
         cfg["size"] = size
-    exp = Experiment(**cfg)
+    exp = Experiment.from_dict(cfg)
     metrics["experiment"] = exp.to_dict()
     conditions = metrics["conditions"]
     for c in conditions:  # JSON turned the layer keys into strings

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,15 +215,35 @@ class UnitAlignment:
                              "specificity": diag - float(others.mean()), "beats_all": diag > float(others.max())})
         return pd.DataFrame(recs)
 
-    def by_data_seed(self, layer: int) -> dict[int, float]:
+    def by_data_seed(self, layer: int, traits: Sequence[str] | None = None,
+                     data_seeds: Collection[int] | None = None) -> dict[int, float]:
         """At ``layer``, one value per data seed: the specificity averaged over traits and training seeds.
         Traits share each data seed's control students, so their replicates are not independent; the
-        data seeds are (what a verdict reads)."""
+        data seeds are (what a verdict reads).
+
+        ``traits`` keeps those traits' students only (one trait: that row's own specificity);
+        ``data_seeds`` keeps those data seeds only (e.g. the ones every trait has, so that each value
+        averages the same traits). Without ``data_seeds`` every data seed of the kept traits counts.
+        """
         table = self.to_dataframe()
         table = table[table.layer == layer]
         if table.empty:
             raise ComparisonError(f"no layer {layer}: the shifts have layers {list(self.layers)}")
+        if traits is not None:
+            unknown = sorted(set(traits) - set(self.traits))
+            if unknown:
+                raise ComparisonError(f"no students of {unknown}: the traits are {self.traits}")
+            table = table[table.trait.isin(list(traits))]
+        if data_seeds is not None:
+            table = table[table.data_seed.isin([int(d) for d in data_seeds])]
+            if table.empty:
+                raise ComparisonError(f"none of data seeds {sorted(data_seeds)} among the kept students' replicates")
         return {int(d): float(v) for d, v in table.groupby("data_seed").specificity.mean().items()}
+
+    def common_data_seeds(self) -> list[int]:
+        """The data seeds every trait's students have (a balanced average over traits reads only these)."""
+        seeds = [{u[0] if isinstance(u, tuple) else u for t, u in self.per_unit if t == trait} for trait in self.traits]
+        return sorted(set.intersection(*seeds))
 
 
 def alignment_by_unit(controlled: Mapping[str, Mapping[Any, SteeringVector]], vectors: Mapping[str, SteeringVector],

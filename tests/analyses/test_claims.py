@@ -18,6 +18,7 @@ from claims import (
     optimizer_claim,
     pct,
     rank_claims,
+    student_row_claim,
 )
 
 from steervec.experiment.config import Experiment, StudentSpec
@@ -380,3 +381,14 @@ def test_cross_model_study_claims_read_the_seed_unit_and_each_panel_measure():
     old = {"difference": [-0.59, -0.73, -0.45], "difference_per_seed": [0.36, 0.78, -2.90]}
     (only,) = cross_model_study_claims(old, "m", "full")  # no seed unit stored: training seeds of one dataset
     assert only.reproduced.startswith("inconclusive") and "one teacher dataset" in only.measurement
+
+
+def test_a_trait_row_of_the_student_matrix_is_decided_over_that_traits_data_seeds():
+    yes = student_row_claim([0.04, 0.03, 0.05, 0.02, 0.04], "LoRA r8", "owl", 25, "detail", "m", "full")
+    assert yes.reproduced == "yes" and "owl's matched vector" in yes.claim and "t over 5 seeds" in yes.measurement
+    mixed = student_row_claim([0.04, -0.03, 0.05, -0.02, 0.01], "LoRA r8", "owl", 25, "detail", "m", "full")
+    assert mixed.reproduced.startswith("inconclusive")
+    no = student_row_claim([-0.04, -0.03, -0.05], "LoRA r8", "cat", 25, "detail", "m", "full")
+    assert no.reproduced == "no"
+    one = student_row_claim([0.5], "LoRA r8", "cat", 25, "detail", "m", "full")
+    assert one.reproduced not in ("yes", "no")

@@ -272,6 +272,15 @@ def test_student_spec_rejects_bad_optimizers_before_any_work():
         StudentSpec("v", "vectors")
 
 
+def test_an_experiment_reads_back_from_its_json_config():
+    exp = Experiment(name="x", layer=3, seeds=(0, 1), data_seeds=(1, 2, 3), eval_systems=("default",),
+                     students=(StudentSpec("v", "vector", (3,)), StudentSpec("LoRA r2", "lora", rank=2, lora_alpha=2.0)))
+    back = Experiment.from_dict(json.loads(json.dumps(exp.to_dict())))  # lists where it holds tuples
+    assert back == exp and back.students[0].layers == (3,) and back.students[1].layers is None
+    with pytest.raises(TypeError):
+        Experiment.from_dict({**exp.to_dict(), "no_such_setting": 1})
+
+
 def test_student_spec_settings_keep_old_cache_keys():
     spec = StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1)
     assert "momentum" not in spec.settings() and "name" not in spec.settings()

@@ -90,6 +90,33 @@ def test_alignment_by_unit_averages_replicates_and_reads_one_value_per_data_seed
         al.by_data_seed(9)
 
 
+def test_by_data_seed_keeps_one_trait_or_the_data_seeds_every_trait_has():
+    from steervec.metrics.cosine_matrix import alignment_by_unit
+
+    own = {t: VECTORS[t] for t in ("owl", "cat")}
+    wrong = _sv(l3=[0.0, 0.0, -1.0], l6=[-1.0, 0.0, 0.0])  # sits on pirate: negative specificity
+    # owl has data seeds 1..3, cat only 1..2; cat's seed-2 student sits on pirate
+    controlled = {"owl": {(1, 0): own["owl"], (2, 0): own["owl"], (3, 0): wrong},
+                  "cat": {(1, 0): own["cat"], (2, 0): wrong}}
+    al = alignment_by_unit(controlled, VECTORS)
+    assert al.common_data_seeds() == [1, 2]
+    table = al.to_dataframe()
+    spec = {(r.trait, r.data_seed): r.specificity for r in table[table.layer == 6].itertuples()}
+    owl_row = al.by_data_seed(6, traits=["owl"])
+    assert owl_row == pytest.approx({1: spec["owl", 1], 2: spec["owl", 2], 3: spec["owl", 3]})
+    assert owl_row[1] > 0 > owl_row[3]
+    balanced = al.by_data_seed(6, data_seeds=al.common_data_seeds())
+    assert set(balanced) == {1, 2}  # data seed 3 would average owl alone
+    assert balanced[2] == pytest.approx((spec["owl", 2] + spec["cat", 2]) / 2)
+    assert set(al.by_data_seed(6)) == {1, 2, 3}
+    with pytest.raises(ComparisonError, match="no students of"):
+        al.by_data_seed(6, traits=["dog"])
+    with pytest.raises(ComparisonError, match="none of data seeds"):
+        al.by_data_seed(6, data_seeds=[7])
+    disjoint = alignment_by_unit({"owl": {(1, 0): own["owl"]}, "cat": {(2, 0): own["cat"]}}, VECTORS)
+    assert disjoint.common_data_seeds() == []
+
+
 def test_run_shifts_load_by_unit_and_subtract_the_control(tmp_path):
     from steervec.core.errors import InputError
     from steervec.metrics.shifts import controlled_by_unit, load_run_shifts
