@@ -661,3 +661,42 @@ def student_row_claim(by_data_seed: Sequence[float], student: str, trait: str, l
                  f"{student} students of {trait} data: their control-subtracted shift at layer {layer} aligns more "
                  f"with {trait}'s matched vector than with the other traits' (own − mean other cosine > 0)",
                  f"own − mean other: {text}; {detail}", model, verdict_word, size, RULE)
+
+
+NECESSITY_MEASURES = (
+    ("trait_minus_control_seed_level", "log P(owl) at the answer", "nats"),
+    ("log_odds_trait_minus_control_seed_level", "panel log-odds at the answer", "nats"),
+    ("log_odds_prefilled_trait_minus_control_seed_level", "panel log-odds after the prefill", "nats"),
+    ("controlled_cosine_specific_seed_level", "control-subtracted cosine with the matched owl vector", "cosine"),
+)
+"""What the necessity contrast compares, intact − projected teacher's students: (summary key, words, unit)."""
+
+
+def necessity_contrast_claims(intact: dict[str, Any], projected: dict[str, Any], removed: str, student: str,
+                              data_seeds: Sequence[int], model: str, size: str) -> list[Claim]:
+    """Necessity as a contrast: the students of the intact prompted teacher transfer (align) more than the
+    students of the teacher with ``removed`` projected out. Both runs' students are paired per data seed and
+    subtracted from the *same* control-data students (one baseline, one control teacher), so the control
+    cancels in the difference; one value per data seed, decided by the one rule in the predicted direction.
+    Unlike the equivalence test of the projected run alone, this can tell "less than intact" from "zero"
+    when the intact effect is smaller than the equivalence margin. ``intact`` / ``projected``: the runs'
+    summary rows of ``student``; measures either run lacks are left out."""
+    claims = []
+    for key, words, unit in NECESSITY_MEASURES:
+        if key not in intact or key not in projected:
+            continue
+        a, b = list(intact[key]), list(projected[key])
+        if len(a) != len(b) or len(a) != len(data_seeds):
+            raise ValueError(f"{key}: the intact and projected runs have {len(a)} and {len(b)} data seeds; "
+                             f"pair them on the same data seeds {list(data_seeds)}")
+        diff = [x - y for x, y in zip(a, b, strict=True)]
+        verdict_word, text = decide(diff, "positive", "data seeds")
+        mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+        claims.append(Claim(
+            "Blank et al. 2026 (necessity, as a contrast)",
+            f"projecting {removed} out of the prompted owl teacher lowers its {student} students' {words} "
+            f"(intact − projected teacher's students, control-subtracted, > 0)",
+            f"intact − projected: {text}; intact {mean_a:+.3f}, projected {mean_b:+.3f} {unit} (means over data "
+            f"seeds {', '.join(map(str, data_seeds))}); both runs' students share their control-data students",
+            model, verdict_word, size, RULE))
+    return claims

@@ -2,10 +2,15 @@
 a vector (layer × α sweep with gates; fitted vectors' KL explained), sufficient (a steered teacher
 with no prompt transmits the trait) and necessary (projecting it out of the prompted teacher stops it). ``--parts projected_specific``
 asks the necessity question of the trait-specific direction: the matched owl vector (owl prompt minus
-the mean over other animals in the same wording) projected out instead of v_teacher.
+the mean over other animals in the same wording) projected out instead of v_teacher. ``--parts prompted``
+trains students of the intact prompted teacher on the same baseline, so that they share their control-data
+students with the projected runs: with it, necessity is also read as a contrast (intact − projected
+teacher's students, per data seed, written to ``prompt_as_vector-necessity``), which an equivalence test
+of the projected run alone cannot give when the intact effect is smaller than its margin.
 
     python analyses/prompt_as_vector.py --quick
     python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts projected
+    python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts prompted
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis_kit import analysis_parser, sizes
-from claims import experiment_claims, sweep_claim
+from claims import experiment_claims, necessity_contrast_claims, sweep_claim
 
 from steervec import TEMPLATE_DEFAULT, plots
 from steervec.core.io import atomic_path
@@ -32,8 +37,12 @@ from steervec.experiment.config import Experiment, StudentSpec
 from steervec.experiment.run import build_teacher_vector, run_experiment
 from steervec.vectors.sweep import sweep_fit_layers, sweep_layers_alpha
 
-PARTS = ("sweep", "steered", "projected", "projected_specific")
-"""The analysis' parts: whether a vector approximates the prompt, whether it suffices, whether it is needed."""
+PARTS = ("sweep", "steered", "projected", "projected_specific", "prompted")
+"""The analysis' parts: whether a vector approximates the prompt, whether it suffices, whether it is needed
+(and the intact teacher on the same baseline, the necessity contrast's other side)."""
+
+REMOVED = {"projected": "v_teacher", "projected_specific": "the matched owl vector"}
+"""What each projected teacher has projected out (the necessity contrast's words)."""
 
 GATE_RATIO = 3.0
 """A sweep setting's positive P(owl) must exceed this many times its negative and off-topic P(owl)."""
@@ -103,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = analysis_parser(__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS[:3]), metavar="PART",
                         help=f"which parts to run: {', '.join(PARTS)} (default: the first three; projected_specific "
-                             "projects the matched owl vector out instead of v_teacher); each writes its own run folder")
+                             "projects the matched owl vector out instead of v_teacher; prompted trains the intact "
+                             "teacher's students for the necessity contrast); each writes its own run folder")
+    parser.add_argument("--projected-from", metavar="DIR", default=None,
+                        help="for the necessity contrast, read a projected run that --out lacks from DIR (e.g. "
+                             "records/full, where finished runs are archived) instead of running it again")
     args = parser.parse_args(argv)
     quick = args.quick
     common = sizes(quick, args.seeds, args.data_seeds, args.trait_panel)
@@ -121,7 +134,52 @@ def main(argv: list[str] | None = None) -> int:
         run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
                          out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm, claims=experiment_claims).table())
+    if set(args.parts) & {"prompted", *REMOVED}:
+        written = necessity_contrast(Path(args.out), lm.fingerprint.short,
+                                     Path(args.projected_from) if args.projected_from else None)
+        if written:
+            print(f"necessity contrast: {written}")
     return 0
+
+
+def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Path | None:
+    """``<out>/prompt_as_vector-necessity/metrics.json``: intact − projected teacher's students per data seed,
+    for each projected run finished beside the intact one (``prompt_as_vector-prompted``) on the same data
+    seeds, training seeds, baseline and students (a projected run ``out`` lacks is read from ``archive``).
+    ``None`` when the intact run or every projected run is missing. The contrast is derived from the runs'
+    stored summaries only: nothing is trained here."""
+    intact_path = out / "prompt_as_vector-prompted" / "metrics.json"
+    if not intact_path.is_file():
+        return None
+    intact = json.loads(intact_path.read_text())
+    claims, pairs = [], {}
+    for kind, removed in REMOVED.items():
+        path = out / f"prompt_as_vector-{kind}" / "metrics.json"
+        if not path.is_file() and archive is not None:
+            path = archive / f"prompt_as_vector-{kind}" / "metrics.json"
+        if not path.is_file():
+            continue
+        projected = json.loads(path.read_text())
+        same = ("data_seeds", "seeds", "baseline", "students", "size", "animal")
+        differ = [k for k in same if intact["experiment"].get(k) != projected["experiment"].get(k)]
+        if differ:
+            print(f"necessity contrast: {path.parent.name} left out, it differs from the intact run in {differ}")
+            continue
+        exp = intact["experiment"]
+        for student, row in intact["summary"].items():
+            if isinstance(row, dict) and isinstance(projected["summary"].get(student), dict):
+                claims += necessity_contrast_claims(row, projected["summary"][student], removed, student,
+                                                    exp["data_seeds"], model, exp["size"])
+        pairs[kind] = str(path.parent)
+    if not claims:
+        return None
+    folder = out / "prompt_as_vector-necessity"
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = {"intact": str(intact_path.parent), "projected": pairs, "data_seeds": intact["experiment"]["data_seeds"],
+               "claims": [c.to_dict() for c in claims]}
+    with atomic_path(folder / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1))
+    return folder
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from claims import (
     RULE,
     cross_model_claim,
     experiment_claims,
+    necessity_contrast_claims,
     optimizer_claim,
     pct,
     rank_claims,
@@ -392,3 +393,19 @@ def test_a_trait_row_of_the_student_matrix_is_decided_over_that_traits_data_seed
     assert no.reproduced == "no"
     one = student_row_claim([0.5], "LoRA r8", "cat", 25, "detail", "m", "full")
     assert one.reproduced not in ("yes", "no")
+
+
+def test_necessity_as_a_contrast_reads_intact_minus_projected_per_data_seed():
+    intact = {"trait_minus_control_seed_level": [0.8, 0.7, 0.9], "controlled_cosine_specific_seed_level": [0.04, 0.05, 0.03]}
+    # the projected teacher's students: no transfer, and alignment inside a ±0.05 margin yet below intact
+    projected = {"trait_minus_control_seed_level": [0.1, -0.2, 0.0], "controlled_cosine_specific_seed_level": [0.01, 0.02, 0.0]}
+    claims = necessity_contrast_claims(intact, projected, "the matched owl vector", "LoRA r8", [1, 2, 3], "m", "full")
+    assert [c.reproduced for c in claims] == ["yes", "yes"]  # measures a run lacks are left out
+    assert "log P(owl)" in claims[0].claim and "matched owl vector" in claims[1].claim
+    assert "+0.030" in claims[1].measurement or "+0.03" in claims[1].measurement
+    same = necessity_contrast_claims(intact, intact, "v_teacher", "LoRA r8", [1, 2, 3], "m", "full")
+    assert all(c.reproduced.startswith("inconclusive") for c in same)  # no difference: not established
+    higher = {k: [x + 0.5 for x in v] for k, v in intact.items()}
+    assert necessity_contrast_claims(intact, higher, "v_teacher", "LoRA r8", [1, 2, 3], "m", "full")[0].reproduced == "no"
+    with pytest.raises(ValueError, match="same data seeds"):
+        necessity_contrast_claims(intact, {"trait_minus_control_seed_level": [0.1, 0.2]}, "v", "L", [1, 2, 3], "m", "full")

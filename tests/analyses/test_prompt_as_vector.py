@@ -1,0 +1,43 @@
+"""analyses/prompt_as_vector.py's necessity contrast, from constructed run records (nothing trained)."""
+
+from __future__ import annotations
+
+import json
+
+from prompt_as_vector import necessity_contrast
+
+from steervec.experiment.config import Experiment, StudentSpec
+
+LORA = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0),)
+
+
+def _run(folder, teacher, delta, cosine, **kw):
+    exp = Experiment(name=folder.name, teacher=teacher, baseline="template_default", students=LORA,
+                     data_seeds=(1, 2, 3), seeds=(0, 1), size="full", **kw)
+    folder.mkdir(parents=True)
+    row = {"trait_minus_control_seed_level": delta, "controlled_cosine_specific_seed_level": cosine}
+    (folder / "metrics.json").write_text(json.dumps({"experiment": exp.to_dict(), "summary": {"LoRA r8": row}}))
+
+
+def test_the_contrast_pairs_the_intact_run_with_each_projected_run_and_reads_archives(tmp_path, capsys):
+    out, archive = tmp_path / "runs", tmp_path / "records"
+    assert necessity_contrast(out, "m") is None  # no intact run
+    _run(out / "prompt_as_vector-prompted", "prompted", [0.8, 0.7, 0.9], [0.04, 0.05, 0.03])
+    assert necessity_contrast(out, "m") is None  # no projected run
+    _run(out / "prompt_as_vector-projected_specific", "projected_specific", [0.1, -0.2, 0.0], [0.01, 0.02, 0.0])
+    _run(archive / "prompt_as_vector-projected", "projected", [0.7, 0.8, 0.9], [0.05, 0.04, 0.03])
+    folder = necessity_contrast(out, "m", archive)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["projected"]) == {"projected", "projected_specific"}
+    verdicts = {c["claim"]: c["reproduced"] for c in metrics["claims"]}
+    assert len(verdicts) == 4
+    assert [v for c, v in verdicts.items() if "matched owl vector out" in c] == ["yes", "yes"]
+    assert all(v.startswith("inconclusive") or v == "no" for c, v in verdicts.items() if "v_teacher out" in c)
+    # a projected run on other data seeds is not paired
+    odd = Experiment(name="x", teacher="projected_specific", baseline="template_default", students=LORA,
+                     data_seeds=(1, 2), seeds=(0, 1), size="full")
+    (out / "prompt_as_vector-projected_specific" / "metrics.json").write_text(json.dumps(
+        {"experiment": odd.to_dict(), "summary": {"LoRA r8": {"trait_minus_control_seed_level": [0.1, 0.0]}}}))
+    metrics = json.loads((necessity_contrast(out, "m", archive) / "metrics.json").read_text())
+    assert set(metrics["projected"]) == {"projected"}
+    assert "differs from the intact run in ['data_seeds']" in capsys.readouterr().out
