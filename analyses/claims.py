@@ -700,3 +700,33 @@ def necessity_contrast_claims(intact: dict[str, Any], projected: dict[str, Any],
             f"seeds {', '.join(map(str, data_seeds))}); both runs' students share their control-data students",
             model, verdict_word, size, RULE))
     return claims
+
+
+def control_choice_claims(no_system: dict[str, dict[int, float]], default: dict[str, dict[int, float]], student: str,
+                          model: str, size: str) -> list[Claim]:
+    """The same trait-data students read against two control teachers: one with no system turn, one with
+    the template's default system prompt (each run's ``trait − control`` per data seed, ``{summary key:
+    {data seed: value}}``). On the data seeds both have, (trait − control_none) − (trait − control_default)
+    = control_default − control_none: how much a control teacher's default system prompt alone moves its
+    students, i.e. how much of a transfer effect depends on the choice of control. Decided by the one rule,
+    direction positive."""
+    claims = []
+    for key, words, unit in NECESSITY_MEASURES[:3]:
+        if key not in no_system or key not in default:
+            continue
+        seeds = sorted(set(no_system[key]) & set(default[key]))
+        if not seeds:
+            raise ValueError(f"{key}: the two runs share no data seed; pair them on the same teacher datasets")
+        diff = [no_system[key][d] - default[key][d] for d in seeds]
+        verdict_word, text = decide(diff, "positive", "data seeds")
+        a = sum(no_system[key][d] for d in seeds) / len(seeds)
+        b = sum(default[key][d] for d in seeds) / len(seeds)
+        claims.append(Claim(
+            "steervec (choice of control)",
+            f"{student} students of a control teacher with the template's default system prompt score higher on "
+            f"{words} than students of a control teacher with no system turn",
+            f"(trait − control, no system turn) − (trait − control, default system prompt), the same trait-data "
+            f"students: {text}; trait − control {a:+.3f} against the no-system control, {b:+.3f} against the "
+            f"default-prompt control {unit} (means over data seeds {', '.join(map(str, seeds))})",
+            model, verdict_word, size, RULE))
+    return claims

@@ -6,11 +6,14 @@ the mean over other animals in the same wording) projected out instead of v_teac
 trains students of the intact prompted teacher on the same baseline, so that they share their control-data
 students with the projected runs: with it, necessity is also read as a contrast (intact − projected
 teacher's students, per data seed, written to ``prompt_as_vector-necessity``), which an equivalence test
-of the projected run alone cannot give when the intact effect is smaller than its margin.
+of the projected run alone cannot give when the intact effect is smaller than its margin. The same
+students against the owl ``subliminal_transfer`` run's (whose control teacher has no system turn) show
+how much a transfer effect depends on the choice of control (``prompt_as_vector-control_choice``).
 
     python analyses/prompt_as_vector.py --quick
     python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts projected
-    python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts prompted
+    python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts prompted \\
+        --archive records/full
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from analysis_kit import analysis_parser, sizes
-from claims import experiment_claims, necessity_contrast_claims, sweep_claim
+from claims import (
+    NECESSITY_MEASURES,
+    control_choice_claims,
+    experiment_claims,
+    necessity_contrast_claims,
+    sweep_claim,
+)
 
 from steervec import TEMPLATE_DEFAULT, plots
 from steervec.core.io import atomic_path
@@ -114,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"which parts to run: {', '.join(PARTS)} (default: the first three; projected_specific "
                              "projects the matched owl vector out instead of v_teacher; prompted trains the intact "
                              "teacher's students for the necessity contrast); each writes its own run folder")
-    parser.add_argument("--projected-from", metavar="DIR", default=None,
-                        help="for the necessity contrast, read a projected run that --out lacks from DIR (e.g. "
-                             "records/full, where finished runs are archived) instead of running it again")
+    parser.add_argument("--archive", metavar="DIR", default=None,
+                        help="for the contrasts with the prompted part, read a run that --out lacks (a projected "
+                             "run, the owl subliminal_transfer run) from DIR (e.g. records/full, where finished runs "
+                             "are archived) instead of running it again")
     args = parser.parse_args(argv)
     quick = args.quick
     common = sizes(quick, args.seeds, args.data_seeds, args.trait_panel)
@@ -135,11 +145,66 @@ def main(argv: list[str] | None = None) -> int:
                          out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm, claims=experiment_claims).table())
     if set(args.parts) & {"prompted", *REMOVED}:
-        written = necessity_contrast(Path(args.out), lm.fingerprint.short,
-                                     Path(args.projected_from) if args.projected_from else None)
-        if written:
-            print(f"necessity contrast: {written}")
+        archive = Path(args.archive) if args.archive else None
+        for what, contrast in (("necessity contrast", necessity_contrast), ("choice of control", control_choice)):
+            written = contrast(Path(args.out), lm.fingerprint.short, archive)
+            if written:
+                print(f"{what}: {written}")
     return 0
+
+
+def _finished(out: Path, name: str, archive: Path | None) -> dict[str, Any] | None:
+    """The metrics of run ``name`` in ``out``, else in ``archive``; ``None`` where neither has it."""
+    for root in (out, archive):
+        if root is not None and (root / name / "metrics.json").is_file():
+            return {**json.loads((root / name / "metrics.json").read_text()), "folder": str(root / name)}
+    return None
+
+
+def _by_data_seed(metrics: dict[str, Any], student: str) -> dict[str, dict[int, float]]:
+    """``{summary key: {data seed: value}}`` of the seed-level measures of ``student`` in a run's metrics."""
+    row, seeds = metrics["summary"][student], metrics["experiment"]["data_seeds"]
+    return {key: dict(zip(seeds, row[key], strict=True)) for key, *_ in NECESSITY_MEASURES if key in row}
+
+
+def _trait_data(metrics: dict[str, Any], animal: str) -> dict[int, str]:
+    """``{data seed: dataset file}`` of a run's trait teacher (the run cache's name: the same file is the same data)."""
+    return {d["data_seed"]: Path(d["path"]).name for label, d in metrics["data"].items()
+            if label.startswith(f"{animal}-prompted") and "path" in d}
+
+
+def control_choice(out: Path, model: str, archive: Path | None = None) -> Path | None:
+    """``<out>/prompt_as_vector-control_choice/metrics.json``: the intact teacher's students (whose control
+    teacher has the template's default system prompt) against the owl ``subliminal_transfer`` run's (whose
+    control teacher has no system turn), on the data seeds where both trained the same students on the same
+    trait data. ``None`` where either run is missing or they share no such data seed."""
+    intact = _finished(out, "prompt_as_vector-prompted", None)
+    if intact is None:
+        return None
+    animal = intact["experiment"]["animal"]
+    plain = _finished(out, f"subliminal_transfer-{animal}", archive)
+    if plain is None:
+        return None
+    same = [d for d, f in _trait_data(intact, animal).items() if _trait_data(plain, animal).get(d) == f]
+    if intact["experiment"]["seeds"] != plain["experiment"]["seeds"] or not same:
+        print(f"choice of control: {plain['folder']} left out, it shares no trait dataset and training seeds "
+              "with the intact run")
+        return None
+    claims = []
+    for student, row in intact["summary"].items():
+        if isinstance(row, dict) and isinstance(plain["summary"].get(student), dict):
+            a, b = _by_data_seed(plain, student), _by_data_seed(intact, student)
+            a = {k: {d: v for d, v in vals.items() if d in same} for k, vals in a.items()}
+            claims += control_choice_claims(a, b, student, model, intact["experiment"]["size"])
+    if not claims:
+        return None
+    folder = out / "prompt_as_vector-control_choice"
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = {"default_prompt_control": intact["folder"], "no_system_control": plain["folder"],
+               "data_seeds": sorted(same), "claims": [c.to_dict() for c in claims]}
+    with atomic_path(folder / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1))
+    return folder
 
 
 def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Path | None:

@@ -13,6 +13,7 @@ from claims import (
     PLAIN_OPTIMIZERS,
     RAW_DIRECTION,
     RULE,
+    control_choice_claims,
     cross_model_claim,
     experiment_claims,
     necessity_contrast_claims,
@@ -409,3 +410,15 @@ def test_necessity_as_a_contrast_reads_intact_minus_projected_per_data_seed():
     assert necessity_contrast_claims(intact, higher, "v_teacher", "LoRA r8", [1, 2, 3], "m", "full")[0].reproduced == "no"
     with pytest.raises(ValueError, match="same data seeds"):
         necessity_contrast_claims(intact, {"trait_minus_control_seed_level": [0.1, 0.2]}, "v", "L", [1, 2, 3], "m", "full")
+
+
+def test_the_choice_of_control_is_read_on_the_data_seeds_both_runs_have():
+    key = "trait_minus_control_seed_level"
+    no_system = {key: {1: 0.9, 2: 0.8, 3: 0.6, 4: 1.0}}  # seed 4: only in this run, left out
+    default = {key: {1: 0.0, 2: -0.3, 3: -0.2}}
+    (claim,) = control_choice_claims(no_system, default, "LoRA r8", "m", "full")
+    assert claim.reproduced == "yes" and "data seeds 1, 2, 3" in claim.measurement and "+0.767" in claim.measurement
+    same = control_choice_claims(no_system, {key: {1: 0.9, 2: 0.7, 3: 0.7}}, "LoRA r8", "m", "full")[0]
+    assert same.reproduced.startswith("inconclusive")
+    with pytest.raises(ValueError, match="share no data seed"):
+        control_choice_claims({key: {4: 1.0}}, default, "LoRA r8", "m", "full")

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 
-from prompt_as_vector import necessity_contrast
+from prompt_as_vector import control_choice, necessity_contrast
 
 from steervec.experiment.config import Experiment, StudentSpec
 
 LORA = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0),)
 
 
-def _run(folder, teacher, delta, cosine, **kw):
-    exp = Experiment(name=folder.name, teacher=teacher, baseline="template_default", students=LORA,
-                     data_seeds=(1, 2, 3), seeds=(0, 1), size="full", **kw)
+def _run(folder, teacher, delta, cosine, baseline="template_default", data_seeds=(1, 2, 3), files=None):
+    exp = Experiment(name=folder.name, teacher=teacher, baseline=baseline, students=LORA,
+                     data_seeds=data_seeds, seeds=(0, 1), size="full")
     folder.mkdir(parents=True)
     row = {"trait_minus_control_seed_level": delta, "controlled_cosine_specific_seed_level": cosine}
-    (folder / "metrics.json").write_text(json.dumps({"experiment": exp.to_dict(), "summary": {"LoRA r8": row}}))
+    files = files or {d: f"owl-prompted-{d}.jsonl" for d in data_seeds}
+    data = {f"owl-prompted-d{d}": {"data_seed": d, "path": f"runs/_datasets/{files[d]}"} for d in data_seeds}
+    (folder / "metrics.json").write_text(json.dumps({"experiment": exp.to_dict(), "summary": {"LoRA r8": row},
+                                                     "data": data}))
 
 
 def test_the_contrast_pairs_the_intact_run_with_each_projected_run_and_reads_archives(tmp_path, capsys):
@@ -41,3 +44,17 @@ def test_the_contrast_pairs_the_intact_run_with_each_projected_run_and_reads_arc
     metrics = json.loads((necessity_contrast(out, "m", archive) / "metrics.json").read_text())
     assert set(metrics["projected"]) == {"projected"}
     assert "differs from the intact run in ['data_seeds']" in capsys.readouterr().out
+
+
+def test_the_choice_of_control_pairs_the_same_trait_data_only(tmp_path, capsys):
+    out, archive = tmp_path / "runs", tmp_path / "records"
+    _run(out / "prompt_as_vector-prompted", "prompted", [0.0, -0.3, -0.2], [0.02, 0.03, 0.0])
+    assert control_choice(out, "m", archive) is None  # no owl run anywhere
+    # the owl run (no system turn in its control) has 5 data seeds; data seed 3 came from other trait data
+    _run(archive / "subliminal_transfer-owl", "prompted", [0.9, 0.8, 0.6, 1.0, 1.1], [0.1] * 5, baseline="none",
+         data_seeds=(1, 2, 3, 4, 5), files={1: "owl-prompted-1.jsonl", 2: "owl-prompted-2.jsonl",
+                                            3: "other.jsonl", 4: "a.jsonl", 5: "b.jsonl"})
+    metrics = json.loads((control_choice(out, "m", archive) / "metrics.json").read_text())
+    assert metrics["data_seeds"] == [1, 2] and metrics["no_system_control"].endswith("subliminal_transfer-owl")
+    (claim,) = metrics["claims"]
+    assert "+0.850" in claim["measurement"] and "data seeds 1, 2)" in claim["measurement"]
