@@ -217,7 +217,7 @@ def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Pa
     if not intact_path.is_file():
         return None
     intact = json.loads(intact_path.read_text())
-    claims, pairs = [], {}
+    claims, pairs, data_seeds = [], {}, {}
     for kind, removed in REMOVED.items():
         path = out / f"prompt_as_vector-{kind}" / "metrics.json"
         if not path.is_file() and archive is not None:
@@ -225,22 +225,27 @@ def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Pa
         if not path.is_file():
             continue
         projected = json.loads(path.read_text())
-        same = ("data_seeds", "seeds", "baseline", "students", "size", "animal")
+        same = ("seeds", "baseline", "students", "size", "animal")
         differ = [k for k in same if intact["experiment"].get(k) != projected["experiment"].get(k)]
-        if differ:
-            print(f"necessity contrast: {path.parent.name} left out, it differs from the intact run in {differ}")
+        shared = sorted(set(intact["experiment"]["data_seeds"]) & set(projected["experiment"]["data_seeds"]))
+        if differ or not shared:
+            print(f"necessity contrast: {path.parent.name} left out, it differs from the intact run in "
+                  f"{differ or ['data_seeds (none shared)']}")
             continue
         exp = intact["experiment"]
         for student, row in intact["summary"].items():
             if isinstance(row, dict) and isinstance(projected["summary"].get(student), dict):
-                claims += necessity_contrast_claims(row, projected["summary"][student], removed, student,
-                                                    exp["data_seeds"], model, exp["size"])
+                a, b = _by_data_seed(intact, student), _by_data_seed(projected, student)
+                claims += necessity_contrast_claims({k: [v[d] for d in shared] for k, v in a.items()},
+                                                    {k: [v[d] for d in shared] for k, v in b.items()},
+                                                    removed, student, shared, model, exp["size"])
         pairs[kind] = str(path.parent)
+        data_seeds[kind] = shared
     if not claims:
         return None
     folder = out / "prompt_as_vector-necessity"
     folder.mkdir(parents=True, exist_ok=True)
-    metrics = {"intact": str(intact_path.parent), "projected": pairs, "data_seeds": intact["experiment"]["data_seeds"],
+    metrics = {"intact": str(intact_path.parent), "projected": pairs, "data_seeds": data_seeds,
                "claims": [c.to_dict() for c in claims]}
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1))

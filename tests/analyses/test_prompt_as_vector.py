@@ -36,14 +36,14 @@ def test_the_contrast_pairs_the_intact_run_with_each_projected_run_and_reads_arc
     assert len(verdicts) == 4
     assert [v for c, v in verdicts.items() if "matched owl vector out" in c] == ["yes", "yes"]
     assert all(v.startswith("inconclusive") or v == "no" for c, v in verdicts.items() if "v_teacher out" in c)
-    # a projected run on other data seeds is not paired
+    # a projected run on other training seeds is not paired
     odd = Experiment(name="x", teacher="projected_specific", baseline="template_default", students=LORA,
-                     data_seeds=(1, 2), seeds=(0, 1), size="full")
+                     data_seeds=(1, 2), seeds=(0,), size="full")
     (out / "prompt_as_vector-projected_specific" / "metrics.json").write_text(json.dumps(
         {"experiment": odd.to_dict(), "summary": {"LoRA r8": {"trait_minus_control_seed_level": [0.1, 0.0]}}}))
     metrics = json.loads((necessity_contrast(out, "m", archive) / "metrics.json").read_text())
     assert set(metrics["projected"]) == {"projected"}
-    assert "differs from the intact run in ['data_seeds']" in capsys.readouterr().out
+    assert "differs from the intact run in ['seeds']" in capsys.readouterr().out
 
 
 def test_the_choice_of_control_pairs_the_same_trait_data_only(tmp_path, capsys):
@@ -58,3 +58,13 @@ def test_the_choice_of_control_pairs_the_same_trait_data_only(tmp_path, capsys):
     assert metrics["data_seeds"] == [1, 2] and metrics["no_system_control"].endswith("subliminal_transfer-owl")
     (claim,) = metrics["claims"]
     assert "+0.850" in claim["measurement"] and "data seeds 1, 2)" in claim["measurement"]
+
+
+def test_the_contrast_reads_the_data_seeds_both_runs_have(tmp_path):
+    out = tmp_path / "runs"
+    _run(out / "prompt_as_vector-prompted", "prompted", [0.8, 0.7, 0.9, 0.6, 0.9], [0.04, 0.05, 0.03, 0.04, 0.05],
+         data_seeds=(1, 2, 3, 4, 5))
+    _run(out / "prompt_as_vector-projected_specific", "projected_specific", [0.1, -0.2, 0.0], [0.01, 0.02, 0.0])
+    metrics = json.loads((necessity_contrast(out, "m") / "metrics.json").read_text())
+    assert metrics["data_seeds"] == {"projected_specific": [1, 2, 3]}
+    assert all("t over 3 seeds" in c["measurement"] for c in metrics["claims"])
