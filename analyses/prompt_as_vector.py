@@ -31,6 +31,7 @@ from claims import (
     necessity_contrast_claims,
     sweep_claim,
 )
+from subliminal_transfer import VECTOR
 
 from steervec import TEMPLATE_DEFAULT, plots
 from steervec.core.io import atomic_path
@@ -141,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         sweep_and_fits(lm, exp, Path(args.out) / exp.name, quick)
     students = (StudentSpec("LoRA r8", "lora", rank=8, lora_alpha=8.0, lr=1e-3, epochs=1),)
     for kind in [p for p in args.parts if p != "sweep"]:  # in the order asked
-        run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind, students=students,
+        # the intact teacher also trains the owl run's vector student (the same spec: its owl-data students
+        # come from the run cache), so the choice of control is read for both of the owl run's students
+        run = Experiment(name=f"prompt_as_vector-{kind}", model=args.model, teacher=kind,
+                         students=(VECTOR, *students) if kind == "prompted" and not quick else students,
                          out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm, claims=experiment_claims).table())
     if set(args.parts) & {"prompted", *REMOVED}:
@@ -225,7 +229,7 @@ def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Pa
         if not path.is_file():
             continue
         projected = json.loads(path.read_text())
-        same = ("seeds", "baseline", "students", "size", "animal")
+        same = ("seeds", "baseline", "size", "animal")  # the students both runs trained are paired by name
         differ = [k for k in same if intact["experiment"].get(k) != projected["experiment"].get(k)]
         shared = sorted(set(intact["experiment"]["data_seeds"]) & set(projected["experiment"]["data_seeds"]))
         if differ or not shared:
