@@ -672,32 +672,36 @@ NECESSITY_MEASURES = (
 """What the necessity contrast compares, intact − projected teacher's students: (summary key, words, unit)."""
 
 
-def necessity_contrast_claims(intact: dict[str, Any], projected: dict[str, Any], removed: str, student: str,
-                              data_seeds: Sequence[int], model: str, size: str) -> list[Claim]:
+def _paired_by_seed(a: dict[int, float], b: dict[int, float], key: str) -> tuple[list[int], list[float], float, float]:
+    """(shared data seeds, a − b per shared data seed, mean of a, mean of b over them); none shared is an error."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        raise ValueError(f"{key}: the two runs share no data seed; pair them on the same teacher datasets")
+    return (seeds, [a[d] - b[d] for d in seeds], sum(a[d] for d in seeds) / len(seeds),
+            sum(b[d] for d in seeds) / len(seeds))
+
+
+def necessity_contrast_claims(intact: dict[str, dict[int, float]], projected: dict[str, dict[int, float]],
+                              removed: str, student: str, model: str, size: str) -> list[Claim]:
     """Necessity as a contrast: the students of the intact prompted teacher transfer (align) more than the
-    students of the teacher with ``removed`` projected out. Both runs' students are paired per data seed and
-    subtracted from the *same* control-data students (one baseline, one control teacher), so the control
-    cancels in the difference; one value per data seed, decided by the one rule in the predicted direction.
-    Unlike the equivalence test of the projected run alone, this can tell "less than intact" from "zero"
-    when the intact effect is smaller than the equivalence margin. ``intact`` / ``projected``: the runs'
-    summary rows of ``student``; measures either run lacks are left out."""
+    students of the teacher with ``removed`` projected out. Both runs' students are paired per data seed (the
+    data seeds both have) and subtracted from the *same* control-data students (one baseline, one control
+    teacher), so the control cancels in the difference; one value per data seed, decided by the one rule in
+    the predicted direction. Unlike the equivalence test of the projected run alone, this can tell "less than
+    intact" from "zero" when the intact effect is smaller than the equivalence margin. ``intact`` /
+    ``projected``: ``{summary key: {data seed: value}}`` of ``student``; measures either run lacks are left out."""
     claims = []
     for key, words, unit in NECESSITY_MEASURES:
         if key not in intact or key not in projected:
             continue
-        a, b = list(intact[key]), list(projected[key])
-        if len(a) != len(b) or len(a) != len(data_seeds):
-            raise ValueError(f"{key}: the intact and projected runs have {len(a)} and {len(b)} data seeds; "
-                             f"pair them on the same data seeds {list(data_seeds)}")
-        diff = [x - y for x, y in zip(a, b, strict=True)]
+        seeds, diff, mean_a, mean_b = _paired_by_seed(intact[key], projected[key], key)
         verdict_word, text = decide(diff, "positive", "data seeds")
-        mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
         claims.append(Claim(
             "Blank et al. 2026 (necessity, as a contrast)",
             f"projecting {removed} out of the prompted owl teacher lowers its {student} students' {words} "
             f"(intact − projected teacher's students, control-subtracted, > 0)",
             f"intact − projected: {text}; intact {mean_a:+.3f}, projected {mean_b:+.3f} {unit} (means over data "
-            f"seeds {', '.join(map(str, data_seeds))}); both runs' students share their control-data students",
+            f"seeds {', '.join(map(str, seeds))}); both runs' students share their control-data students",
             model, verdict_word, size, RULE))
     return claims
 
@@ -714,13 +718,8 @@ def control_choice_claims(no_system: dict[str, dict[int, float]], default: dict[
     for key, words, unit in NECESSITY_MEASURES[:3]:
         if key not in no_system or key not in default:
             continue
-        seeds = sorted(set(no_system[key]) & set(default[key]))
-        if not seeds:
-            raise ValueError(f"{key}: the two runs share no data seed; pair them on the same teacher datasets")
-        diff = [no_system[key][d] - default[key][d] for d in seeds]
+        seeds, diff, a, b = _paired_by_seed(no_system[key], default[key], key)
         verdict_word, text = decide(diff, "positive", "data seeds")
-        a = sum(no_system[key][d] for d in seeds) / len(seeds)
-        b = sum(default[key][d] for d in seeds) / len(seeds)
         claims.append(Claim(
             "steervec (choice of control)",
             f"{student} students of a control teacher with the template's default system prompt score higher on "

@@ -202,13 +202,9 @@ def control_choice(out: Path, model: str, archive: Path | None = None) -> Path |
             claims += control_choice_claims(a, b, student, model, intact["experiment"]["size"])
     if not claims:
         return None
-    folder = out / "prompt_as_vector-control_choice"
-    folder.mkdir(parents=True, exist_ok=True)
-    metrics = {"default_prompt_control": intact["folder"], "no_system_control": plain["folder"],
-               "data_seeds": sorted(same), "claims": [c.to_dict() for c in claims]}
-    with atomic_path(folder / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=1))
-    return folder
+    return _write(out / "prompt_as_vector-control_choice",
+                  {"default_prompt_control": intact["folder"], "no_system_control": plain["folder"],
+                   "data_seeds": sorted(same), "claims": [c.to_dict() for c in claims]})
 
 
 def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Path | None:
@@ -217,44 +213,39 @@ def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Pa
     seeds, training seeds, baseline and students (a projected run ``out`` lacks is read from ``archive``).
     ``None`` when the intact run or every projected run is missing. The contrast is derived from the runs'
     stored summaries only: nothing is trained here."""
-    intact_path = out / "prompt_as_vector-prompted" / "metrics.json"
-    if not intact_path.is_file():
+    intact = _finished(out, "prompt_as_vector-prompted", None)
+    if intact is None:
         return None
-    intact = json.loads(intact_path.read_text())
     claims, pairs, data_seeds = [], {}, {}
     for kind, removed in REMOVED.items():
-        path = out / f"prompt_as_vector-{kind}" / "metrics.json"
-        if not path.is_file() and archive is not None:
-            path = archive / f"prompt_as_vector-{kind}" / "metrics.json"
-        if not path.is_file():
+        projected = _finished(out, f"prompt_as_vector-{kind}", archive)
+        if projected is None:
             continue
-        projected = json.loads(path.read_text())
         same = ("seeds", "baseline", "size", "animal")  # the students both runs trained are paired by name
         differ = [k for k in same if intact["experiment"].get(k) != projected["experiment"].get(k)]
         shared = sorted(set(intact["experiment"]["data_seeds"]) & set(projected["experiment"]["data_seeds"]))
         if differ or not shared:
-            print(f"necessity contrast: {path.parent.name} left out, it differs from the intact run in "
+            print(f"necessity contrast: {projected['folder']} left out, it differs from the intact run in "
                   f"{differ or ['data_seeds (none shared)']}")
             continue
-        exp = intact["experiment"]
         for student, row in intact["summary"].items():
             if isinstance(row, dict) and isinstance(projected["summary"].get(student), dict):
-                a, b = _by_data_seed(intact, student), _by_data_seed(projected, student)
-                claims += necessity_contrast_claims({k: [v[d] for d in shared] for k, v in a.items()},
-                                                    {k: [v[d] for d in shared] for k, v in b.items()},
-                                                    removed, student, shared, model, exp["size"])
-        pairs[kind] = str(path.parent)
+                claims += necessity_contrast_claims(_by_data_seed(intact, student), _by_data_seed(projected, student),
+                                                    removed, student, model, intact["experiment"]["size"])
+        pairs[kind] = projected["folder"]
         data_seeds[kind] = shared
     if not claims:
         return None
-    folder = out / "prompt_as_vector-necessity"
+    return _write(out / "prompt_as_vector-necessity", {"intact": intact["folder"], "projected": pairs,
+                                                       "data_seeds": data_seeds, "claims": [c.to_dict() for c in claims]})
+
+
+def _write(folder: Path, metrics: dict[str, Any]) -> Path:
+    """``folder/metrics.json`` written whole (atomically); returns ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    metrics = {"intact": str(intact_path.parent), "projected": pairs, "data_seeds": data_seeds,
-               "claims": [c.to_dict() for c in claims]}
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1))
     return folder
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -397,19 +397,22 @@ def test_a_trait_row_of_the_student_matrix_is_decided_over_that_traits_data_seed
 
 
 def test_necessity_as_a_contrast_reads_intact_minus_projected_per_data_seed():
-    intact = {"trait_minus_control_seed_level": [0.8, 0.7, 0.9], "controlled_cosine_specific_seed_level": [0.04, 0.05, 0.03]}
+    dlogp, cos = "trait_minus_control_seed_level", "controlled_cosine_specific_seed_level"
+    intact = {dlogp: {1: 0.8, 2: 0.7, 3: 0.9, 4: 0.6}, cos: {1: 0.04, 2: 0.05, 3: 0.035}}
     # the projected teacher's students: no transfer, and alignment inside a ±0.05 margin yet below intact
-    projected = {"trait_minus_control_seed_level": [0.1, -0.2, 0.0], "controlled_cosine_specific_seed_level": [0.01, 0.02, 0.0]}
-    claims = necessity_contrast_claims(intact, projected, "the matched owl vector", "LoRA r8", [1, 2, 3], "m", "full")
+    projected = {dlogp: {1: 0.1, 2: -0.2, 3: 0.0}, cos: {1: 0.01, 2: 0.02, 3: 0.0}}
+    claims = necessity_contrast_claims(intact, projected, "the matched owl vector", "LoRA r8", "m", "full")
     assert [c.reproduced for c in claims] == ["yes", "yes"]  # measures a run lacks are left out
     assert "log P(owl)" in claims[0].claim and "matched owl vector" in claims[1].claim
-    assert "+0.030" in claims[1].measurement or "+0.03" in claims[1].measurement
-    same = necessity_contrast_claims(intact, intact, "v_teacher", "LoRA r8", [1, 2, 3], "m", "full")
-    assert all(c.reproduced.startswith("inconclusive") for c in same)  # no difference: not established
-    higher = {k: [x + 0.5 for x in v] for k, v in intact.items()}
-    assert necessity_contrast_claims(intact, higher, "v_teacher", "LoRA r8", [1, 2, 3], "m", "full")[0].reproduced == "no"
-    with pytest.raises(ValueError, match="same data seeds"):
-        necessity_contrast_claims(intact, {"trait_minus_control_seed_level": [0.1, 0.2]}, "v", "L", [1, 2, 3], "m", "full")
+    assert "data seeds 1, 2, 3)" in claims[0].measurement  # data seed 4: intact only, left out
+    assert "seed-level +0.032" in claims[1].measurement  # mean of +0.03, +0.03, +0.035
+    same = necessity_contrast_claims(intact, {k: {d: v + 0.01 * (-1) ** d for d, v in vals.items()}
+                                              for k, vals in intact.items()}, "v_teacher", "LoRA r8", "m", "full")
+    assert all(c.reproduced.startswith("inconclusive") for c in same)  # differences ±0.01 around zero
+    higher = {k: {d: v + 0.5 + 0.01 * d for d, v in vals.items()} for k, vals in intact.items()}
+    assert necessity_contrast_claims(intact, higher, "v_teacher", "LoRA r8", "m", "full")[0].reproduced == "no"
+    with pytest.raises(ValueError, match="share no data seed"):
+        necessity_contrast_claims(intact, {dlogp: {7: 0.1}}, "v", "L", "m", "full")
 
 
 def test_the_choice_of_control_is_read_on_the_data_seeds_both_runs_have():

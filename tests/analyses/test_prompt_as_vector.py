@@ -35,7 +35,7 @@ def test_the_contrast_pairs_the_intact_run_with_each_projected_run_and_reads_arc
     verdicts = {c["claim"]: c["reproduced"] for c in metrics["claims"]}
     assert len(verdicts) == 4
     assert [v for c, v in verdicts.items() if "matched owl vector out" in c] == ["yes", "yes"]
-    assert all(v.startswith("inconclusive") or v == "no" for c, v in verdicts.items() if "v_teacher out" in c)
+    assert all(v.startswith("inconclusive") for c, v in verdicts.items() if "v_teacher out" in c)  # ±0.1 around 0
     # a projected run on other training seeds is not paired
     odd = Experiment(name="x", teacher="projected_specific", baseline="template_default", students=LORA,
                      data_seeds=(1, 2), seeds=(0,), size="full")
