@@ -681,6 +681,21 @@ def _paired_by_seed(a: dict[int, float], b: dict[int, float], key: str) -> tuple
             sum(b[d] for d in seeds) / len(seeds))
 
 
+def _paired_claims(a: dict[str, dict[int, float]], b: dict[str, dict[int, float]],
+                   measures: Sequence[tuple[str, str, str]], study: str, text: Any, model: str,
+                   size: str) -> list[Claim]:
+    """One claim per measure both hold: a − b per shared data seed, decided by the one rule (positive);
+    ``text(words, unit, measured, mean a, mean b, seeds)`` gives the claim's and the measurement's words."""
+    claims = []
+    for key, words, unit in measures:
+        if key in a and key in b:
+            seeds, diff, mean_a, mean_b = _paired_by_seed(a[key], b[key], key)
+            verdict_word, measured = decide(diff, "positive", "data seeds")
+            claim, measurement = text(words, unit, measured, mean_a, mean_b, ", ".join(map(str, seeds)))
+            claims.append(Claim(study, claim, measurement, model, verdict_word, size, RULE))
+    return claims
+
+
 def necessity_contrast_claims(intact: dict[str, dict[int, float]], projected: dict[str, dict[int, float]],
                               removed: str, student: str, model: str, size: str) -> list[Claim]:
     """Necessity as a contrast: the students of the intact prompted teacher transfer (align) more than the
@@ -690,20 +705,13 @@ def necessity_contrast_claims(intact: dict[str, dict[int, float]], projected: di
     the predicted direction. Unlike the equivalence test of the projected run alone, this can tell "less than
     intact" from "zero" when the intact effect is smaller than the equivalence margin. ``intact`` /
     ``projected``: ``{summary key: {data seed: value}}`` of ``student``; measures either run lacks are left out."""
-    claims = []
-    for key, words, unit in NECESSITY_MEASURES:
-        if key not in intact or key not in projected:
-            continue
-        seeds, diff, mean_a, mean_b = _paired_by_seed(intact[key], projected[key], key)
-        verdict_word, text = decide(diff, "positive", "data seeds")
-        claims.append(Claim(
-            "Blank et al. 2026 (necessity, as a contrast)",
-            f"projecting {removed} out of the prompted owl teacher lowers its {student} students' {words} "
-            f"(intact − projected teacher's students, control-subtracted, > 0)",
-            f"intact − projected: {text}; intact {mean_a:+.3f}, projected {mean_b:+.3f} {unit} (means over data "
-            f"seeds {', '.join(map(str, seeds))}); both runs' students share their control-data students",
-            model, verdict_word, size, RULE))
-    return claims
+    def text(words: str, unit: str, measured: str, a: float, b: float, seeds: str) -> tuple[str, str]:
+        return (f"projecting {removed} out of the prompted owl teacher lowers its {student} students' {words} "
+                "(intact − projected teacher's students, control-subtracted, > 0)",
+                f"intact − projected: {measured}; intact {a:+.3f}, projected {b:+.3f} {unit} (means over data "
+                f"seeds {seeds}); both runs' students share their control-data students")
+    return _paired_claims(intact, projected, NECESSITY_MEASURES, "Blank et al. 2026 (necessity, as a contrast)", text,
+                          model, size)
 
 
 def control_choice_claims(no_system: dict[str, dict[int, float]], default: dict[str, dict[int, float]], student: str,
@@ -714,18 +722,11 @@ def control_choice_claims(no_system: dict[str, dict[int, float]], default: dict[
     = control_default − control_none: how much a control teacher's default system prompt alone moves its
     students, i.e. how much of a transfer effect depends on the choice of control. Decided by the one rule,
     direction positive."""
-    claims = []
-    for key, words, unit in NECESSITY_MEASURES[:3]:
-        if key not in no_system or key not in default:
-            continue
-        seeds, diff, a, b = _paired_by_seed(no_system[key], default[key], key)
-        verdict_word, text = decide(diff, "positive", "data seeds")
-        claims.append(Claim(
-            "steervec (choice of control)",
-            f"{student} students of a control teacher with the template's default system prompt score higher on "
-            f"{words} than students of a control teacher with no system turn",
-            f"(trait − control, no system turn) − (trait − control, default system prompt), the same trait-data "
-            f"students: {text}; trait − control {a:+.3f} against the no-system control, {b:+.3f} against the "
-            f"default-prompt control {unit} (means over data seeds {', '.join(map(str, seeds))})",
-            model, verdict_word, size, RULE))
-    return claims
+    def text(words: str, unit: str, measured: str, a: float, b: float, seeds: str) -> tuple[str, str]:
+        return (f"{student} students of a control teacher with the template's default system prompt score higher "
+                f"on {words} than students of a control teacher with no system turn",
+                "(trait − control, no system turn) − (trait − control, default system prompt), the same trait-data "
+                f"students: {measured}; trait − control {a:+.3f} against the no-system control, {b:+.3f} against "
+                f"the default-prompt control {unit} (means over data seeds {seeds})")
+    return _paired_claims(no_system, default, NECESSITY_MEASURES[:3], "steervec (choice of control)", text, model,
+                          size)
