@@ -664,12 +664,12 @@ def student_row_claim(by_data_seed: Sequence[float], student: str, trait: str, l
 
 
 NECESSITY_MEASURES = (
-    ("trait_minus_control_seed_level", "log P(owl) at the answer", "nats"),
+    ("trait_minus_control_seed_level", "log P({animal}) at the answer", "nats"),
     ("log_odds_trait_minus_control_seed_level", "panel log-odds at the answer", "nats"),
     ("log_odds_prefilled_trait_minus_control_seed_level", "panel log-odds after the prefill", "nats"),
-    ("controlled_cosine_specific_seed_level", "control-subtracted cosine with the matched owl vector", "cosine"),
+    ("controlled_cosine_specific_seed_level", "control-subtracted cosine with the matched {animal} vector", "cosine"),
 )
-"""What the necessity contrast compares, intact − projected teacher's students: (summary key, words, unit)."""
+"""What the record-level contrasts compare: (summary key, words with the trait's ``{animal}``, unit)."""
 
 
 def _paired_by_seed(a: dict[int, float], b: dict[int, float], key: str) -> tuple[list[int], list[float], float, float]:
@@ -683,7 +683,7 @@ def _paired_by_seed(a: dict[int, float], b: dict[int, float], key: str) -> tuple
 
 def _paired_claims(a: dict[str, dict[int, float]], b: dict[str, dict[int, float]],
                    measures: Sequence[tuple[str, str, str]], study: str, text: Any, model: str,
-                   size: str) -> list[Claim]:
+                   size: str, animal: str = "owl") -> list[Claim]:
     """One claim per measure both hold: a − b per shared data seed, decided by the one rule (positive);
     ``text(words, unit, measured, mean a, mean b, seeds)`` gives the claim's and the measurement's words."""
     claims = []
@@ -691,7 +691,8 @@ def _paired_claims(a: dict[str, dict[int, float]], b: dict[str, dict[int, float]
         if key in a and key in b:
             seeds, diff, mean_a, mean_b = _paired_by_seed(a[key], b[key], key)
             verdict_word, measured = decide(diff, "positive", "data seeds")
-            claim, measurement = text(words, unit, measured, mean_a, mean_b, ", ".join(map(str, seeds)))
+            claim, measurement = text(words.format(animal=animal), unit, measured, mean_a, mean_b,
+                                      ", ".join(map(str, seeds)))
             claims.append(Claim(study, claim, measurement, model, verdict_word, size, RULE))
     return claims
 
@@ -715,8 +716,8 @@ def necessity_contrast_claims(intact: dict[str, dict[int, float]], projected: di
 
 
 def control_choice_claims(no_system: dict[str, dict[int, float]], default: dict[str, dict[int, float]], student: str,
-                          model: str, size: str) -> list[Claim]:
-    """The same trait-data students read against two control teachers: one with no system turn, one with
+                          model: str, size: str, animal: str = "owl") -> list[Claim]:
+    """The same ``animal``-data students read against two control teachers: one with no system turn, one with
     the template's default system prompt (each run's ``trait − control`` per data seed, ``{summary key:
     {data seed: value}}``). On the data seeds both have, (trait − control_none) − (trait − control_default)
     = control_default − control_none: how much a control teacher's default system prompt alone moves its
@@ -725,8 +726,8 @@ def control_choice_claims(no_system: dict[str, dict[int, float]], default: dict[
     def text(words: str, unit: str, measured: str, a: float, b: float, seeds: str) -> tuple[str, str]:
         return (f"{student} students of a control teacher with the template's default system prompt score higher "
                 f"on {words} than students of a control teacher with no system turn",
-                "(trait − control, no system turn) − (trait − control, default system prompt), the same trait-data "
+                f"(trait − control, no system turn) − (trait − control, default system prompt), the same {animal}-data "
                 f"students: {measured}; trait − control {a:+.3f} against the no-system control, {b:+.3f} against "
                 f"the default-prompt control {unit} (means over data seeds {seeds})")
     return _paired_claims(no_system, default, NECESSITY_MEASURES[:3], "steervec (choice of control)", text, model,
-                          size)
+                          size, animal)

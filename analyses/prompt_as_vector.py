@@ -8,7 +8,8 @@ students with the projected runs: with it, necessity is also read as a contrast 
 teacher's students, per data seed, written to ``prompt_as_vector-necessity``), which an equivalence test
 of the projected run alone cannot give when the intact effect is smaller than its margin. The same
 students against the owl ``subliminal_transfer`` run's (whose control teacher has no system turn) show
-how much a transfer effect depends on the choice of control (``prompt_as_vector-control_choice``).
+how much a transfer effect depends on the choice of control (``prompt_as_vector-control_choice``). Both
+contrasts are derived from the finished runs by analyses/contrasts.py.
 
     python analyses/prompt_as_vector.py --quick
     python analyses/prompt_as_vector.py --out runs/full --data-seeds 3 --seeds 2 --trait-panel --parts projected
@@ -24,13 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from analysis_kit import analysis_parser, sizes
-from claims import (
-    NECESSITY_MEASURES,
-    control_choice_claims,
-    experiment_claims,
-    necessity_contrast_claims,
-    sweep_claim,
-)
+from claims import experiment_claims, sweep_claim
+from contrasts import REMOVED, write_contrasts
 from subliminal_transfer import VECTOR
 
 from steervec import TEMPLATE_DEFAULT, plots
@@ -50,9 +46,6 @@ from steervec.vectors.sweep import sweep_fit_layers, sweep_layers_alpha
 PARTS = ("sweep", "steered", "projected", "projected_specific", "prompted")
 """The analysis' parts: whether a vector approximates the prompt, whether it suffices, whether it is needed
 (and the intact teacher on the same baseline, the necessity contrast's other side)."""
-
-REMOVED = {"projected": "v_teacher", "projected_specific": "the matched owl vector"}
-"""What each projected teacher has projected out (the necessity contrast's words)."""
 
 GATE_RATIO = 3.0
 """A sweep setting's positive P(owl) must exceed this many times its negative and off-topic P(owl)."""
@@ -148,104 +141,10 @@ def main(argv: list[str] | None = None) -> int:
                          students=(VECTOR, *students) if kind == "prompted" and not quick else students,
                          out_dir=args.out, **base, **common)
         print(run_experiment(run, lm=lm, claims=experiment_claims).table())
-    if set(args.parts) & {"prompted", *REMOVED}:
-        archive = Path(args.archive) if args.archive else None
-        for what, contrast in (("necessity contrast", necessity_contrast), ("choice of control", control_choice)):
-            written = contrast(Path(args.out), lm.fingerprint.short, archive)
-            if written:
-                print(f"{what}: {written}")
+    if set(args.parts) & {"prompted", *REMOVED}:  # analyses/contrasts.py: derived from the finished runs
+        write_contrasts(Path(args.out), Path(args.archive) if args.archive else None)
     return 0
 
-
-def _finished(out: Path, name: str, archive: Path | None) -> dict[str, Any] | None:
-    """The metrics of run ``name`` in ``out``, else in ``archive``; ``None`` where neither has it."""
-    for root in (out, archive):
-        if root is not None and (root / name / "metrics.json").is_file():
-            return {**json.loads((root / name / "metrics.json").read_text()), "folder": str(root / name)}
-    return None
-
-
-def _by_data_seed(metrics: dict[str, Any], student: str) -> dict[str, dict[int, float]]:
-    """``{summary key: {data seed: value}}`` of the seed-level measures of ``student`` in a run's metrics."""
-    row, seeds = metrics["summary"][student], metrics["experiment"]["data_seeds"]
-    return {key: dict(zip(seeds, row[key], strict=True)) for key, *_ in NECESSITY_MEASURES if key in row}
-
-
-def _trait_data(metrics: dict[str, Any], animal: str) -> dict[int, str]:
-    """``{data seed: dataset file}`` of a run's trait teacher (the run cache's name: the same file is the same data)."""
-    return {d["data_seed"]: Path(d["path"]).name for label, d in metrics["data"].items()
-            if label.startswith(f"{animal}-prompted") and "path" in d}
-
-
-def control_choice(out: Path, model: str, archive: Path | None = None) -> Path | None:
-    """``<out>/prompt_as_vector-control_choice/metrics.json``: the intact teacher's students (whose control
-    teacher has the template's default system prompt) against the owl ``subliminal_transfer`` run's (whose
-    control teacher has no system turn), on the data seeds where both trained the same students on the same
-    trait data. ``None`` where either run is missing or they share no such data seed."""
-    intact = _finished(out, "prompt_as_vector-prompted", None)
-    if intact is None:
-        return None
-    animal = intact["experiment"]["animal"]
-    plain = _finished(out, f"subliminal_transfer-{animal}", archive)
-    if plain is None:
-        return None
-    same = [d for d, f in _trait_data(intact, animal).items() if _trait_data(plain, animal).get(d) == f]
-    if intact["experiment"]["seeds"] != plain["experiment"]["seeds"] or not same:
-        print(f"choice of control: {plain['folder']} left out, it shares no trait dataset and training seeds "
-              "with the intact run")
-        return None
-    claims = []
-    for student, row in intact["summary"].items():
-        if isinstance(row, dict) and isinstance(plain["summary"].get(student), dict):
-            a, b = _by_data_seed(plain, student), _by_data_seed(intact, student)
-            a = {k: {d: v for d, v in vals.items() if d in same} for k, vals in a.items()}
-            claims += control_choice_claims(a, b, student, model, intact["experiment"]["size"])
-    if not claims:
-        return None
-    return _write(out / "prompt_as_vector-control_choice",
-                  {"default_prompt_control": intact["folder"], "no_system_control": plain["folder"],
-                   "data_seeds": sorted(same), "claims": [c.to_dict() for c in claims]})
-
-
-def necessity_contrast(out: Path, model: str, archive: Path | None = None) -> Path | None:
-    """``<out>/prompt_as_vector-necessity/metrics.json``: intact − projected teacher's students per data seed,
-    for each projected run finished beside the intact one (``prompt_as_vector-prompted``) on the same data
-    seeds, training seeds, baseline and students (a projected run ``out`` lacks is read from ``archive``).
-    ``None`` when the intact run or every projected run is missing. The contrast is derived from the runs'
-    stored summaries only: nothing is trained here."""
-    intact = _finished(out, "prompt_as_vector-prompted", None)
-    if intact is None:
-        return None
-    claims, pairs, data_seeds = [], {}, {}
-    for kind, removed in REMOVED.items():
-        projected = _finished(out, f"prompt_as_vector-{kind}", archive)
-        if projected is None:
-            continue
-        same = ("seeds", "baseline", "size", "animal")  # the students both runs trained are paired by name
-        differ = [k for k in same if intact["experiment"].get(k) != projected["experiment"].get(k)]
-        shared = sorted(set(intact["experiment"]["data_seeds"]) & set(projected["experiment"]["data_seeds"]))
-        if differ or not shared:
-            print(f"necessity contrast: {projected['folder']} left out, it differs from the intact run in "
-                  f"{differ or ['data_seeds (none shared)']}")
-            continue
-        for student, row in intact["summary"].items():
-            if isinstance(row, dict) and isinstance(projected["summary"].get(student), dict):
-                claims += necessity_contrast_claims(_by_data_seed(intact, student), _by_data_seed(projected, student),
-                                                    removed, student, model, intact["experiment"]["size"])
-        pairs[kind] = projected["folder"]
-        data_seeds[kind] = shared
-    if not claims:
-        return None
-    return _write(out / "prompt_as_vector-necessity", {"intact": intact["folder"], "projected": pairs,
-                                                       "data_seeds": data_seeds, "claims": [c.to_dict() for c in claims]})
-
-
-def _write(folder: Path, metrics: dict[str, Any]) -> Path:
-    """``folder/metrics.json`` written whole (atomically); returns ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=1))
-    return folder
 
 if __name__ == "__main__":
     sys.exit(main())
