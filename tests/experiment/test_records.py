@@ -164,3 +164,13 @@ def test_a_claim_spelled_out_after_a_colon_is_matched_with_its_earlier_form(tmp_
     assert ("| the owl prompt is approximated by one vector: a setting chosen on half the questions | "
             "full/prompt_as_vector | was yes (earlier rule) | no | re-run: gates |") in text
     assert "vectorial thing | full/prompt_as_vector | was" not in text
+
+
+def test_the_header_explains_earlier_rule_verdicts_only_where_a_row_has_one(tmp_path):
+    ruled = Claim("Cloud et al. 2025", "ruled", "+1.0", "model #1", "yes", "full", "seed-level t")
+    _run(tmp_path / "a", "full/x", ruled, _claim("full", "no", "unruled"))
+    text = write_results(tmp_path / "a", tmp_path / "A.md").read_text()
+    assert "Verdicts marked '(earlier rule)'" in text and "| no (earlier rule) |" in text
+    _run(tmp_path / "b", "full/x", ruled)
+    text = write_results(tmp_path / "b", tmp_path / "B.md").read_text()
+    assert "earlier rule" not in text and "| yes |" in text
