@@ -14,11 +14,16 @@ over traits and training seeds) is read by the one verdict rule.
     python analyses/student_trait_matrix.py --quick
     python analyses/student_trait_matrix.py --out runs/full --data-seeds 3 --seeds 1 --trait-panel
     python analyses/student_trait_matrix.py --out runs/full --from-records records/full   # nothing trained
+    python analyses/student_trait_matrix.py --out runs/full --from-records records/full --baseline template_default \
+        --animals owl cat dolphin
 
 Each trait's own row is decided too (its students' diagonal − mean off-diagonal, one value per data
 seed of that trait). With ``--from-records`` the archived runs are read as they are, so the traits may
 have different data seeds: the all-traits verdict then reads only the data seeds every trait has (each
-value averages the same traits), and each trait's row reads all of its own.
+value averages the same traits), and each trait's row reads all of its own. ``--baseline template_default``
+reads the runs whose control teacher has the template's default system prompt instead (owl's
+``prompt_as_vector-prompted``, the others' ``subliminal_transfer-<animal>-default_control``), into
+``student_trait_matrix-default_control``: the same trait-data students, a control closer to the prompted teacher.
 """
 
 from __future__ import annotations
@@ -67,7 +72,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="read each animal's finished subliminal_transfer run archived under DIR (e.g. "
                              "records/full: its config, shifts and matched vector) instead of running it; nothing "
                              "is trained, and --seeds/--data-seeds are the records' own")
+    parser.add_argument("--baseline", choices=("none", "template_default"), default="none",
+                        help="the control teacher's system turn in the runs read: none (subliminal_transfer-<animal>) "
+                             "or the template's default (the default-control runs; needs --from-records)")
     args = parser.parse_args(argv)
+    if args.baseline != "none" and not args.from_records:
+        parser.error("--baseline template_default reads finished default-control runs: add --from-records DIR (they "
+                     "are trained by subliminal_transfer.py --baseline template_default and prompt_as_vector.py "
+                     "--parts prompted)")
     animals = tuple(args.animals) if args.animals else QUICK_ANIMALS if args.quick else FULL_ANIMALS
     bad = [a for a in animals if not a.isalpha()]
     if bad or len(set(animals)) < 2:
@@ -106,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     table = alignment.to_dataframe()
     margins = mean.diagonal_margin()
     strongest = margins.groupby("layer").margin.mean().idxmax()
-    folder = Path(args.out) / "student_trait_matrix"
+    folder = Path(args.out) / ("student_trait_matrix" if args.baseline == "none"
+                               else "student_trait_matrix-default_control")
     folder.mkdir(parents=True, exist_ok=True)
     values = {x: mean.values[k].tolist() for k, x in enumerate(mean.layers)}
     fig = plots.cosine_matrix_heatmap(values, mean.rows, mean.cols, layer=layer,
@@ -119,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
               f"training-seed replicates); columns: matched vectors of {', '.join(mean.cols)}; diagonal at layer "
               f"{layer}: " + ", ".join(f"{t} {at.loc[t, t]:+.3f}" for t in mean.rows)
               + f"; the diagonal wins by most (mean margin over traits) at layer {int(strongest)}")
+    if args.baseline != "none":
+        detail += "; control teacher: the template's default system prompt (not 'no system turn')"
     if len(common) < max(len(v) for v in rows.values()):
         detail += f"; the all-traits value reads data seeds {', '.join(map(str, common))} (those every trait has)"
     size = "quick" if args.quick else "full"
@@ -127,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                                     f"{len(table[(table.layer == layer) & (table.trait == t)])} data × training-seed "
                                     f"replicates; at layer {layer} own {at.loc[t, t]:+.3f}, "
                                     + ", ".join(f"{c} {at.loc[t, c]:+.3f}" for c in mean.cols if c != t)
-                                    + f"; its own column wins by most at layer {mean.strongest_layer(t)}",
+                                    + f"; its own column wins by most at layer {mean.strongest_layer(t)}"
+                                    + ("" if args.baseline == "none" else "; default-prompt control"),
                                     lm.fingerprint.short, size) for t in mean.rows]
     metrics = {"animals": list(animals), "personas": list(personas), "student": student.name, "layer": layer,
+               "baseline": args.baseline,
                "runs": runs, "matrix": mean.to_dict(), "by_data_seed": {str(k): v for k, v in by_seed.items()},
                "common_data_seeds": common,
                "by_trait_data_seed": {t: {str(k): v for k, v in r.items()} for t, r in rows.items()},

@@ -53,3 +53,10 @@ def test_an_incomplete_archive_is_one_line_that_names_the_fix(tmp_path, capsys, 
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1] and "--from-records" in err[-1] and "Traceback" not in "".join(err)
+
+
+def test_the_default_control_matrix_reads_archives_only(capsys):
+    from student_trait_matrix import main
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", "nowhere", "--baseline", "template_default", "--animals", "owl", "cat"])
+    assert exc.value.code == 2 and "add --from-records DIR" in capsys.readouterr().err.strip().splitlines()[-1]
