@@ -54,6 +54,8 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) bench/train.py
 
 # The seven analyses at full size into runs/, then RESULTS.md from their claims (hours on 2 cores;
+# full size is 3 data seeds x 2 training seeds with the trait panel unless an analysis is told otherwise:
+# each archived record names the seeds it ran, and each analysis' docstring the command that ran it;
 # runs share teacher data and students, and an interrupted run picks up its datasets where it stopped;
 # on a fresh machine the teacher data archived in records/full is adopted instead of sampled again).
 # runs/ is scratch and untracked: `results --archive` copies each finished run's metrics, figures and

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     lm = load_model(args.model)
     data_seeds: tuple[int, ...] = size.get("data_seeds", (1,))
     seeds = size["seeds"]
-    panel = ANIMAL_PANEL if args.trait_panel else None
+    panel = ANIMAL_PANEL if size.get("trait_panel") else None
     owl, control = teachers()
     metrics: dict = {"data_seeds": list(data_seeds), "seeds": list(seeds), "shares": {"T=0": [], "T=1": []},
                      "per_data_seed": {}, "students": {}, "trait_panel": bool(panel)}
