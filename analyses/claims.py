@@ -651,6 +651,21 @@ def student_matrix_claim(by_data_seed: Sequence[float], student: str, layer: int
                  f"diagonal − mean off-diagonal: {text}; {detail}", model, verdict_word, size, RULE)
 
 
+def student_column_claim(by_data_seed: Sequence[float], student: str, trait: str | None, layer: int, detail: str,
+                         model: str, size: str) -> Claim:
+    """The matrix read by columns: a trait's students move along *that trait's* matched vector more than the
+    other traits' students do (own − mean of the other students, in the trait's column; ``trait`` None: averaged
+    over every trait with students). A vector that any number-list student aligns with cancels here, where the
+    row comparison (:func:`student_row_claim`) counts it. ``by_data_seed``: one value per data seed."""
+    verdict_word, text = decide(by_data_seed, "positive", "data seeds")
+    whose = "each trait's students move" if trait is None else f"students of {trait} data move"
+    vector = "that trait's" if trait is None else f"{trait}'s"
+    return Claim("steervec trait-specific alignment",
+                 f"{student} {whose} (control-subtracted, layer {layer}) along {vector} matched vector more than "
+                 "the other traits' students do (own − mean other students, same column > 0)",
+                 f"own − mean other students: {text}; {detail}", model, verdict_word, size, RULE)
+
+
 def student_row_claim(by_data_seed: Sequence[float], student: str, trait: str, layer: int, detail: str, model: str,
                       size: str) -> Claim:
     """One row of the student-level matrix: students trained on ``trait``'s number lists move

@@ -18,7 +18,8 @@ over traits and training seeds) is read by the one verdict rule.
         --animals owl cat dolphin
 
 Each trait's own row is decided too (its students' diagonal − mean off-diagonal, one value per data
-seed of that trait). With ``--from-records`` the archived runs are read as they are, so the traits may
+seed of that trait), and so is each column: a trait's students against the *other traits' students* on
+that trait's vector, where a vector every student aligns with (a column effect) cancels. With ``--from-records`` the archived runs are read as they are, so the traits may
 have different data seeds: the all-traits verdict then reads only the data seeds every trait has (each
 value averages the same traits), and each trait's row reads all of its own. ``--baseline template_default``
 reads the runs whose control teacher has the template's default system prompt instead (owl's
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis_kit import analysis_parser
-from claims import experiment_claims, student_matrix_claim, student_row_claim
+from claims import experiment_claims, student_column_claim, student_matrix_claim, student_row_claim
 from subliminal_transfer import LORA, VECTOR, transfer_experiment
 
 from steervec import plots
@@ -145,18 +146,31 @@ def main(argv: list[str] | None = None) -> int:
                                     + f"; its own column wins by most at layer {mean.strongest_layer(t)}"
                                     + ("" if args.baseline == "none" else "; default-prompt control"),
                                     lm.fingerprint.short, size) for t in mean.rows]
+    # by columns: each trait's students against the other students on that trait's vector (a column effect cancels)
+    columns = {t: alignment.by_column(layer, traits=[t], data_seeds=common) for t in alignment.traits}
+    column_all = alignment.by_column(layer, data_seeds=common)
+    column_detail = ("; ".join(f"{t} column: own {at.loc[t, t]:+.3f}, other students "
+                               + ", ".join(f"{r} {at.loc[r, t]:+.3f}" for r in mean.rows if r != t) for t in mean.rows)
+                     + f"; data seeds {', '.join(map(str, common))}"
+                     + ("" if args.baseline == "none" else "; default-prompt control"))
+    column_claims = [student_column_claim(list(column_all.values()), student.name, None, layer, column_detail,
+                                          lm.fingerprint.short, size),
+                     *(student_column_claim(list(columns[t].values()), student.name, t, layer, column_detail,
+                                            lm.fingerprint.short, size) for t in mean.rows)]
     metrics = {"animals": list(animals), "personas": list(personas), "student": student.name, "layer": layer,
+               "by_column": {t: {str(k): v for k, v in r.items()} for t, r in columns.items()},
+               "by_column_all": {str(k): v for k, v in column_all.items()},
                "baseline": args.baseline,
                "runs": runs, "matrix": mean.to_dict(), "by_data_seed": {str(k): v for k, v in by_seed.items()},
                "common_data_seeds": common,
                "by_trait_data_seed": {t: {str(k): v for k, v in r.items()} for t, r in rows.items()},
                "replicates": table.to_dict("records"), "diagonal_margin": margins.to_dict("records"),
                "strongest_layer": int(strongest), "figures": [str(f) for f in figures],
-               "claims": [claim.to_dict(), *(c.to_dict() for c in row_claims)]}
+               "claims": [claim.to_dict(), *(c.to_dict() for c in row_claims), *(c.to_dict() for c in column_claims)]}
     with atomic_path(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, default=float))
     print(at.round(3).to_string())
-    for c in (claim, *row_claims):
+    for c in (claim, *row_claims, *column_claims):
         print(f"{c.reproduced}: {c.claim}")
     return 0
 

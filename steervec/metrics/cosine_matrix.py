@@ -240,6 +240,42 @@ class UnitAlignment:
                 raise ComparisonError(f"none of data seeds {sorted(data_seeds)} among the kept students' replicates")
         return {int(d): float(v) for d, v in table.groupby("data_seed").specificity.mean().items()}
 
+    def by_column(self, layer: int, traits: Sequence[str] | None = None,
+                  data_seeds: Collection[int] | None = None) -> dict[int, float]:
+        """At ``layer``, one value per data seed: how much more a trait's students move along *that trait's*
+        vector than the other traits' students do (own cell − mean of the other students' cells in the
+        trait's column; each cell the mean over its training seeds), averaged over ``traits`` (default: every
+        trait with students). A direction every student moves along (a column effect: a vector that any
+        number-list fine-tuning aligns with) cancels here, where :meth:`by_data_seed` (own column − the other
+        columns of the same students) counts it as specificity. Reads the data seeds every trait has (each
+        data seed's students share its control students), within ``data_seeds`` when given."""
+        if len(self.traits) < 2:
+            raise ComparisonError(f"a column comparison needs students of two traits or more; got {self.traits}")
+        chosen = list(traits) if traits is not None else self.traits
+        unknown = sorted(set(chosen) - set(self.traits))
+        if unknown:
+            raise ComparisonError(f"no students of {unknown}: the traits are {self.traits}")
+        cells: dict[tuple[str, int], list[Tensor]] = {}
+        for (trait, unit), m in self.per_unit.items():
+            data_seed = unit[0] if isinstance(unit, tuple) else unit
+            cells.setdefault((trait, int(data_seed)), []).append(m.values[m._index(layer), 0].double())
+        means = {key: torch.stack(v).mean(0) for key, v in cells.items()}
+        seeds = set(self.common_data_seeds())
+        if data_seeds is not None:
+            seeds &= {int(d) for d in data_seeds}
+        if not seeds:
+            raise ComparisonError("no data seed that every trait's students have: a column compares students "
+                                  "of the same data seed (the same control students)")
+        out = {}
+        for d in sorted(seeds):
+            values = []
+            for t in chosen:
+                j = self.cols.index(t)
+                others = [float(means[(r, d)][j]) for r in self.traits if r != t]
+                values.append(float(means[(t, d)][j]) - sum(others) / len(others))
+            out[d] = sum(values) / len(values)
+        return out
+
     def common_data_seeds(self) -> list[int]:
         """The data seeds every trait's students have (a balanced average over traits reads only these)."""
         seeds = [{u[0] if isinstance(u, tuple) else u for t, u in self.per_unit if t == trait} for trait in self.traits]

@@ -425,3 +425,13 @@ def test_the_choice_of_control_is_read_on_the_data_seeds_both_runs_have():
     assert same.reproduced.startswith("inconclusive")
     with pytest.raises(ValueError, match="share no data seed"):
         control_choice_claims({key: {4: 1.0}}, default, "LoRA r8", "m", "full")
+
+
+def test_the_column_claim_names_its_trait_and_reads_the_one_rule():
+    from claims import student_column_claim
+
+    claim = student_column_claim([0.03, 0.05, 0.04], "LoRA r8", "dolphin", 25, "d", "m", "full")
+    assert claim.reproduced == "yes" and "students of dolphin data move" in claim.claim and "dolphin's" in claim.claim
+    null = student_column_claim([0.01, -0.01, 0.002], "LoRA r8", None, 25, "d", "m", "full")
+    assert null.reproduced.startswith("inconclusive") and "each trait's students" in null.claim
+    assert student_column_claim([0.5, 0.4], "LoRA r8", "cat", 25, "d", "m", "full").reproduced == "no verdict"

@@ -135,3 +135,26 @@ def test_run_shifts_load_by_unit_and_subtract_the_control(tmp_path):
     assert set(delta) == {(0, 0), (1, 0)} and torch.equal(delta[(1, 0)][3], torch.tensor([2.0, 0.0, 0.0]))
     with pytest.raises(ComparisonError, match="no unit has both"):
         controlled_by_unit(shifts, "vector@25", "owl", "control")
+
+
+def test_by_column_cancels_a_direction_every_student_moves_along():
+    from steervec.metrics.cosine_matrix import alignment_by_unit
+
+    on_cat = _sv(l3=[0.0, 0.0, 1.0], l6=[0.0, 0.0, 1.0])  # at layer 6: cat's vector
+    # every student, of owl data and of cat data, moves along cat's vector: a column effect
+    generic = alignment_by_unit({"owl": {(1, 0): on_cat, (2, 0): on_cat}, "cat": {(1, 0): on_cat, (2, 0): on_cat}},
+                                VECTORS)
+    assert generic.by_data_seed(6, traits=["cat"]) == pytest.approx({1: 1.0, 2: 1.0})  # the row reads it as specific
+    assert generic.by_column(6, traits=["cat"]) == pytest.approx({1: 0.0, 2: 0.0})  # the column does not
+    assert generic.by_column(6) == pytest.approx({1: 0.0, 2: 0.0})
+    # each trait's students on their own vector: +1 in both columns; training seeds average within a cell
+    own = alignment_by_unit({"owl": {(1, 0): VECTORS["owl"], (1, 1): VECTORS["owl"]}, "cat": {(1, 0): on_cat}},
+                            VECTORS)
+    assert own.by_column(6, traits=["owl"]) == pytest.approx({1: 1.0})
+    assert own.by_column(6) == pytest.approx({1: 1.0})
+    with pytest.raises(ComparisonError, match="no students of"):
+        own.by_column(6, traits=["pirate"])
+    with pytest.raises(ComparisonError, match="no data seed that every trait"):
+        own.by_column(6, data_seeds=[7])
+    with pytest.raises(ComparisonError, match="two traits or more"):
+        alignment_by_unit({"owl": {(1, 0): on_cat}}, VECTORS).by_column(6)
