@@ -658,11 +658,11 @@ def student_column_claim(by_data_seed: Sequence[float], student: str, trait: str
     over every trait with students). A vector that any number-list student aligns with cancels here, where the
     row comparison (:func:`student_row_claim`) counts it. ``by_data_seed``: one value per data seed."""
     verdict_word, text = decide(by_data_seed, "positive", "data seeds")
-    whose = "each trait's students move" if trait is None else f"students of {trait} data move"
+    whose = "students of each trait" if trait is None else f"students of {trait} data"
     vector = "that trait's" if trait is None else f"{trait}'s"
     return Claim("steervec trait-specific alignment",
-                 f"{student} {whose} (control-subtracted, layer {layer}) along {vector} matched vector more than "
-                 "the other traits' students do (own − mean other students, same column > 0)",
+                 f"{student} {whose} move (control-subtracted, layer {layer}) along {vector} matched vector more "
+                 "than the other traits' students do (own − mean other students, same column > 0)",
                  f"own − mean other students: {text}; {detail}", model, verdict_word, size, RULE)
 
 

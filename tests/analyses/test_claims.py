@@ -433,5 +433,5 @@ def test_the_column_claim_names_its_trait_and_reads_the_one_rule():
     claim = student_column_claim([0.03, 0.05, 0.04], "LoRA r8", "dolphin", 25, "d", "m", "full")
     assert claim.reproduced == "yes" and "students of dolphin data move" in claim.claim and "dolphin's" in claim.claim
     null = student_column_claim([0.01, -0.01, 0.002], "LoRA r8", None, 25, "d", "m", "full")
-    assert null.reproduced.startswith("inconclusive") and "each trait's students" in null.claim
+    assert null.reproduced.startswith("inconclusive") and "LoRA r8 students of each trait move" in null.claim
     assert student_column_claim([0.5, 0.4], "LoRA r8", "cat", 25, "d", "m", "full").reproduced == "no verdict"
