@@ -211,7 +211,9 @@ def write_results(runs: Roots = "runs", out: str | os.PathLike[str] = "RESULTS.m
         "seed) against the trait's *matched* vector (its prompt minus the mean over other animals in the",
         "same wording). Cosines with the raw v_teacher (the prompt minus no system turn, or minus the",
         "template's default: mostly the direction of having a system prompt) are kept as measurements and",
-        "marked 'no verdict — raw v_teacher'.",
+        "marked 'no verdict — raw v_teacher'. The student matrix is read by rows (a trait's students on",
+        "their own vector against the other vectors) and by columns (a trait's students against the other",
+        "traits' students on that trait's vector); only the columns cancel a direction every student moves along.",
         "",
     ]
     for size in SIZE_ORDER:
