@@ -26,12 +26,3 @@ def test_reuse_data_of_a_missing_folder_is_one_line_naming_the_fix(tmp_path, mon
     assert "no folder" in err and "records/full" in err
     assert REUSE_ENV not in os.environ
 
-
-def test_full_size_crosses_three_data_seeds_with_two_training_seeds_and_reads_the_panel_by_default():
-    from analysis_kit import sizes
-    full, quick = sizes(False), sizes(True)
-    assert (full["data_seeds"], full["seeds"], full["trait_panel"]) == ((1, 2, 3), (0, 1), True)
-    assert (quick["data_seeds"], quick["seeds"], "trait_panel" in quick) == ((1,), (0,), False)
-    asked = sizes(False, seeds=1, data_seeds=5)
-    assert (asked["data_seeds"], asked["seeds"]) == ((1, 2, 3, 4, 5), (0,))
-    assert sizes(True, trait_panel=True)["trait_panel"] is True

@@ -155,13 +155,16 @@ def test_reporting_layer_retrains_no_lora_student(first, tiny_llama):
 
 
 def test_sizes():
+    """Full size crosses 3 data seeds with 2 training seeds and reads the trait panel unless told otherwise
+    (a verdict needs 3 data seeds); quick is one of each, the Experiment defaults."""
     quick, full = sizes(True), sizes(False)
-    assert quick["n_rows"] < full["n_rows"] and quick["seeds"] == (0,) and full["seeds"] == (0, 1, 2)
-    assert sizes(False, seeds=5)["seeds"] == tuple(range(5))
-    assert "data_seeds" not in full and "trait_panel" not in full  # the Experiment defaults
-    both = sizes(False, seeds=2, data_seeds=3, trait_panel=True)
-    assert both["data_seeds"] == (1, 2, 3) and both["trait_panel"] and both["seeds"] == (0, 1)
-    assert len(Experiment(name="x", **both).units) == 6
+    assert quick["n_rows"] < full["n_rows"]
+    assert (full["data_seeds"], full["seeds"], full["trait_panel"]) == ((1, 2, 3), (0, 1), True)
+    assert (quick["data_seeds"], quick["seeds"], "trait_panel" in quick) == ((1,), (0,), False)
+    assert len(Experiment(name="x", **full).units) == 6
+    asked = sizes(False, seeds=1, data_seeds=5)
+    assert (asked["data_seeds"], asked["seeds"]) == ((1, 2, 3, 4, 5), (0,))
+    assert sizes(True, trait_panel=True)["trait_panel"] is True
 
 
 def test_sampling_rates_become_claims(first, tiny_llama):
