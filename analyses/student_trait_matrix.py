@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     values = {x: mean.values[k].tolist() for k, x in enumerate(mean.layers)}
     fig = plots.cosine_matrix_heatmap(values, mean.rows, mean.cols, layer=layer,
                                       title=f"{student.name} students' control-subtracted shift vs each trait's "
-                                            f"matched vector (layer {layer})",
+                                            f"matched vector (layer {layer})"
+                                            + ("" if args.baseline == "none" else "; default-prompt control"),
                                       row_title="students trained on", col_title="matched vector of")
     figures = plots.save_html_and_png(fig, folder / "student_matrix", png=not args.quick)
     at = mean.at(layer)
