@@ -678,7 +678,7 @@ def student_row_claim(by_data_seed: Sequence[float], student: str, trait: str, l
                  f"own − mean other: {text}; {detail}", model, verdict_word, size, RULE)
 
 
-NECESSITY_MEASURES = (
+CONTRAST_MEASURES = (
     ("trait_minus_control_seed_level", "log P({animal}) at the answer", "nats"),
     ("log_odds_trait_minus_control_seed_level", "panel log-odds at the answer", "nats"),
     ("log_odds_prefilled_trait_minus_control_seed_level", "panel log-odds after the prefill", "nats"),
@@ -726,7 +726,7 @@ def necessity_contrast_claims(intact: dict[str, dict[int, float]], projected: di
                 "(intact − projected teacher's students, control-subtracted, > 0)",
                 f"intact − projected: {measured}; intact {a:+.3f}, projected {b:+.3f} {unit} (means over data "
                 f"seeds {seeds}); both runs' students share their control-data students")
-    return _paired_claims(intact, projected, NECESSITY_MEASURES, "Blank et al. 2026 (necessity, as a contrast)", text,
+    return _paired_claims(intact, projected, CONTRAST_MEASURES, "Blank et al. 2026 (necessity, as a contrast)", text,
                           model, size)
 
 
@@ -744,5 +744,5 @@ def control_choice_claims(no_system: dict[str, dict[int, float]], default: dict[
                 f"(trait − control, no system turn) − (trait − control, default system prompt), the same {animal}-data "
                 f"students: {measured}; trait − control {a:+.3f} against the no-system control, {b:+.3f} against "
                 f"the default-prompt control {unit} (means over data seeds {seeds})")
-    return _paired_claims(no_system, default, NECESSITY_MEASURES[:3], "steervec (choice of control)", text, model,
+    return _paired_claims(no_system, default, CONTRAST_MEASURES[:3], "steervec (choice of control)", text, model,
                           size, animal)

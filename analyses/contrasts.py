@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from claims import NECESSITY_MEASURES, control_choice_claims, necessity_contrast_claims
+from claims import CONTRAST_MEASURES, control_choice_claims, necessity_contrast_claims
 
 from steervec.core.io import atomic_path
 
@@ -47,7 +47,7 @@ def finished(out: Path, name: str, archive: Path | None = None) -> dict[str, Any
 def by_data_seed(metrics: dict[str, Any], student: str) -> dict[str, dict[int, float]]:
     """``{summary key: {data seed: value}}`` of the seed-level measures of ``student`` in a run's metrics."""
     row, seeds = metrics["summary"][student], metrics["experiment"]["data_seeds"]
-    return {key: dict(zip(seeds, row[key], strict=True)) for key, *_ in NECESSITY_MEASURES if key in row}
+    return {key: dict(zip(seeds, row[key], strict=True)) for key, *_ in CONTRAST_MEASURES if key in row}
 
 
 def trait_data(metrics: dict[str, Any], animal: str) -> dict[int, str]:

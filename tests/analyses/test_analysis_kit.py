@@ -25,4 +25,3 @@ def test_reuse_data_of_a_missing_folder_is_one_line_naming_the_fix(tmp_path, mon
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "no folder" in err and "records/full" in err
     assert REUSE_ENV not in os.environ
-
